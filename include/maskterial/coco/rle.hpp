@@ -1,0 +1,51 @@
+#pragma once
+// COCO run-length encoding, byte-identical to the official COCO mask API (pycocotools maskApi.c):
+// runs are counted in column-major (Fortran) order starting with a run of zeros, and the compressed string
+// form is its LEB128-like 5-bit/char code with delta coding from the third run on.
+#include <array>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+#include <opencv2/core.hpp>
+
+namespace maskterial::coco {
+
+struct Rle {
+  int height = 0;
+  int width = 0;
+  std::vector<uint32_t> counts;  // alternating runs of 0s and 1s, column-major, first run is 0s
+  bool operator==(const Rle& other) const {
+    return height == other.height && width == other.width && counts == other.counts;
+  }
+};
+
+// mask: CV_8U, any nonzero pixel is foreground (row-major cv::Mat; runs are produced column-major).
+Rle encode(const cv::Mat& mask);
+// Returns a CV_8U mask of 0/1 values.
+cv::Mat decode(const Rle& rle);
+
+uint64_t area(const Rle& rle);
+// [x, y, w, h] exactly as rleToBbox computes it (doubles holding integers).
+std::array<double, 4> to_bbox(const Rle& rle);
+Rle from_bbox(const std::array<double, 4>& bbox, int height, int width);
+// One polygon [x0, y0, x1, y1, ...] rasterised exactly as rleFrPoly (upsampling by 5, etc.).
+Rle from_polygon(const std::vector<double>& xy, int height, int width);
+// Union (intersect = false) or intersection of masks of equal size.
+Rle merge(const std::vector<Rle>& rles, bool intersect = false);
+// IoU matrix [dt.size()][gt.size()] as rleIou: for crowd gt the denominator is the detection's area.
+std::vector<std::vector<double>> iou(const std::vector<Rle>& dt, const std::vector<Rle>& gt,
+                                     const std::vector<uint8_t>& gt_is_crowd);
+
+// The compressed "counts" string of the COCO API (rleToString / rleFrString).
+std::string to_string(const Rle& rle);
+Rle from_string(const std::string& counts, int height, int width);  // throws Error on malformed input
+
+// JSON forms: {"size": [h, w], "counts": "<string>"}.
+nlohmann::json to_json(const Rle& rle);
+// Accepts compressed RLE, uncompressed RLE ({"size", "counts": [ints]}) and polygon lists
+// ([[x0, y0, ...], ...], needs height/width). Throws Error with a description on malformed input.
+Rle segmentation_from_json(const nlohmann::json& segmentation, int height, int width);
+
+}  // namespace maskterial::coco

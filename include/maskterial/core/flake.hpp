@@ -1,0 +1,38 @@
+#pragma once
+// The shared result type: one detected flake with everything a physicist sorts and filters by.
+#include <array>
+#include <string>
+#include <vector>
+
+#include "maskterial/coco/rle.hpp"
+
+namespace maskterial {
+
+struct Flake {
+  int class_id = 0;            // index into the classifier's classes, 1-based (0 = background, never output)
+  std::string class_name;      // e.g. "1" for monolayer; the key of the GMM parameter file
+  double score = 1.0;          // detection confidence in [0, 1]
+  double uncertainty = 0.0;    // classifier uncertainty; 0 for the GMM (no calibrated value there)
+  int64_t area = 0;            // pixels in the final (hole-filled) mask
+  int64_t size = 0;            // pixels counted before hole filling (2DMatGMM's "size")
+  std::array<int, 2> center{}; // x, y
+  std::array<double, 4> bbox{}; // x, y, w, h of the final mask, as COCO's toBbox
+  double min_side = 0;         // rotated bounding rectangle, px
+  double max_side = 0;
+  double aspect_ratio = 0;
+  std::array<double, 3> mean_contrast_bgr{};
+  double entropy = 0;          // mean local Shannon entropy (bits) of the gray image inside the flake
+  double false_positive_probability = 0;
+  coco::Rle segmentation;
+};
+
+// The per-image result of a detector.
+struct Detection {
+  std::string image;  // path as given
+  int width = 0;
+  int height = 0;
+  std::array<double, 3> background_bgr{};
+  std::vector<Flake> flakes;
+};
+
+}  // namespace maskterial

@@ -1,0 +1,29 @@
+#pragma once
+// File helpers. Every output goes through write_file_atomic: a crash or a full disk never leaves a
+// half-written result where a user (or their scanning software) would read it.
+#include <nlohmann/json.hpp>
+#include <opencv2/core.hpp>
+#include <string>
+#include <vector>
+
+namespace maskterial {
+
+// Reads a whole file; throws Error naming the file when it is missing or unreadable.
+std::string read_file(const std::string& path);
+
+// Parses a JSON file; throws Error naming the file and the parse position on malformed input.
+nlohmann::json read_json(const std::string& path);
+
+// Writes to "<path>.tmp-<pid>" then renames over path; throws Error on failure and removes the temp file.
+void write_file_atomic(const std::string& path, const std::string& content);
+void write_json_atomic(const std::string& path, const nlohmann::json& value, int indent = 1);
+
+// Encodes an image with OpenCV (format from the extension) and writes it atomically.
+void write_image_atomic(const std::string& path, const cv::Mat& image);
+
+// Expands files and folders (non-recursive for folders, image extensions only), sorted by name.
+std::vector<std::string> list_images(const std::vector<std::string>& inputs);
+
+bool has_image_extension(const std::string& path);
+
+}  // namespace maskterial
