@@ -30,13 +30,21 @@ std::string read_file(const std::string& path) {
   return buffer.str();
 }
 
-nlohmann::json read_json(const std::string& path) {
+namespace {
+template <typename Json>
+Json parse_json_file(const std::string& path) {
   const std::string text = read_file(path);
   try {
-    return nlohmann::json::parse(text);
+    return Json::parse(text);
   } catch (const nlohmann::json::parse_error& e) {
     throw file_error(path, std::string("malformed JSON (") + e.what() + ")");
   }
+}
+}  // namespace
+
+nlohmann::json read_json(const std::string& path) { return parse_json_file<nlohmann::json>(path); }
+nlohmann::ordered_json read_ordered_json(const std::string& path) {
+  return parse_json_file<nlohmann::ordered_json>(path);
 }
 
 void write_file_atomic(const std::string& path, const std::string& content) {
@@ -67,6 +75,10 @@ void write_file_atomic(const std::string& path, const std::string& content) {
 }
 
 void write_json_atomic(const std::string& path, const nlohmann::json& value, int indent) {
+  write_file_atomic(path, value.dump(indent) + "\n");
+}
+
+void write_json_atomic(const std::string& path, const nlohmann::ordered_json& value, int indent) {
   write_file_atomic(path, value.dump(indent) + "\n");
 }
 

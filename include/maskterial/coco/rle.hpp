@@ -4,6 +4,7 @@
 // form is its LEB128-like 5-bit/char code with delta coding from the third run on.
 #include <array>
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -23,6 +24,9 @@ struct Rle {
 
 // mask: CV_8U, any nonzero pixel is foreground (row-major cv::Mat; runs are produced column-major).
 Rle encode(const cv::Mat& mask);
+// One RLE per nonzero label of a label image (CV_8U, CV_16U or CV_32S, e.g. an instance-id mask), each equal to
+// encode(labels == label), computed in a single pass over the image.
+std::map<int64_t, Rle> encode_labels(const cv::Mat& labels);
 // Returns a CV_8U mask of 0/1 values.
 cv::Mat decode(const Rle& rle);
 

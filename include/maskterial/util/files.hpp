@@ -13,10 +13,13 @@ std::string read_file(const std::string& path);
 
 // Parses a JSON file; throws Error naming the file and the parse position on malformed input.
 nlohmann::json read_json(const std::string& path);
+// Same, keeping the key order of the file (GMM parameter files order their classes by it).
+nlohmann::ordered_json read_ordered_json(const std::string& path);
 
 // Writes to "<path>.tmp-<pid>" then renames over path; throws Error on failure and removes the temp file.
 void write_file_atomic(const std::string& path, const std::string& content);
 void write_json_atomic(const std::string& path, const nlohmann::json& value, int indent = 1);
+void write_json_atomic(const std::string& path, const nlohmann::ordered_json& value, int indent = 1);
 
 // Encodes an image with OpenCV (format from the extension) and writes it atomically.
 void write_image_atomic(const std::string& path, const cv::Mat& image);

@@ -1,0 +1,65 @@
+#pragma once
+// MaskTerial's evaluation report on top of COCOeval: AP/AR per flake-area bin in µm², per-class precision /
+// recall / F1 at one IoU threshold, and a confusion matrix between gt and predicted classes.
+#include <array>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "maskterial/coco/dataset.hpp"
+#include "maskterial/coco/eval.hpp"
+
+namespace maskterial::coco {
+
+struct FlakeMetricsParams {
+  double pixel_size_um = 0.3844;  // µm per pixel: area µm² = px * pixel_size_um²
+  double iou_threshold = 0.5;     // for precision / recall / F1 and the confusion matrix
+  // name -> [min, max] in µm², both ends inclusive (COCOeval's area-range rule)
+  std::vector<std::pair<std::string, std::array<double, 2>>> area_bins_um2{
+      {"0-100", {0, 100}}, {"100-200", {100, 200}}, {"200-400", {200, 400}}, {"400+", {400, 1e10}}};
+};
+
+struct AreaBinMetrics {
+  std::string name;
+  std::array<double, 2> range_um2{};
+  double ap = -1;  // COCO AP@[.50:.95] for maxDets 100, -1 if undefined
+  double ar = -1;  // COCO AR@[.50:.95] for maxDets 100, -1 if undefined
+};
+
+// Greedy matching by score within (image, class). Ratios with a zero denominator are 0.
+struct ClassMetrics {
+  int64_t category_id = 0;
+  std::string name;
+  int64_t tp = 0, fp = 0, fn = 0;
+  double precision = 0, recall = 0, f1 = 0;
+};
+
+// Class-agnostic greedy matching by score. counts[row][col]: rows are the classes then "false positive"
+// (detections that matched no gt, by predicted class); columns are the classes then "missed" (gt that no
+// detection matched, by gt class).
+struct ConfusionMatrix {
+  std::vector<int64_t> category_ids;  // classes of gt and detections, sorted
+  std::vector<std::string> names;
+  std::vector<std::vector<int64_t>> counts;  // (n + 1) x (n + 1)
+};
+
+struct FlakeMetrics {
+  FlakeMetricsParams params;
+  EvalResult coco;  // the standard COCO numbers (stats, per-category AP) from the same evaluation
+  std::vector<AreaBinMetrics> area_bins;
+  std::vector<ClassMetrics> per_class;
+  ConfusionMatrix confusion;
+  nlohmann::json to_json() const;
+};
+
+// Crowd gt are regions to ignore here: they are never counted as missed, and a detection that matches no
+// counted gt but covers a crowd region (IoU over its own area >= threshold) is neither TP nor FP.
+FlakeMetrics compute_flake_metrics(const Dataset& ground_truth, const std::vector<Annotation>& detections,
+                                   const FlakeMetricsParams& params = FlakeMetricsParams());
+
+nlohmann::json flake_metrics_json(const Dataset& ground_truth, const std::vector<Annotation>& detections,
+                                  const FlakeMetricsParams& params = FlakeMetricsParams());
+
+}  // namespace maskterial::coco

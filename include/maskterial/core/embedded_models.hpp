@@ -1,0 +1,10 @@
+#pragma once
+// Models compiled into the library so the tool works out of the box.
+
+namespace maskterial {
+
+// GMM parameters of 2DMatGMM for graphene (1-4 layers, 90 nm SiO2, 20x), 2DMatGMM JSON format.
+const char* default_gmm_json();
+constexpr const char* kDefaultGmmName = "graphene_2dmatgmm (built in)";
+
+}  // namespace maskterial

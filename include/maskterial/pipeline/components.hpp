@@ -1,0 +1,32 @@
+#pragma once
+// Connected components of sparse binary masks as pixel runs. A flake class covers well under 1% of a scan
+// image, so labelling runs (union-find on overlapping runs of neighbouring rows) costs a fraction of
+// OpenCV's full-image label map (about 13 ms per class on a 1920x1200 image here).
+#include <cstdint>
+#include <vector>
+
+#include <opencv2/core.hpp>
+
+namespace maskterial {
+
+struct PixelRun {
+  int y, x0, x1;  // pixels [x0, x1) of row y
+};
+
+struct Component {
+  std::vector<PixelRun> runs;  // sorted by row, then column
+  int64_t area = 0;
+  cv::Rect box;
+};
+
+// Components in the order OpenCV's connectedComponents numbers them (raster order of their first pixel).
+// connectivity: 4 or 8.
+std::vector<Component> connected_components(const cv::Mat& mask, int connectivity);
+
+// Merges components whose pixels touch under `connectivity` (used to group kept 4-components by 8-adjacency).
+std::vector<Component> merge_touching(const std::vector<Component>& components, int connectivity);
+
+// CV_8U mask of the component (255 inside) covering `roi`, which must contain its box.
+cv::Mat render_component(const Component& component, const cv::Rect& roi);
+
+}  // namespace maskterial

@@ -1,0 +1,31 @@
+#pragma once
+// What a detection run leaves behind for people and programs: a JSON record per image, one CSV of all flakes
+// for spreadsheets, overlay PNGs to look at, and a COCO results file for evaluation.
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+#include <opencv2/core.hpp>
+
+#include "maskterial/coco/dataset.hpp"
+#include "maskterial/core/flake.hpp"
+
+namespace maskterial {
+
+constexpr double kDefaultMicronsPerPixel = 0.3844;  // 20x objective of the reference setup
+
+nlohmann::json flake_to_json(const Flake& flake);
+nlohmann::json detection_to_json(const Detection& detection);
+
+std::string csv_header();
+// One row per flake; area also in µm² using microns_per_pixel.
+std::string csv_rows(const Detection& detection, double microns_per_pixel);
+
+// Image with flake outlines coloured by class and a label (class, score) next to each.
+cv::Mat render_overlay(const cv::Mat& bgr8, const Detection& detection);
+
+// COCO category id of a class: its name if that is an integer (layer count), else its 1-based index.
+int64_t category_id_of(const Flake& flake);
+std::vector<coco::Annotation> to_coco_results(const Detection& detection, int64_t image_id);
+
+}  // namespace maskterial

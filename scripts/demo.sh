@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# One command from a fresh Debian 12 machine to flakes: install, build, detect on the bundled sample images
+# with the built-in graphene model.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/install_deps.sh
+scripts/build.sh
+build/maskterial detect examples/images --out results/demo

@@ -1,0 +1,182 @@
+#include "maskterial/classify/gmm.hpp"
+
+#include <cmath>
+#include <limits>
+
+#include "maskterial/util/error.hpp"
+#include "maskterial/util/files.hpp"
+
+namespace maskterial {
+namespace {
+
+using Mat3 = std::array<std::array<double, 3>, 3>;
+
+// Cholesky factor of a symmetric positive definite 3x3 matrix, then its (lower triangular) inverse.
+bool inverse_cholesky(const Mat3& a, Mat3& inv) {
+  Mat3 l{};
+  for (int i = 0; i < 3; ++i) {
+    for (int j = 0; j <= i; ++j) {
+      double s = a[i][j];
+      for (int k = 0; k < j; ++k) s -= l[i][k] * l[j][k];
+      if (i == j) {
+        if (!(s > 0) || !std::isfinite(s)) return false;
+        l[i][i] = std::sqrt(s);
+      } else {
+        l[i][j] = s / l[j][j];
+      }
+    }
+  }
+  inv = Mat3{};
+  for (int i = 0; i < 3; ++i) {
+    inv[i][i] = 1.0 / l[i][i];
+    for (int j = 0; j < i; ++j) {
+      double s = 0;
+      for (int k = j; k < i; ++k) s -= l[i][k] * inv[k][j];
+      inv[i][j] = s / l[i][i];
+    }
+  }
+  return true;
+}
+
+double number_at(const nlohmann::ordered_json& j, const std::string& where) {
+  if (!j.is_number()) throw Error(where + ": expected a number");
+  const double v = j.get<double>();
+  if (!std::isfinite(v)) throw Error(where + ": not a finite number");
+  return v;
+}
+
+// Cuts the pixel loop into rows so that the inner loop over one row vectorises (float, SoA layout).
+struct RowBuffers {
+  std::vector<float> b, g, r, best, dist;
+  explicit RowBuffers(int n) : b(n), g(n), r(n), best(n), dist(n) {}
+};
+
+}  // namespace
+
+GmmClassifier::GmmClassifier(std::vector<GaussianClass> classes) : classes_(std::move(classes)) {
+  if (classes_.size() > 254) throw Error("GMM: at most 254 classes are supported");
+  for (auto& c : classes_) {
+    if (!inverse_cholesky(c.covariance, c.inverse_cholesky))
+      throw Error("GMM class \"" + c.name + "\": covariance matrix is not symmetric positive definite");
+  }
+}
+
+GmmClassifier GmmClassifier::from_json(const nlohmann::ordered_json& json, const std::string& source) {
+  if (!json.is_object() || json.empty())
+    throw file_error(source, "GMM parameters must be a non-empty JSON object {\"<class>\": {...}}");
+  std::vector<GaussianClass> classes;
+  for (const auto& [name, entry] : json.items()) {
+    const std::string where = source + ": class \"" + name + "\"";
+    if (!entry.is_object() || !entry.contains("contrast") || !entry.contains("covariance_matrix"))
+      throw Error(where + ": needs \"contrast\" and \"covariance_matrix\"");
+    GaussianClass c;
+    c.name = name;
+    const auto& contrast = entry.at("contrast");
+    const char* keys[3] = {"b", "g", "r"};
+    for (int i = 0; i < 3; ++i) {
+      if (!contrast.is_object() || !contrast.contains(keys[i]))
+        throw Error(where + ": contrast needs keys b, g, r");
+      c.mean[i] = number_at(contrast.at(keys[i]), where + ".contrast." + keys[i]);
+    }
+    const auto& cov = entry.at("covariance_matrix");
+    if (!cov.is_array() || cov.size() != 3) throw Error(where + ": covariance_matrix must be 3x3");
+    for (int i = 0; i < 3; ++i) {
+      if (!cov[i].is_array() || cov[i].size() != 3) throw Error(where + ": covariance_matrix must be 3x3");
+      for (int j = 0; j < 3; ++j) c.covariance[i][j] = number_at(cov[i][j], where + ".covariance_matrix");
+    }
+    classes.push_back(std::move(c));
+  }
+  try {
+    return GmmClassifier(std::move(classes));
+  } catch (const Error& e) {
+    throw file_error(source, e.what());
+  }
+}
+
+GmmClassifier GmmClassifier::load(const std::string& path) { return from_json(read_ordered_json(path), path); }
+
+nlohmann::ordered_json GmmClassifier::to_json() const {
+  nlohmann::ordered_json out = nlohmann::ordered_json::object();
+  for (const auto& c : classes_) {
+    out[c.name] = {{"contrast", {{"b", c.mean[0]}, {"g", c.mean[1]}, {"r", c.mean[2]}}},
+                   {"covariance_matrix", c.covariance}};
+  }
+  return out;
+}
+
+void GmmClassifier::save(const std::string& path) const { write_json_atomic(path, to_json(), 4); }
+
+double GmmClassifier::distance(const std::array<double, 3>& x, size_t k) const {
+  const auto& c = classes_.at(k);
+  double d2 = 0;
+  for (int i = 0; i < 3; ++i) {
+    double z = 0;
+    for (int j = 0; j <= i; ++j) z += c.inverse_cholesky[i][j] * (x[j] - c.mean[j]);
+    d2 += z * z;
+  }
+  return std::sqrt(d2);
+}
+
+cv::Mat GmmClassifier::classify(const cv::Mat& bgr8, const Bgr& background, double std_threshold,
+                                cv::Mat* min_distance) const {
+  if (bgr8.type() != CV_8UC3) throw Error("GMM classify: expected an 8-bit BGR image");
+  if (!has_valid_background(background)) throw Error("GMM classify: background has a channel below 1");
+  const auto lut = contrast_lut(background);
+  const float threshold2 = static_cast<float>(std_threshold * std_threshold);
+  cv::Mat labels(bgr8.size(), CV_8U);
+  if (min_distance) min_distance->create(bgr8.size(), CV_32F);
+
+  // z = L^-1 (x - mu) = L^-1 x - L^-1 mu: precompute the offsets so the inner loop is 6 FMAs per class.
+  struct Coeffs { float l00, l10, l11, l20, l21, l22, o0, o1, o2; };
+  std::vector<Coeffs> coeffs;
+  for (const auto& c : classes_) {
+    const auto& l = c.inverse_cholesky;
+    const auto& m = c.mean;
+    coeffs.push_back({float(l[0][0]), float(l[1][0]), float(l[1][1]), float(l[2][0]), float(l[2][1]),
+                      float(l[2][2]), float(l[0][0] * m[0]), float(l[1][0] * m[0] + l[1][1] * m[1]),
+                      float(l[2][0] * m[0] + l[2][1] * m[1] + l[2][2] * m[2])});
+  }
+
+  const int n = bgr8.cols;
+  RowBuffers row(n);
+  for (int y = 0; y < bgr8.rows; ++y) {
+    const uint8_t* px = bgr8.ptr<uint8_t>(y);
+    for (int x = 0; x < n; ++x) {
+      row.b[x] = lut[0][px[3 * x]];
+      row.g[x] = lut[1][px[3 * x + 1]];
+      row.r[x] = lut[2][px[3 * x + 2]];
+      row.best[x] = std::numeric_limits<float>::infinity();
+    }
+    uint8_t* out = labels.ptr<uint8_t>(y);
+    std::fill(out, out + n, 0);
+    for (size_t k = 0; k < coeffs.size(); ++k) {
+      const Coeffs c = coeffs[k];
+      const float* b = row.b.data();
+      const float* g = row.g.data();
+      const float* r = row.r.data();
+      float* dist = row.dist.data();
+      for (int x = 0; x < n; ++x) {
+        const float z0 = c.l00 * b[x] - c.o0;
+        const float z1 = c.l10 * b[x] + c.l11 * g[x] - c.o1;
+        const float z2 = c.l20 * b[x] + c.l21 * g[x] + c.l22 * r[x] - c.o2;
+        dist[x] = z0 * z0 + z1 * z1 + z2 * z2;
+      }
+      const uint8_t label = static_cast<uint8_t>(k + 1);
+      float* best = row.best.data();
+      for (int x = 0; x < n; ++x) {
+        const bool closer = dist[x] < best[x];  // strict: the first class wins ties, as in the reference
+        best[x] = closer ? dist[x] : best[x];
+        out[x] = closer ? label : out[x];
+      }
+    }
+    for (int x = 0; x < n; ++x)
+      if (!(row.best[x] < threshold2)) out[x] = 0;
+    if (min_distance) {
+      float* md = min_distance->ptr<float>(y);
+      for (int x = 0; x < n; ++x) md[x] = std::sqrt(row.best[x]);
+    }
+  }
+  return labels;
+}
+
+}  // namespace maskterial

@@ -1,0 +1,96 @@
+#include "maskterial/pipeline/batch.hpp"
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <map>
+#include <mutex>
+#include <thread>
+
+#include "maskterial/image/io.hpp"
+#include "maskterial/util/progress.hpp"
+
+namespace maskterial {
+namespace {
+
+BatchItem process(size_t index, const std::string& path, const DetectFunction& detect) {
+  BatchItem item;
+  item.index = index;
+  item.path = path;
+  try {
+    item.image = load_image(path);
+    const auto start = std::chrono::steady_clock::now();
+    item.detection = detect(item.image, path);
+    item.detect_ms =
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+  } catch (const std::exception& e) {
+    const std::string what = e.what();
+    item.error = what.rfind(path, 0) == 0 ? what : path + ": " + what;
+  }
+  return item;
+}
+
+}  // namespace
+
+BatchSummary run_batch(const std::vector<std::string>& paths, const DetectFunction& detect,
+                       const ConsumeFunction& consume, const BatchOptions& options) {
+  const unsigned hw = std::max(1u, std::thread::hardware_concurrency());
+  const size_t workers = std::min<size_t>(options.threads > 0 ? options.threads : hw, std::max<size_t>(1, paths.size()));
+  ProgressBar bar(paths.size(), options.label, options.progress);
+  BatchSummary summary;
+
+  std::atomic<size_t> next{0};
+  std::mutex mutex;
+  std::condition_variable ready, space;
+  std::map<size_t, BatchItem> done;  // finished items waiting for their turn
+  // Bound the items in flight so memory stays flat on 20,000-image scans.
+  const size_t max_pending = workers * 2;
+  size_t consumed = 0;
+
+  auto worker = [&] {
+    for (;;) {
+      {
+        std::unique_lock<std::mutex> lock(mutex);
+        space.wait(lock, [&] { return next.load() < consumed + max_pending || next.load() >= paths.size(); });
+      }
+      const size_t i = next.fetch_add(1);
+      if (i >= paths.size()) return;
+      BatchItem item = process(i, paths[i], detect);
+      std::lock_guard<std::mutex> lock(mutex);
+      done.emplace(i, std::move(item));
+      ready.notify_one();
+    }
+  };
+  std::vector<std::thread> pool;
+  for (size_t w = 0; w < workers; ++w) pool.emplace_back(worker);
+
+  while (consumed < paths.size()) {
+    BatchItem item;
+    {
+      std::unique_lock<std::mutex> lock(mutex);
+      ready.wait(lock, [&] { return done.count(consumed) > 0; });
+      item = std::move(done.at(consumed));
+      done.erase(consumed);
+    }
+    try {
+      consume(item);
+    } catch (const std::exception& e) {
+      if (item.error.empty()) item.error = item.path + ": " + e.what();
+    }
+    if (item.error.empty())
+      ++summary.succeeded;
+    else
+      summary.errors.push_back(item.error);
+    {
+      std::lock_guard<std::mutex> lock(mutex);
+      ++consumed;
+    }
+    space.notify_all();
+    bar.advance(1, item.error.empty() ? "" : "(" + std::to_string(summary.errors.size()) + " failed)");
+  }
+  for (auto& t : pool) t.join();
+  bar.finish();
+  return summary;
+}
+
+}  // namespace maskterial

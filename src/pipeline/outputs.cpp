@@ -1,0 +1,128 @@
+#include "maskterial/pipeline/outputs.hpp"
+
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+
+#include <opencv2/imgproc.hpp>
+
+namespace maskterial {
+namespace {
+
+double round_to(double v, int digits) {
+  const double scale = std::pow(10.0, digits);
+  return std::round(v * scale) / scale;
+}
+
+std::string csv_escape(const std::string& s) {
+  if (s.find_first_of(",\"\n") == std::string::npos) return s;
+  std::string out = "\"";
+  for (char c : s) out += c == '"' ? std::string("\"\"") : std::string(1, c);
+  return out + "\"";
+}
+
+// Distinct, colour-blind friendly colours (BGR), cycled by class index.
+cv::Scalar class_colour(int class_id) {
+  static const cv::Scalar palette[] = {{0, 159, 230}, {233, 180, 86},  {115, 158, 0}, {66, 228, 240},
+                                       {178, 114, 0}, {0, 94, 213},    {167, 121, 204}, {255, 255, 255}};
+  return palette[(class_id - 1 + 8) % 8];
+}
+
+}  // namespace
+
+nlohmann::json flake_to_json(const Flake& f) {
+  return {{"class", f.class_name},
+          {"score", round_to(f.score, 6)},
+          {"uncertainty", round_to(f.uncertainty, 6)},
+          {"area", f.area},
+          {"size", f.size},
+          {"center", {f.center[0], f.center[1]}},
+          {"bbox", f.bbox},
+          {"min_side", round_to(f.min_side, 4)},
+          {"max_side", round_to(f.max_side, 4)},
+          {"aspect_ratio", round_to(f.aspect_ratio, 4)},
+          {"mean_contrast_bgr",
+           {round_to(f.mean_contrast_bgr[0], 6), round_to(f.mean_contrast_bgr[1], 6),
+            round_to(f.mean_contrast_bgr[2], 6)}},
+          {"entropy", round_to(f.entropy, 6)},
+          {"false_positive_probability", round_to(f.false_positive_probability, 6)},
+          {"segmentation", coco::to_json(f.segmentation)}};
+}
+
+nlohmann::json detection_to_json(const Detection& d) {
+  nlohmann::json flakes = nlohmann::json::array();
+  for (const auto& f : d.flakes) flakes.push_back(flake_to_json(f));
+  return {{"image", d.image},
+          {"width", d.width},
+          {"height", d.height},
+          {"background_bgr", d.background_bgr},
+          {"flakes", flakes}};
+}
+
+std::string csv_header() {
+  return "image,flake,class,score,uncertainty,area_px,area_um2,center_x,center_y,bbox_x,bbox_y,bbox_w,bbox_h,"
+         "min_side_px,max_side_px,aspect_ratio,contrast_b,contrast_g,contrast_r,entropy,"
+         "false_positive_probability\n";
+}
+
+std::string csv_rows(const Detection& d, double um_per_px) {
+  std::string out;
+  char buffer[512];
+  for (size_t i = 0; i < d.flakes.size(); ++i) {
+    const Flake& f = d.flakes[i];
+    std::snprintf(buffer, sizeof buffer,
+                  ",%zu,%s,%.4f,%.4f,%lld,%.2f,%d,%d,%.0f,%.0f,%.0f,%.0f,%.2f,%.2f,%.2f,%.5f,%.5f,%.5f,%.4f,%.4f\n",
+                  i, csv_escape(f.class_name).c_str(), f.score, f.uncertainty, static_cast<long long>(f.area),
+                  f.area * um_per_px * um_per_px, f.center[0], f.center[1], f.bbox[0], f.bbox[1], f.bbox[2],
+                  f.bbox[3], f.min_side, f.max_side, f.aspect_ratio, f.mean_contrast_bgr[0],
+                  f.mean_contrast_bgr[1], f.mean_contrast_bgr[2], f.entropy, f.false_positive_probability);
+    out += csv_escape(std::filesystem::path(d.image).filename().string()) + buffer;
+  }
+  return out;
+}
+
+cv::Mat render_overlay(const cv::Mat& bgr8, const Detection& d) {
+  cv::Mat overlay = bgr8.clone();
+  const int thickness = std::max(1, bgr8.cols / 640);
+  for (const auto& f : d.flakes) {
+    const cv::Mat mask = coco::decode(f.segmentation);
+    std::vector<std::vector<cv::Point>> contours;
+    cv::findContours(mask, contours, cv::RETR_EXTERNAL, cv::CHAIN_APPROX_SIMPLE);
+    const cv::Scalar colour = class_colour(f.class_id);
+    cv::drawContours(overlay, contours, -1, colour, thickness, cv::LINE_AA);
+    char label[64];
+    std::snprintf(label, sizeof label, "%s (%.2f)", f.class_name.c_str(), f.score);
+    const cv::Point at(static_cast<int>(f.bbox[0]), std::max(12, static_cast<int>(f.bbox[1]) - 4));
+    cv::putText(overlay, label, at, cv::FONT_HERSHEY_SIMPLEX, 0.5 * thickness, cv::Scalar(0, 0, 0),
+                thickness + 2, cv::LINE_AA);
+    cv::putText(overlay, label, at, cv::FONT_HERSHEY_SIMPLEX, 0.5 * thickness, colour, thickness, cv::LINE_AA);
+  }
+  return overlay;
+}
+
+int64_t category_id_of(const Flake& f) {
+  try {
+    size_t used = 0;
+    const long long id = std::stoll(f.class_name, &used);
+    if (used == f.class_name.size()) return id;
+  } catch (const std::exception&) {
+  }
+  return f.class_id;
+}
+
+std::vector<coco::Annotation> to_coco_results(const Detection& d, int64_t image_id) {
+  std::vector<coco::Annotation> results;
+  for (const auto& f : d.flakes) {
+    coco::Annotation a;
+    a.image_id = image_id;
+    a.category_id = category_id_of(f);
+    a.segmentation = f.segmentation;
+    a.area = static_cast<double>(f.area);
+    a.bbox = f.bbox;
+    a.score = f.score;
+    results.push_back(std::move(a));
+  }
+  return results;
+}
+
+}  // namespace maskterial

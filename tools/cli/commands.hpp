@@ -1,0 +1,23 @@
+#pragma once
+// Subcommands of the `maskterial` tool. Each registers its options on the app and returns a function that
+// runs it and yields the process exit code (see README "Exit codes").
+#include <functional>
+
+#include <CLI/CLI.hpp>
+
+namespace maskterial::cli {
+
+enum ExitCode : int {
+  kOk = 0,
+  kSomeInputsFailed = 1,  // the batch ran, but some files could not be processed
+  kUsage = 2,             // bad command line
+  kFatal = 3,             // nothing could run: model or ground truth unreadable, output not writable
+};
+
+using Runner = std::function<int()>;
+
+Runner add_detect(CLI::App& app);
+Runner add_eval(CLI::App& app);
+Runner add_train_gmm(CLI::App& app);
+
+}  // namespace maskterial::cli
