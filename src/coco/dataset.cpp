@@ -81,8 +81,8 @@ class Entry {
     } else if (v.is_number_float() && std::floor(v.get<double>()) == v.get<double>() &&
                std::abs(v.get<double>()) < 9e15) {  // integral floats, as some Python writers emit
       x = static_cast<int64_t>(v.get<double>());
-    } else {
-      fail(key, "must be an integer, got " + v.dump());
+    } else {  // only numbers are dumped: an arbitrary value could be huge or deeply nested
+      fail(key, "must be an integer, got " + (v.is_number() ? v.dump() : std::string(v.type_name())));
     }
     if (x < lo || x > hi) fail(key, v.dump() + " is out of range");
     return x;
@@ -105,7 +105,7 @@ class Entry {
     if (!v.is_array() || v.size() != 4) fail(key, "must be [x, y, width, height]");
     std::array<double, 4> result{};
     for (size_t i = 0; i < 4; ++i) {
-      if (!v[i].is_number()) fail(key, "must hold 4 numbers, got " + v.dump());
+      if (!v[i].is_number()) fail(key, "must hold 4 numbers, got a " + std::string(v[i].type_name()));
       result[i] = v[i].get<double>();
     }
     return result;

@@ -163,8 +163,7 @@ struct Curves {
   std::vector<double> recall;
 };
 
-std::optional<Curves> accumulate(const std::vector<const ImageEval*>& evals, size_t max_det,
-                                 const EvalParams& params) {
+std::optional<Curves> accumulate(const std::vector<const ImageEval*>& evals, size_t max_det, const EvalParams& params) {
   struct Entry {
     const ImageEval* eval;
     size_t d;
@@ -231,6 +230,25 @@ struct ValidMean {
   double value() const { return count ? sum / static_cast<double>(count) : kUndefined; }
 };
 
+// Mean of precision[t][r][k][a][m] over the IoU thresholds equal to `iou` (all if iou < 0) and category k
+// (all if k < 0); -1 if a or m is missing.
+double mean_precision(const EvalResult& result, std::ptrdiff_t a, std::ptrdiff_t m, double iou, std::ptrdiff_t k) {
+  if (a < 0 || m < 0) return kUndefined;
+  const EvalParams& p = result.params;
+  const size_t num_r = p.recall_thresholds.size(), num_k = result.category_ids.size();
+  const size_t num_a = p.area_ranges.size(), num_m = p.max_dets.size();
+  ValidMean mean;
+  for (size_t t = 0; t < p.iou_thresholds.size(); ++t) {
+    if (iou >= 0 && p.iou_thresholds[t] != iou) continue;
+    for (size_t r = 0; r < num_r; ++r)
+      for (size_t kk = 0; kk < num_k; ++kk)
+        if (k < 0 || kk == static_cast<size_t>(k))
+          mean.add(result.precision[(((t * num_r + r) * num_k + kk) * num_a + static_cast<size_t>(a)) * num_m +
+                                    static_cast<size_t>(m)]);
+  }
+  return mean.value();
+}
+
 }  // namespace
 
 EvalParams::EvalParams()
@@ -239,19 +257,7 @@ EvalParams::EvalParams()
       area_ranges{{"all", {0, 1e10}}, {"small", {0, 1024}}, {"medium", {1024, 9216}}, {"large", {9216, 1e10}}} {}
 
 double EvalResult::average_precision(const std::string& area, int max_dets, double iou) const {
-  const std::ptrdiff_t a = find_area(params, area), m = find_max_dets(params, max_dets);
-  if (a < 0 || m < 0) return kUndefined;
-  const size_t num_r = params.recall_thresholds.size(), num_k = category_ids.size();
-  const size_t num_a = params.area_ranges.size(), num_m = params.max_dets.size();
-  ValidMean mean;
-  for (size_t t = 0; t < params.iou_thresholds.size(); ++t) {
-    if (iou >= 0 && params.iou_thresholds[t] != iou) continue;
-    for (size_t r = 0; r < num_r; ++r)
-      for (size_t k = 0; k < num_k; ++k)
-        mean.add(precision[(((t * num_r + r) * num_k + k) * num_a + static_cast<size_t>(a)) * num_m +
-                           static_cast<size_t>(m)]);
-  }
-  return mean.value();
+  return mean_precision(*this, find_area(params, area), find_max_dets(params, max_dets), iou, -1);
 }
 
 double EvalResult::average_recall(const std::string& area, int max_dets, double iou) const {
@@ -277,8 +283,7 @@ nlohmann::json EvalResult::to_json() const {
   return out;
 }
 
-EvalResult evaluate(const Dataset& ground_truth, const std::vector<Annotation>& detections,
-                    const EvalParams& params) {
+EvalResult evaluate(const Dataset& ground_truth, const std::vector<Annotation>& detections, const EvalParams& params) {
   EvalResult result;
   result.params = params;
   std::sort(result.params.max_dets.begin(), result.params.max_dets.end());
@@ -322,23 +327,17 @@ EvalResult evaluate(const Dataset& ground_truth, const std::vector<Annotation>& 
   // COCOeval.summarize: stats[0] asks for maxDets 100 literally, the others for the sorted settings.
   auto max_dets_at = [&](size_t i) { return i < p.max_dets.size() ? p.max_dets[i] : -1; };
   const int md0 = max_dets_at(0), md1 = max_dets_at(1), md2 = max_dets_at(2);
-  result.stats = {result.average_precision("all", 100),         result.average_precision("all", md2, 0.5),
-                  result.average_precision("all", md2, 0.75),   result.average_precision("small", md2),
-                  result.average_precision("medium", md2),      result.average_precision("large", md2),
-                  result.average_recall("all", md0),            result.average_recall("all", md1),
-                  result.average_recall("all", md2),            result.average_recall("small", md2),
-                  result.average_recall("medium", md2),         result.average_recall("large", md2)};
+  result.stats = {result.average_precision("all", 100),       result.average_precision("all", md2, 0.5),
+                  result.average_precision("all", md2, 0.75), result.average_precision("small", md2),
+                  result.average_precision("medium", md2),    result.average_precision("large", md2),
+                  result.average_recall("all", md0),          result.average_recall("all", md1),
+                  result.average_recall("all", md2),          result.average_recall("small", md2),
+                  result.average_recall("medium", md2),       result.average_recall("large", md2)};
 
   const std::ptrdiff_t all = find_area(p, "all"), m100 = find_max_dets(p, 100);
-  for (size_t k = 0; k < num_k; ++k) {
-    ValidMean mean;
-    if (all >= 0 && m100 >= 0)
-      for (size_t t = 0; t < num_t; ++t)
-        for (size_t r = 0; r < num_r; ++r)
-          mean.add(result.precision[(((t * num_r + r) * num_k + k) * num_a + static_cast<size_t>(all)) * num_m +
-                                    static_cast<size_t>(m100)]);
-    result.per_category_ap[result.category_ids[k]] = mean.value();
-  }
+  for (size_t k = 0; k < num_k; ++k)
+    result.per_category_ap[result.category_ids[k]] =
+        mean_precision(result, all, m100, -1, static_cast<std::ptrdiff_t>(k));
   return result;
 }
 

@@ -107,8 +107,8 @@ std::vector<ClassMetrics> per_class(const Dataset& gt, const std::vector<Annotat
   return out;
 }
 
-ConfusionMatrix confusion(const Dataset& gt, const std::vector<Annotation>& dts,
-                          const std::vector<int64_t>& classes, const std::vector<std::string>& names, double thr) {
+ConfusionMatrix confusion(const Dataset& gt, const std::vector<Annotation>& dts, const std::vector<int64_t>& classes,
+                          const std::vector<std::string>& names, double thr) {
   const size_t n = classes.size();
   ConfusionMatrix cm{classes, names, std::vector<std::vector<int64_t>>(n + 1, std::vector<int64_t>(n + 1, 0))};
   auto index = [&](int64_t id) {
@@ -172,15 +172,19 @@ nlohmann::json FlakeMetrics::to_json() const {
         {{"name", bin.name}, {"min", bin.range_um2[0]}, {"max", bin.range_um2[1]}, {"AP", bin.ap}, {"AR", bin.ar}});
   out["per_class"] = nlohmann::json::array();
   for (const ClassMetrics& m : per_class)
-    out["per_class"].push_back({{"category_id", m.category_id}, {"name", m.name}, {"tp", m.tp}, {"fp", m.fp},
-                                {"fn", m.fn}, {"precision", m.precision}, {"recall", m.recall}, {"f1", m.f1}});
+    out["per_class"].push_back({{"category_id", m.category_id},
+                                {"name", m.name},
+                                {"tp", m.tp},
+                                {"fp", m.fp},
+                                {"fn", m.fn},
+                                {"precision", m.precision},
+                                {"recall", m.recall},
+                                {"f1", m.f1}});
   nlohmann::json rows = confusion.names, columns = confusion.names;
   rows.push_back("false positive");
   columns.push_back("missed");
-  out["confusion_matrix"] = {{"category_ids", confusion.category_ids},
-                             {"rows", rows},
-                             {"columns", columns},
-                             {"counts", confusion.counts}};
+  out["confusion_matrix"] = {
+      {"category_ids", confusion.category_ids}, {"rows", rows}, {"columns", columns}, {"counts", confusion.counts}};
   return out;
 }
 

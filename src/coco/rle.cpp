@@ -485,22 +485,22 @@ namespace {
 
 // An integral JSON number (an integer, or a float without fraction as Python writers sometimes emit) in range.
 int64_t json_integral(const nlohmann::json& v, int64_t lo, int64_t hi, const std::string& what) {
-  const Error out_of_range(what + " " + v.dump() + " is out of range");
+  // Only numbers are ever dumped into messages: an arbitrary value could be huge or deeply nested.
+  if (!v.is_number()) throw Error(what + " must be an integer, got " + std::string(v.type_name()));
+  const auto out_of_range = [&] { return Error(what + " " + v.dump() + " is out of range"); };
   if (v.is_number_unsigned()) {
-    if (v.get<uint64_t>() > static_cast<uint64_t>(hi) || static_cast<int64_t>(v.get<uint64_t>()) < lo) {
-      throw out_of_range;
-    }
-    return static_cast<int64_t>(v.get<uint64_t>());
+    const uint64_t u = v.get<uint64_t>();
+    if (u > static_cast<uint64_t>(hi) || static_cast<int64_t>(u) < lo) throw out_of_range();
+    return static_cast<int64_t>(u);
   }
   if (v.is_number_integer()) {
     const int64_t x = v.get<int64_t>();
-    if (x < lo || x > hi) throw out_of_range;
+    if (x < lo || x > hi) throw out_of_range();
     return x;
   }
-  if (!v.is_number_float()) throw Error(what + " must be an integer, got " + std::string(v.type_name()));
   const double d = v.get<double>();
   if (!std::isfinite(d) || std::floor(d) != d) throw Error(what + " must be an integer, got " + v.dump());
-  if (d < static_cast<double>(lo) || d > static_cast<double>(hi)) throw out_of_range;
+  if (d < static_cast<double>(lo) || d > static_cast<double>(hi)) throw out_of_range();
   return static_cast<int64_t>(d);
 }
 

@@ -86,16 +86,20 @@ coco::Rle encode_roi(const cv::Mat& mask_roi, const cv::Rect& roi, const cv::Siz
   const uint64_t h = static_cast<uint64_t>(image_size.height);
   uint64_t run_start = 0;
   bool value = false;
+  auto switch_at = [&](uint64_t pos) {
+    rle.counts.push_back(static_cast<uint32_t>(pos - run_start));
+    run_start = pos;
+    value = !value;
+  };
+  const bool full_height = roi.y == 0 && static_cast<uint64_t>(roi.height) == h;
   for (int x = 0; x < roi.width; ++x) {
     const uint64_t column = static_cast<uint64_t>(roi.x + x) * h + static_cast<uint64_t>(roi.y);
-    for (int y = 0; y < roi.height; ++y) {
-      if ((mask_roi.at<uint8_t>(y, x) != 0) == value) continue;
-      const uint64_t pos = column + static_cast<uint64_t>(y);
-      rle.counts.push_back(static_cast<uint32_t>(pos - run_start));
-      run_start = pos;
-      value = !value;
-    }
+    for (int y = 0; y < roi.height; ++y)
+      if ((mask_roi.at<uint8_t>(y, x) != 0) != value) switch_at(column + static_cast<uint64_t>(y));
+    // Pixels between this column's part and the next one's are outside the region, hence zeros.
+    if (value && !full_height) switch_at(column + static_cast<uint64_t>(roi.height));
   }
+  if (value) switch_at(static_cast<uint64_t>(roi.x + roi.width) * h);
   rle.counts.push_back(static_cast<uint32_t>(h * static_cast<uint64_t>(image_size.width) - run_start));
   return rle;
 }

@@ -2,7 +2,6 @@
 
 #include <filesystem>
 #include <fstream>
-
 #include <opencv2/imgproc.hpp>
 
 #include "maskterial/coco/dataset.hpp"
@@ -14,7 +13,7 @@ using namespace maskterial::coco;
 
 namespace {
 
-const char* const kStatNames[12] = {"AP", "AP50", "AP75", "APs", "APm", "APl",
+const char* const kStatNames[12] = {"AP",  "AP50", "AP75",  "APs", "APm", "APl",
                                     "AR1", "AR10", "AR100", "ARs", "ARm", "ARl"};
 
 Rle rect(int x, int y, int w, int h, int width = 40, int height = 30) {
@@ -99,7 +98,7 @@ TEST(CocoEval, PerfectDetectionScoresOne) {
   const EvalResult r = evaluate(gt, {det(1, rect(2, 2, 10, 10), 0.9)});
   EXPECT_NEAR(r.stats[0], 1.0, 1e-12);
   EXPECT_NEAR(r.stats[3], 1.0, 1e-12);  // area 100: small
-  EXPECT_DOUBLE_EQ(r.stats[4], -1.0);    // no medium gt
+  EXPECT_DOUBLE_EQ(r.stats[4], -1.0);   // no medium gt
   EXPECT_DOUBLE_EQ(r.stats[5], -1.0);
   EXPECT_NEAR(r.stats[6], 1.0, 1e-12);
   EXPECT_NEAR(r.per_category_ap.at(1), 1.0, 1e-12);
@@ -143,8 +142,8 @@ TEST(CocoEval, CrowdRegionsAbsorbDetections) {
   Dataset gt = one_image();
   add_gt(gt, 1, 1, rect(0, 0, 10, 10));
   add_gt(gt, 2, 1, rect(15, 0, 20, 20), 1);
-  const EvalResult r = evaluate(gt, {det(1, rect(16, 1, 4, 4), 0.95), det(1, rect(25, 5, 3, 3), 0.9),
-                                     det(1, rect(0, 0, 10, 10), 0.5)});
+  const EvalResult r =
+      evaluate(gt, {det(1, rect(16, 1, 4, 4), 0.95), det(1, rect(25, 5, 3, 3), 0.9), det(1, rect(0, 0, 10, 10), 0.5)});
   EXPECT_NEAR(r.stats[0], 1.0, 1e-12);
 }
 

@@ -72,3 +72,18 @@ TEST(FlakeMeasure, MeasuresARectangularFlake) {
   EXPECT_DOUBLE_EQ(f.entropy, 0.0);  // uniform inside
   EXPECT_EQ(coco::area(f.segmentation), 400u);
 }
+
+TEST(FlakeMeasure, EncodeRoiEqualsFullImageEncode) {
+  cv::RNG rng(7);
+  for (int trial = 0; trial < 200; ++trial) {
+    const cv::Size size(rng.uniform(1, 30), rng.uniform(1, 30));
+    const int x = rng.uniform(0, size.width), y = rng.uniform(0, size.height);
+    const cv::Rect roi(x, y, rng.uniform(1, size.width - x + 1), rng.uniform(1, size.height - y + 1));
+    cv::Mat mask(roi.size(), CV_8U);
+    rng.fill(mask, cv::RNG::UNIFORM, 0, 2);
+    if (trial % 3 == 0) mask.setTo(1);  // runs that touch the region's borders
+    cv::Mat full = cv::Mat::zeros(size, CV_8U);
+    mask.copyTo(full(roi));
+    ASSERT_EQ(encode_roi(mask, roi, size), coco::encode(full)) << "trial " << trial;
+  }
+}

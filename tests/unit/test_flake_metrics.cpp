@@ -94,8 +94,7 @@ TEST(FlakeMetrics, HigherScoreMatchesFirstEvenWithLowerIou) {
   Dataset gt = two_classes();
   add_gt(gt, 1, rect(0, 0, 10, 10));
   // IoU 60 / 100 at score 0.9 takes the gt; the exact copy at 0.5 is then a false positive.
-  const FlakeMetrics m =
-      compute_flake_metrics(gt, {det(1, rect(0, 0, 10, 10), 0.5), det(1, rect(0, 0, 10, 6), 0.9)});
+  const FlakeMetrics m = compute_flake_metrics(gt, {det(1, rect(0, 0, 10, 10), 0.5), det(1, rect(0, 0, 10, 6), 0.9)});
   EXPECT_EQ(m.per_class[0].tp, 1);
   EXPECT_EQ(m.per_class[0].fp, 1);
   EXPECT_EQ(m.per_class[0].fn, 0);
@@ -105,8 +104,8 @@ TEST(FlakeMetrics, CrowdRegionsAreNeitherMissedNorFalsePositives) {
   Dataset gt = two_classes();
   add_gt(gt, 1, rect(0, 0, 30, 30), 1);
   add_gt(gt, 1, rect(40, 40, 10, 10));
-  const FlakeMetrics m = compute_flake_metrics(gt, {det(1, rect(2, 2, 5, 5), 0.9), det(1, rect(40, 40, 10, 10), 0.8),
-                                                    det(1, rect(40, 0, 5, 5), 0.7)});
+  const FlakeMetrics m = compute_flake_metrics(
+      gt, {det(1, rect(2, 2, 5, 5), 0.9), det(1, rect(40, 40, 10, 10), 0.8), det(1, rect(40, 0, 5, 5), 0.7)});
   EXPECT_EQ(m.per_class[0].tp, 1);
   EXPECT_EQ(m.per_class[0].fp, 1);  // only the detection outside everything
   EXPECT_EQ(m.per_class[0].fn, 0);

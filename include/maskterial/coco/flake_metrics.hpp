@@ -3,10 +3,9 @@
 // recall / F1 at one IoU threshold, and a confusion matrix between gt and predicted classes.
 #include <array>
 #include <cstdint>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "maskterial/coco/dataset.hpp"
 #include "maskterial/coco/eval.hpp"
