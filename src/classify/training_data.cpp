@@ -121,9 +121,10 @@ ContrastSamples collect_samples(const coco::Dataset& dataset, const std::string&
   ProgressBar bar(dataset.images.size(), "contrast samples", options.show_progress);
   for (const auto& image : dataset.images) {
     const std::string path = (std::filesystem::path(images_dir) / image.file_name).string();
+    static const std::vector<const coco::Annotation*> kNone;
     const auto it = by_image.find(image.id);
-    const auto found = samples_of_image(path, it == by_image.end() ? std::vector<const coco::Annotation*>{} : it->second,
-                                        options, rng, report.errors);
+    const auto found =
+        samples_of_image(path, it == by_image.end() ? kNone : it->second, options, rng, report.errors);
     if (found) {
       samples.append(*found);
       ++report.images_used;

@@ -70,7 +70,8 @@ class RunCursor {
   uint64_t left_ = 0;
 };
 
-// Calls visit(length, value_a, value_b) for each maximal stretch where neither mask changes value.
+// Calls visit(length, value_a, value_b) for each maximal stretch where neither mask changes value. Both masks'
+// runs cover the same h*w pixels (from_string, encode and decode ensure it), so they end together.
 template <typename Visit>
 void walk_pair(const Rle& a, const Rle& b, Visit visit) {
   RunCursor ca(a.counts), cb(b.counts);

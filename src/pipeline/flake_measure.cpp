@@ -99,8 +99,9 @@ coco::Rle encode_roi(const cv::Mat& mask_roi, const cv::Rect& roi, const cv::Siz
     // Pixels between this column's part and the next one's are outside the region, hence zeros.
     if (value && !full_height) switch_at(column + static_cast<uint64_t>(roi.height));
   }
-  if (value) switch_at(static_cast<uint64_t>(roi.x + roi.width) * h);
-  rle.counts.push_back(static_cast<uint32_t>(h * static_cast<uint64_t>(image_size.width) - run_start));
+  const uint64_t total = h * static_cast<uint64_t>(image_size.width);
+  if (value && static_cast<uint64_t>(roi.x + roi.width) * h < total) switch_at(static_cast<uint64_t>(roi.x + roi.width) * h);
+  if (run_start < total || rle.counts.empty()) rle.counts.push_back(static_cast<uint32_t>(total - run_start));
   return rle;
 }
 

@@ -37,8 +37,9 @@ void ProgressBar::draw(bool final) {
   const double eta = rate > 0 ? static_cast<double>(total_ - std::min(done_, total_)) / rate : 0.0;
   if (!tty_) {
     const int decile = static_cast<int>(fraction * 10);
-    if (decile == last_decile_ && !final) return;
+    if (decile == last_decile_ && (!final || printed_done_ == done_)) return;
     last_decile_ = decile;
+    printed_done_ = done_;
     std::fprintf(stderr, "%s: %zu/%zu (%.0f%%) %.1f/s, ETA %.0fs %s\n", label_.c_str(), done_, total_,
                  fraction * 100, rate, eta, status_.c_str());
     return;

@@ -100,7 +100,8 @@ ContrastSamples keep_dbscan_core(const ContrastSamples& samples, double eps, siz
 TrainingData prepare_training_data(const coco::Dataset& dataset, const std::string& images_dir,
                                    const TrainingDataOptions& options = {});
 
-// Same, from a folder of semantic masks (pixel = class id) next to a folder of images.
+// Same, from a folder of semantic masks (pixel = class id) next to a folder of images. Each 8-connected region
+// is an annotation, so the 200-pixel rule applies per region (the reference's folder loader has no such rule).
 TrainingData prepare_training_data_from_masks(const std::string& images_dir, const std::string& masks_dir,
                                               const TrainingDataOptions& options = {});
 

@@ -1,7 +1,8 @@
 #pragma once
 // COCO run-length encoding, byte-identical to the official COCO mask API (pycocotools maskApi.c):
 // runs are counted in column-major (Fortran) order starting with a run of zeros, and the compressed string
-// form is its LEB128-like 5-bit/char code with delta coding from the third run on.
+// form is its LEB128-like 5-bit/char code, each run from the fourth on (index 3) coded as the difference to
+// the run two before it.
 #include <array>
 #include <cstdint>
 #include <map>

@@ -16,7 +16,7 @@ class ProgressBar {
 
  private:
   void draw(bool final);
-  size_t total_, done_ = 0;
+  size_t total_, done_ = 0, printed_done_ = 0;
   std::string label_, status_;
   bool enabled_, tty_, finished_ = false;
   int last_decile_ = -1;

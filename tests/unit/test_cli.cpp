@@ -1,0 +1,159 @@
+// End-to-end: the `maskterial` binary as a user runs it.
+#include <gtest/gtest.h>
+
+#include <sys/wait.h>
+
+#include <cstdio>
+#include <filesystem>
+
+#include "maskterial/coco/dataset.hpp"
+#include "maskterial/util/files.hpp"
+
+namespace fs = std::filesystem;
+using namespace maskterial;
+
+namespace {
+const std::string kCli = MASKTERIAL_CLI;
+const std::string kShared = MASKTERIAL_SHARED_DATA;
+
+struct CliRun {
+  int code;
+  std::string output;
+};
+
+CliRun run(const std::string& args) {
+  const std::string command = kCli + " " + args + " 2>&1";
+  FILE* pipe = popen(command.c_str(), "r");
+  std::string output;
+  char buffer[4096];
+  while (size_t n = fread(buffer, 1, sizeof buffer, pipe)) output.append(buffer, n);
+  const int status = pclose(pipe);
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, output};
+}
+
+fs::path fresh_dir(const std::string& name) {
+  const fs::path dir = fs::temp_directory_path() / name;
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  return dir;
+}
+
+bool no_temp_files(const fs::path& dir) {
+  for (const auto& e : fs::recursive_directory_iterator(dir))
+    if (e.path().filename().string().find(".tmp-") != std::string::npos) return false;
+  return true;
+}
+}  // namespace
+
+TEST(Cli, HelpAndUsageErrors) {
+  EXPECT_EQ(run("--help").code, 0);
+  EXPECT_EQ(run("detect --help").code, 0);
+  EXPECT_EQ(run("eval --help").code, 0);
+  EXPECT_EQ(run("train-gmm --help").code, 0);
+  EXPECT_EQ(run("").code, 2);
+  EXPECT_EQ(run("detect").code, 2);
+  EXPECT_EQ(run("detect --compat nonsense x.jpg").code, 2);
+}
+
+TEST(Cli, DetectCompatReproducesReferenceAndWritesAllOutputs) {
+  const std::string demo = kShared + "/2dmatgmm-demo";
+  if (!fs::exists(demo)) GTEST_SKIP() << "shared data not found";
+  const fs::path out = fresh_dir("mt_cli_detect");
+  const CliRun r = run("detect " + demo + "/images --gmm " + kShared +
+                    "/gmm-params/Graphene_GMM.json --compat 2dmatgmm -q --out " + out.string() +
+                    " --coco-results " + (out / "coco.json").string());
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_NE(r.output.find("results: "), std::string::npos);
+  const auto reference = read_json(demo + "/reference_gmm_detections.json");
+  for (const auto& [name, expected] : reference.items()) {
+    const auto record = read_json((out / (fs::path(name).stem().string() + ".json")).string());
+    EXPECT_EQ(record["width"], 1920);
+    ASSERT_EQ(record["flakes"].size(), expected["flakes"].size()) << name;
+    for (size_t i = 0; i < record["flakes"].size(); ++i) {
+      EXPECT_EQ(record["flakes"][i]["class"], expected["flakes"][i]["thickness"]);
+      EXPECT_EQ(record["flakes"][i]["size"], expected["flakes"][i]["size"]);
+      EXPECT_EQ(record["flakes"][i]["center"], expected["flakes"][i]["center"]);
+      EXPECT_TRUE(record["flakes"][i]["segmentation"]["counts"].is_string());
+    }
+    EXPECT_TRUE(fs::exists(out / "overlays" / (fs::path(name).stem().string() + ".png")));
+  }
+  EXPECT_GT(read_file((out / "flakes.csv").string()).size(), 200u);
+  EXPECT_TRUE(read_json((out / "coco.json").string()).is_array());
+  EXPECT_TRUE(no_temp_files(out));
+}
+
+TEST(Cli, BadInputsAreReportedAndTheRestIsProcessed) {
+  const std::string demo = kShared + "/2dmatgmm-demo/images/28f74d1c-31f9-4b18-b721-7563245faee1.jpg";
+  if (!fs::exists(demo)) GTEST_SKIP() << "shared data not found";
+  const fs::path in = fresh_dir("mt_cli_bad_in");
+  const fs::path out = fresh_dir("mt_cli_bad_out");
+  fs::copy_file(demo, in / "good.jpg");
+  const std::string bytes = read_file(demo);
+  write_file_atomic((in / "cut.jpg").string(), bytes.substr(0, bytes.size() / 3));
+  write_file_atomic((in / "notes.png").string(), "not an image");
+  const CliRun r = run("detect " + in.string() + " " + (in / "missing.jpg").string() + " -q --out " + out.string());
+  EXPECT_EQ(r.code, 1) << r.output;
+  EXPECT_NE(r.output.find("cut.jpg: truncated JPEG"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("notes.png: not a readable image"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("missing.jpg: no such file"), std::string::npos) << r.output;
+  EXPECT_TRUE(fs::exists(out / "good.json"));
+  EXPECT_FALSE(fs::exists(out / "cut.json"));
+  EXPECT_TRUE(no_temp_files(out));
+
+  const fs::path params = in / "broken_gmm.json";
+  write_file_atomic(params.string(), "{\"1\": {\"contrast\": ");
+  const CliRun bad_model = run("detect " + (in / "good.jpg").string() + " --gmm " + params.string() + " -q --out " +
+                            out.string());
+  EXPECT_EQ(bad_model.code, 3);
+  EXPECT_NE(bad_model.output.find("broken_gmm.json: malformed JSON"), std::string::npos) << bad_model.output;
+}
+
+TEST(Cli, DetectThenEvalOnRealInstanceMasks) {
+  const std::string images = kShared + "/maskterial-demo/images/GrapheneH";
+  const std::string masks = kShared + "/maskterial-demo/instance_masks/GrapheneH";
+  if (!fs::exists(masks)) GTEST_SKIP() << "shared data not found";
+  const fs::path out = fresh_dir("mt_cli_eval");
+  coco::write_dataset((out / "gt.json").string(), coco::read_instance_mask_folder(images, masks));
+  const CliRun detect = run("detect " + images + " -q --no-overlays --out " + (out / "det").string() + " --gt " +
+                         (out / "gt.json").string() + " --coco-results " + (out / "dt.json").string());
+  // Images without a ground-truth entry are reported (they have no COCO id), the others evaluated.
+  ASSERT_LE(detect.code, 1) << detect.output;
+  const CliRun eval = run("eval --gt " + (out / "gt.json").string() + " --dt " + (out / "dt.json").string() +
+                       " --class-agnostic --out " + (out / "report.json").string());
+  ASSERT_EQ(eval.code, 0) << eval.output;
+  const auto report = read_json((out / "report.json").string());
+  for (const char* key : {"AP", "AP50", "AP75", "APs", "APm", "APl", "AR1", "AR10", "AR100", "ARs", "ARm", "ARl"})
+    EXPECT_TRUE(report["stats"].contains(key)) << key;
+  EXPECT_GT(report["stats"]["AP50"].get<double>(), 0.0);  // the GMM finds some annotated graphene
+  EXPECT_TRUE(report.contains("flake_metrics"));
+
+  // One step: run the detector on the ground truth's images and evaluate.
+  const CliRun direct = run("eval --gt " + (out / "gt.json").string() + " --images " + images + " --class-agnostic");
+  ASSERT_EQ(direct.code, 0) << direct.output;
+  const auto start = direct.output.find('{');
+  ASSERT_NE(start, std::string::npos);
+  const auto direct_report = nlohmann::json::parse(direct.output.substr(start));
+  EXPECT_NEAR(direct_report["stats"]["AP"].get<double>(), report["stats"]["AP"].get<double>(), 1e-12);
+}
+
+TEST(Cli, TrainGmmThenDetectThenEval) {
+  const std::string images = kShared + "/maskterial-demo/images/GrapheneH";
+  const std::string masks = kShared + "/maskterial-demo/instance_masks/GrapheneH";
+  if (!fs::exists(masks)) GTEST_SKIP() << "shared data not found";
+  const fs::path out = fresh_dir("mt_cli_train");
+  coco::write_dataset((out / "gt.json").string(), coco::read_instance_mask_folder(images, masks));
+  const CliRun train = run("train-gmm -q --images " + images + " --annotations " + (out / "gt.json").string() +
+                           " --out " + (out / "gmm.json").string() + " --test-images " + images +
+                           " --test-annotations " + (out / "gt.json").string());
+  ASSERT_EQ(train.code, 0) << train.output;
+  EXPECT_NE(train.output.find("\"accuracy\""), std::string::npos) << train.output;
+  const auto params = read_json((out / "gmm.json").string());
+  ASSERT_TRUE(params.contains("1"));
+  EXPECT_LT(params["1"]["contrast"]["g"].get<double>(), -0.05);  // graphene is darker than the substrate
+
+  const CliRun eval = run("eval --gt " + (out / "gt.json").string() + " --images " + images + " --gmm " +
+                          (out / "gmm.json").string() + " --class-agnostic -j 2");
+  ASSERT_EQ(eval.code, 0) << eval.output;
+  const auto report = nlohmann::json::parse(eval.output.substr(eval.output.find('{')));
+  EXPECT_GT(report["stats"]["AP50"].get<double>(), 0.1) << report.dump();
+}
