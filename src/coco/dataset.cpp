@@ -1,5 +1,7 @@
 #include "maskterial/coco/dataset.hpp"
 
+#include <spdlog/spdlog.h>
+
 #include <algorithm>
 #include <cctype>
 #include <cmath>
@@ -55,6 +57,8 @@ class Entry {
       : object_(object), source_(source), where_(std::move(where)) {
     if (!object_.is_object()) throw file_error(source_, where_ + ": must be an object, got " + object_.type_name());
   }
+
+  std::string where(const std::string& field) const { return source_ + ": " + where_ + "." + field; }
 
   [[noreturn]] void fail(const std::string& field, const std::string& problem) const {
     throw file_error(source_, where_ + (field.empty() ? "" : "." + field) + ": " + problem);
@@ -189,11 +193,11 @@ const ImageInfo& referenced_image(const Entry& e, const std::unordered_map<int64
   return *it->second;
 }
 
-void check_category(const Entry& e, const std::unordered_set<int64_t>& categories, int64_t category_id,
-                    const char* where_from) {
-  if (!categories.count(category_id)) {
-    e.fail("category_id", std::to_string(category_id) + " is not a category of " + where_from);
-  }
+// COCO's loader accepts annotations and results on categories it does not list, and COCOeval then skips
+// them per category but counts them class-agnostically; do the same, but say so for ground truth.
+void warn_unknown_category(const Entry& e, const std::unordered_set<int64_t>& categories, int64_t category_id) {
+  if (!categories.count(category_id))
+    spdlog::warn("{}: category_id {} is not listed in \"categories\"", e.where("category_id"), category_id);
 }
 
 Annotation annotation_from_json(const Entry& e, const std::unordered_map<int64_t, const ImageInfo*>& images,
@@ -203,7 +207,7 @@ Annotation annotation_from_json(const Entry& e, const std::unordered_map<int64_t
   a.image_id = e.integer("image_id");
   a.category_id = e.integer("category_id");
   const ImageInfo& image = referenced_image(e, images, a.image_id, "the dataset");
-  check_category(e, categories, a.category_id, "the dataset");
+  warn_unknown_category(e, categories, a.category_id);
   a.segmentation = e.segmentation(image);
   if (const json* crowd = e.find("iscrowd")) {
     a.iscrowd = crowd->is_boolean() ? crowd->get<bool>() : static_cast<int>(e.integer("iscrowd", 0, 1));
@@ -274,7 +278,6 @@ std::vector<Annotation> results_from_json(const json& root, const Dataset& groun
     r.image_id = e.integer("image_id");
     r.category_id = e.integer("category_id");
     const ImageInfo& image = referenced_image(e, images, r.image_id, "the ground truth");
-    check_category(e, categories, r.category_id, "the ground truth");
     r.segmentation = e.segmentation(image);
     r.score = e.number("score");
     // As COCO.loadRes does for segmentation results: area and box always come from the mask.

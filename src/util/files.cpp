@@ -36,7 +36,7 @@ Json parse_json_file(const std::string& path) {
   const std::string text = read_file(path);
   try {
     return Json::parse(text);
-  } catch (const nlohmann::json::parse_error& e) {
+  } catch (const nlohmann::json::exception& e) {
     throw file_error(path, std::string("malformed JSON (") + e.what() + ")");
   }
 }
