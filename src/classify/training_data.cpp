@@ -383,8 +383,12 @@ ContrastSamples keep_dbscan_core(const ContrastSamples& samples, double eps, siz
   return subset(samples, kept);
 }
 
-TrainingData prepare_training_data(const coco::Dataset& dataset, const std::string& images_dir,
-                                   const TrainingDataOptions& options) {
+namespace {
+
+// Shared by training and evaluation data: extraction, then `refine` (the steps that differ), timed.
+template <typename Refine>
+TrainingData prepare(const coco::Dataset& dataset, const std::string& images_dir,
+                     const TrainingDataOptions& options, Refine refine) {
   check_options(options);
   const auto start = std::chrono::steady_clock::now();
   std::mt19937_64 rng(options.seed);
@@ -392,16 +396,25 @@ TrainingData prepare_training_data(const coco::Dataset& dataset, const std::stri
   ContrastSamples& s = data.samples;
   TrainingReport& report = data.report;
   run_step(report, "extract", s, [&] { s = collect_samples(dataset, images_dir, options, rng, report); });
-  if (options.samples_per_class > 0)
-    run_step(report, "resample", s, [&] { s = resample_classes(s, options.samples_per_class, rng); });
-  if (options.knn_neighbors > 0)
-    run_step(report, "knn", s, [&] { s.labels = knn_majority_labels(s, options.knn_neighbors); });
-  if (options.dbscan)
-    run_step(report, "dbscan", s,
-             [&] { s = keep_dbscan_core(s, options.dbscan_eps, options.dbscan_min_samples_divisor); });
-  warn_vanished_classes(report);
+  refine(s, report, rng);
   report.total_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return data;
+}
+
+}  // namespace
+
+TrainingData prepare_training_data(const coco::Dataset& dataset, const std::string& images_dir,
+                                   const TrainingDataOptions& options) {
+  return prepare(dataset, images_dir, options, [&](ContrastSamples& s, TrainingReport& report, std::mt19937_64& rng) {
+    if (options.samples_per_class > 0)
+      run_step(report, "resample", s, [&] { s = resample_classes(s, options.samples_per_class, rng); });
+    if (options.knn_neighbors > 0)
+      run_step(report, "knn", s, [&] { s.labels = knn_majority_labels(s, options.knn_neighbors); });
+    if (options.dbscan)
+      run_step(report, "dbscan", s,
+               [&] { s = keep_dbscan_core(s, options.dbscan_eps, options.dbscan_min_samples_divisor); });
+    warn_vanished_classes(report);
+  });
 }
 
 TrainingData prepare_training_data_from_masks(const std::string& images_dir, const std::string& masks_dir,
@@ -411,19 +424,12 @@ TrainingData prepare_training_data_from_masks(const std::string& images_dir, con
 
 TrainingData prepare_evaluation_data(const coco::Dataset& dataset, const std::string& images_dir,
                                      const TrainingDataOptions& options) {
-  check_options(options);
-  const auto start = std::chrono::steady_clock::now();
-  std::mt19937_64 rng(options.seed);
-  TrainingData data;
-  ContrastSamples& s = data.samples;
-  TrainingReport& report = data.report;
-  run_step(report, "extract", s, [&] { s = collect_samples(dataset, images_dir, options, rng, report); });
-  if (options.max_eval_samples > 0 && s.size() > options.max_eval_samples)
-    run_step(report, "subsample", s, [&] {
-      s = subset(s, sample_without_replacement(s.size(), options.max_eval_samples, rng));
-    });
-  report.total_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  return data;
+  return prepare(dataset, images_dir, options, [&](ContrastSamples& s, TrainingReport& report, std::mt19937_64& rng) {
+    if (options.max_eval_samples > 0 && s.size() > options.max_eval_samples)
+      run_step(report, "subsample", s, [&] {
+        s = subset(s, sample_without_replacement(s.size(), options.max_eval_samples, rng));
+      });
+  });
 }
 
 }  // namespace maskterial

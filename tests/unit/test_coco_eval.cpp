@@ -4,12 +4,14 @@
 #include <fstream>
 #include <opencv2/imgproc.hpp>
 
+#include "coco_test_builders.hpp"
 #include "maskterial/coco/dataset.hpp"
 #include "maskterial/coco/eval.hpp"
 #include "maskterial/coco/rle.hpp"
 
 namespace fs = std::filesystem;
 using namespace maskterial::coco;
+using namespace maskterial::coco::test_builders;
 
 namespace {
 
@@ -29,25 +31,6 @@ Dataset one_image(int width = 40, int height = 30) {
   return gt;
 }
 
-void add_gt(Dataset& gt, int64_t id, int64_t category, const Rle& mask, int crowd = 0) {
-  Annotation a;
-  a.id = id;
-  a.image_id = 1;
-  a.category_id = category;
-  a.segmentation = mask;
-  a.area = static_cast<double>(area(mask));
-  a.iscrowd = crowd;
-  gt.annotations.push_back(a);
-}
-
-Annotation det(int64_t category, const Rle& mask, double score) {
-  Annotation a;
-  a.image_id = 1;
-  a.category_id = category;
-  a.segmentation = mask;
-  a.score = score;
-  return a;
-}
 
 // Parsed here rather than with read_results, which rejects detections on categories the ground truth lacks;
 // COCOeval (and evaluate) ignore those, and the "categories" fixture has some.
@@ -94,7 +77,7 @@ TEST(CocoEval, DefaultParamsMatchCocoevalBitForBit) {
 
 TEST(CocoEval, PerfectDetectionScoresOne) {
   Dataset gt = one_image();
-  add_gt(gt, 1, 1, rect(2, 2, 10, 10));
+  add_gt(gt, 1, rect(2, 2, 10, 10));
   const EvalResult r = evaluate(gt, {det(1, rect(2, 2, 10, 10), 0.9)});
   EXPECT_NEAR(r.stats[0], 1.0, 1e-12);
   EXPECT_NEAR(r.stats[3], 1.0, 1e-12);  // area 100: small
@@ -106,7 +89,7 @@ TEST(CocoEval, PerfectDetectionScoresOne) {
 
 TEST(CocoEval, NoDetectionsGiveZeroAndNoGroundTruthGivesMinusOne) {
   Dataset gt = one_image();
-  add_gt(gt, 1, 1, rect(2, 2, 10, 10));
+  add_gt(gt, 1, rect(2, 2, 10, 10));
   EXPECT_DOUBLE_EQ(evaluate(gt, {}).stats[0], 0.0);
   EXPECT_DOUBLE_EQ(evaluate(gt, {}).stats[8], 0.0);
   const Dataset empty = one_image();
@@ -118,7 +101,7 @@ TEST(CocoEval, NoDetectionsGiveZeroAndNoGroundTruthGivesMinusOne) {
 TEST(CocoEval, IouBetweenThresholdsCountsOnlyBelowIt) {
   // IoU = 80 / 100 = 0.8: a match at thresholds 0.50..0.80 (7 of 10).
   Dataset gt = one_image();
-  add_gt(gt, 1, 1, rect(0, 0, 10, 10));
+  add_gt(gt, 1, rect(0, 0, 10, 10));
   const EvalResult r = evaluate(gt, {det(1, rect(0, 0, 10, 8), 0.5)});
   EXPECT_NEAR(r.stats[0], 0.7, 1e-12);
   EXPECT_NEAR(r.stats[1], 1.0, 1e-12);
@@ -129,7 +112,7 @@ TEST(CocoEval, IouBetweenThresholdsCountsOnlyBelowIt) {
 TEST(CocoEval, HigherScoreTakesTheGtAndDuplicatesAreFalsePositives) {
   // The low-score exact copy comes second and finds the gt taken: precision 1 at recall 1 still (envelope).
   Dataset gt = one_image();
-  add_gt(gt, 1, 1, rect(0, 0, 10, 10));
+  add_gt(gt, 1, rect(0, 0, 10, 10));
   const EvalResult first = evaluate(gt, {det(1, rect(0, 0, 10, 10), 0.9), det(1, rect(0, 0, 10, 10), 0.1)});
   EXPECT_NEAR(first.stats[0], 1.0, 1e-12);
   // A false positive ranked first halves the precision at every recall.
@@ -140,8 +123,8 @@ TEST(CocoEval, HigherScoreTakesTheGtAndDuplicatesAreFalsePositives) {
 TEST(CocoEval, CrowdRegionsAbsorbDetections) {
   // Detections inside a crowd region are ignored (IoU over the detection's area), not false positives.
   Dataset gt = one_image();
-  add_gt(gt, 1, 1, rect(0, 0, 10, 10));
-  add_gt(gt, 2, 1, rect(15, 0, 20, 20), 1);
+  add_gt(gt, 1, rect(0, 0, 10, 10));
+  add_gt(gt, 1, rect(15, 0, 20, 20), 1);
   const EvalResult r =
       evaluate(gt, {det(1, rect(16, 1, 4, 4), 0.95), det(1, rect(25, 5, 3, 3), 0.9), det(1, rect(0, 0, 10, 10), 0.5)});
   EXPECT_NEAR(r.stats[0], 1.0, 1e-12);
@@ -149,7 +132,7 @@ TEST(CocoEval, CrowdRegionsAbsorbDetections) {
 
 TEST(CocoEval, DetectionsOnUnknownCategoriesAreIgnored) {
   Dataset gt = one_image();
-  add_gt(gt, 1, 1, rect(0, 0, 10, 10));
+  add_gt(gt, 1, rect(0, 0, 10, 10));
   const EvalResult r = evaluate(gt, {det(7, rect(20, 20, 5, 5), 0.9), det(1, rect(0, 0, 10, 10), 0.1)});
   EXPECT_NEAR(r.stats[0], 1.0, 1e-12);
   EXPECT_EQ(r.per_category_ap.size(), 1u);
@@ -158,7 +141,7 @@ TEST(CocoEval, DetectionsOnUnknownCategoriesAreIgnored) {
 TEST(CocoEval, WithoutCategoriesClassesDoNotMatter) {
   Dataset gt = one_image();
   gt.categories.push_back({2, "other", ""});
-  add_gt(gt, 1, 1, rect(0, 0, 10, 10));
+  add_gt(gt, 1, rect(0, 0, 10, 10));
   EvalParams p;
   p.use_categories = false;
   const EvalResult r = evaluate(gt, {det(2, rect(0, 0, 10, 10), 0.9)}, p);
@@ -170,7 +153,7 @@ TEST(CocoEval, WithoutCategoriesClassesDoNotMatter) {
 
 TEST(CocoEval, JsonHasAllStatsAndCategoryKeys) {
   Dataset gt = one_image();
-  add_gt(gt, 1, 1, rect(2, 2, 10, 10));
+  add_gt(gt, 1, rect(2, 2, 10, 10));
   const nlohmann::json j = evaluate(gt, {det(1, rect(2, 2, 10, 10), 0.9)}).to_json();
   for (const char* name : kStatNames) EXPECT_TRUE(j["stats"].contains(name)) << name;
   EXPECT_NEAR(j["per_category_AP"]["1"].get<double>(), 1.0, 1e-12);

@@ -1,9 +1,11 @@
 #include <gtest/gtest.h>
 
+#include "coco_test_builders.hpp"
 #include "maskterial/coco/flake_metrics.hpp"
 #include "maskterial/coco/rle.hpp"
 
 using namespace maskterial::coco;
+using namespace maskterial::coco::test_builders;
 
 namespace {
 
@@ -20,25 +22,6 @@ Dataset two_classes() {
   return gt;
 }
 
-void add_gt(Dataset& gt, int64_t category, const Rle& mask, int crowd = 0) {
-  Annotation a;
-  a.id = static_cast<int64_t>(gt.annotations.size()) + 1;
-  a.image_id = 1;
-  a.category_id = category;
-  a.segmentation = mask;
-  a.area = static_cast<double>(area(mask));
-  a.iscrowd = crowd;
-  gt.annotations.push_back(a);
-}
-
-Annotation det(int64_t category, const Rle& mask, double score) {
-  Annotation a;
-  a.image_id = 1;
-  a.category_id = category;
-  a.segmentation = mask;
-  a.score = score;
-  return a;
-}
 
 // gt: A (mono, 10x10), B (bi, 5x5), C (mono, 4x4).
 // d1 = A as mono (TP), d2 = B but called mono, d3 = nothing as bi, d4 = a second copy of A as mono.
