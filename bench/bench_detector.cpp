@@ -6,8 +6,9 @@
 #include <opencv2/core.hpp>
 #include <opencv2/imgproc.hpp>
 
+#include "maskterial/classify/gmm.hpp"
 #include "maskterial/image/io.hpp"
-#include "maskterial/pipeline/gmm_detector.hpp"
+#include "maskterial/pipeline/detector.hpp"
 #include "maskterial/util/files.hpp"
 
 namespace {
@@ -25,14 +26,13 @@ const std::vector<cv::Mat>& demo_images() {
   return images;
 }
 
-maskterial::GmmDetector make_detector(maskterial::GmmRules rules) {
-  maskterial::GmmDetectorOptions options;
+maskterial::Detector make_detector(maskterial::ExtractionRules rules) {
+  maskterial::DetectorOptions options;
   options.rules = rules;
-  return maskterial::GmmDetector(maskterial::GmmClassifier::load(kShared + "/gmm-params/Graphene_GMM.json"),
-                                 options);
+  return maskterial::Detector(maskterial::load_classifier(kShared + "/gmm-params/Graphene_GMM.json"), options);
 }
 
-void detect_all(benchmark::State& state, maskterial::GmmRules rules) {
+void detect_all(benchmark::State& state, maskterial::ExtractionRules rules) {
   const auto& images = demo_images();
   if (images.empty()) {
     state.SkipWithError("shared demo images not found");
@@ -61,8 +61,8 @@ void detect_all(benchmark::State& state, maskterial::GmmRules rules) {
   state.counters["flakes_per_image"] = static_cast<double>(flakes) / n;
 }
 
-void BM_Detect2DMatGmm(benchmark::State& state) { detect_all(state, maskterial::GmmRules::TwoDMatGmm); }
-void BM_DetectMaskTerialRules(benchmark::State& state) { detect_all(state, maskterial::GmmRules::MaskTerial); }
+void BM_Detect2DMatGmm(benchmark::State& state) { detect_all(state, maskterial::ExtractionRules::TwoDMatGmm); }
+void BM_DetectMaskTerialRules(benchmark::State& state) { detect_all(state, maskterial::ExtractionRules::MaskTerial); }
 
 void BM_MedianBlur5(benchmark::State& state) {
   const auto& images = demo_images();
@@ -82,7 +82,8 @@ void BM_GmmClassify(benchmark::State& state) {
   if (images.empty()) return state.SkipWithError("shared demo images not found");
   const auto gmm = maskterial::GmmClassifier::load(kShared + "/gmm-params/Graphene_GMM.json");
   const auto bg = maskterial::estimate_background(images[0]);
-  for (auto _ : state) benchmark::DoNotOptimize(gmm.classify(images[0], bg, 5.0));
+  const auto lut = maskterial::contrast_lut(bg);
+  for (auto _ : state) benchmark::DoNotOptimize(gmm.classify(images[0], lut, 5.0));
 }
 
 }  // namespace

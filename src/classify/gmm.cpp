@@ -1,6 +1,7 @@
 #include "maskterial/classify/gmm.hpp"
 
 #include <cmath>
+#include <filesystem>
 #include <limits>
 
 #include "maskterial/util/error.hpp"
@@ -58,6 +59,7 @@ GmmClassifier::GmmClassifier(std::vector<GaussianClass> classes) : classes_(std:
   for (auto& c : classes_) {
     if (!inverse_cholesky(c.covariance, c.inverse_cholesky))
       throw Error("GMM class \"" + c.name + "\": covariance matrix is not symmetric positive definite");
+    labels_.push_back({static_cast<uint8_t>(labels_.size() + 1), c.name});
   }
 }
 
@@ -104,7 +106,43 @@ nlohmann::ordered_json GmmClassifier::to_json() const {
   return out;
 }
 
-void GmmClassifier::save(const std::string& path) const { write_json_atomic(path, to_json(), 4); }
+void GmmClassifier::save_parameters(const std::string& path) const { write_json_atomic(path, to_json(), 4); }
+
+nlohmann::json GmmClassifier::describe() const {
+  nlohmann::json classes = nlohmann::json::array();
+  for (const auto& c : labels_) classes.push_back({{"id", c.id}, {"name", c.name}});
+  return {{"format", "maskterial"}, {"kind", "classification"}, {"type", "gmm"}, {"classes", classes},
+          {"default_threshold", default_threshold()}, {"contrast_precision", "float32"},
+          {"files", {{"parameters", "gmm.json"}}}};
+}
+
+void GmmClassifier::save(const std::string& dir) const {
+  std::filesystem::create_directories(dir);
+  save_parameters(dir + "/gmm.json");
+  write_json_atomic(dir + "/model.json", describe(), 2);
+}
+
+std::vector<uint8_t> GmmClassifier::classify_contrasts(const std::vector<std::array<float, 3>>& contrasts,
+                                                       double threshold, std::vector<float>* distances) const {
+  std::vector<uint8_t> out(contrasts.size(), 0);
+  if (distances) distances->assign(contrasts.size(), 0.0f);
+  for (size_t i = 0; i < contrasts.size(); ++i) {
+    const std::array<double, 3> x{contrasts[i][0], contrasts[i][1], contrasts[i][2]};
+    double best = std::numeric_limits<double>::infinity();
+    for (size_t k = 0; k < classes_.size(); ++k) {
+      const double d = distance(x, k);
+      if (d < best) best = d, out[i] = labels_[k].id;  // strict: the first class wins ties
+    }
+    if (!(best < threshold)) out[i] = 0;
+    if (distances) (*distances)[i] = static_cast<float>(best);
+  }
+  return out;
+}
+
+double GmmClassifier::flake_uncertainty(const std::array<double, 3>& mean_contrast, uint8_t id) const {
+  if (id < 1 || id > classes_.size()) throw Error("GMM: no class with id " + std::to_string(id));
+  return distance(mean_contrast, id - 1u);
+}
 
 double GmmClassifier::distance(const std::array<double, 3>& x, size_t k) const {
   const auto& c = classes_.at(k);
@@ -117,14 +155,16 @@ double GmmClassifier::distance(const std::array<double, 3>& x, size_t k) const {
   return std::sqrt(d2);
 }
 
-cv::Mat GmmClassifier::classify(const cv::Mat& bgr8, const Bgr& background, double std_threshold,
-                                cv::Mat* min_distance) const {
+PixelClassification GmmClassifier::classify(const cv::Mat& bgr8, const ContrastLut& lut, double std_threshold,
+                                            const cv::Mat& roi) const {
   if (bgr8.type() != CV_8UC3) throw Error("GMM classify: expected an 8-bit BGR image");
-  if (!has_valid_background(background)) throw Error("GMM classify: background has a channel below 1");
-  const auto lut = contrast_lut(background);
+  if (!roi.empty() && (roi.type() != CV_8U || roi.size() != bgr8.size()))
+    throw Error("GMM classify: roi must be an 8-bit mask of the image's size");
   const float threshold2 = static_cast<float>(std_threshold * std_threshold);
-  cv::Mat labels(bgr8.size(), CV_8U);
-  if (min_distance) min_distance->create(bgr8.size(), CV_32F);
+  PixelClassification result;
+  cv::Mat& labels = result.labels;
+  labels.create(bgr8.size(), CV_8U);
+  result.distance.create(bgr8.size(), CV_32F);
 
   // z = L^-1 (x - mu) = L^-1 x - L^-1 mu: precompute the offsets so the inner loop is 6 FMAs per class.
   struct Coeffs { float l00, l10, l11, l20, l21, l22, o0, o1, o2; };
@@ -171,12 +211,15 @@ cv::Mat GmmClassifier::classify(const cv::Mat& bgr8, const Bgr& background, doub
     }
     for (int x = 0; x < n; ++x)
       if (!(row.best[x] < threshold2)) out[x] = 0;
-    if (min_distance) {
-      float* md = min_distance->ptr<float>(y);
-      for (int x = 0; x < n; ++x) md[x] = std::sqrt(row.best[x]);
+    float* md = result.distance.ptr<float>(y);
+    for (int x = 0; x < n; ++x) md[x] = std::sqrt(row.best[x]);
+    if (!roi.empty()) {
+      const uint8_t* inside = roi.ptr<uint8_t>(y);
+      for (int x = 0; x < n; ++x)
+        if (!inside[x]) out[x] = 0, md[x] = 0;
     }
   }
-  return labels;
+  return result;
 }
 
 }  // namespace maskterial

@@ -59,20 +59,4 @@ GmmClassifier fit_gmm(const ContrastSamples& samples) {
   return GmmClassifier(std::move(classes));
 }
 
-GmmClassifier train_gmm(const coco::Dataset& dataset, const std::string& images_dir,
-                        const TrainingDataOptions& options, TrainingReport* report) {
-  TrainingData data = prepare_training_data(dataset, images_dir, options);
-  const auto start = std::chrono::steady_clock::now();
-  GmmClassifier classifier = fit_gmm(data.samples);
-  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  if (report) {
-    auto counts = data.samples.class_counts();
-    counts.erase(0);
-    data.report.steps.push_back({"fit", counts, seconds});
-    data.report.total_seconds += seconds;
-    *report = std::move(data.report);
-  }
-  return classifier;
-}
-
 }  // namespace maskterial

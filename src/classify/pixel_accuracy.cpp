@@ -1,42 +1,21 @@
 #include "maskterial/classify/pixel_accuracy.hpp"
 
-#include <string>
+#include <map>
 
 namespace maskterial {
-namespace {
 
-int64_t label_of(const GaussianClass& c, size_t index) {
-  try {
-    size_t used = 0;
-    const long long v = std::stoll(c.name, &used);
-    if (used == c.name.size()) return v;
-  } catch (const std::exception&) {
-  }
-  return static_cast<int64_t>(index) + 1;
-}
-
-}  // namespace
-
-PixelAccuracy evaluate_pixels(const GmmClassifier& classifier, const ContrastSamples& samples,
-                              double std_threshold) {
+PixelAccuracy evaluate_pixels(const PixelClassifier& classifier, const ContrastSamples& samples, double threshold) {
+  std::map<uint8_t, int64_t> label_of{{0, 0}};
+  for (const auto& c : classifier.classes()) label_of[c.id] = category_label(c);
+  const std::vector<uint8_t> predicted = classifier.classify_contrasts(samples.contrasts, threshold);
   PixelAccuracy result;
-  const auto& classes = classifier.classes();
   for (size_t i = 0; i < samples.size(); ++i) {
-    const auto& c = samples.contrasts[i];
-    const std::array<double, 3> x{c[0], c[1], c[2]};
-    double best = std_threshold;
-    int64_t predicted = 0;
-    for (size_t k = 0; k < classes.size(); ++k) {
-      const double d = classifier.distance(x, k);
-      if (d < best) {
-        best = d;
-        predicted = label_of(classes[k], k);
-      }
-    }
+    const auto it = label_of.find(predicted[i]);
+    const int64_t label = it == label_of.end() ? 0 : it->second;
     const int64_t truth = samples.labels[i];
     ++result.samples;
-    result.correct += predicted == truth;
-    ++result.confusion[truth][predicted];
+    result.correct += label == truth;
+    ++result.confusion[truth][label];
   }
   return result;
 }

@@ -21,8 +21,6 @@
 namespace maskterial {
 namespace {
 
-using ContrastLut = std::array<std::array<float, 256>, 3>;
-
 // The reference divides by the float64 background and stores float32; doing the same keeps samples identical.
 ContrastLut training_contrast_lut(const Bgr& background) {
   ContrastLut lut{};

@@ -1,6 +1,7 @@
 #include "maskterial/image/contrast.hpp"
 
 #include <algorithm>
+#include <cmath>
 
 #include <opencv2/imgproc.hpp>
 
@@ -104,11 +105,24 @@ cv::Mat apply_flat_field(const cv::Mat& bgr8, const cv::Mat& flat_field, int max
   return out;
 }
 
-std::array<std::array<float, 256>, 3> contrast_lut(const Bgr& background) {
-  std::array<std::array<float, 256>, 3> lut{};
+float round_to_half(float x) {
+  if (x == 0.0f || !std::isfinite(x)) return x;
+  // Half has 11 significant bits; below 2^-14 it is subnormal with a fixed spacing of 2^-24.
+  const int exponent = std::max(std::ilogb(x), -14);
+  const float spacing = std::ldexp(1.0f, exponent - 10);
+  return std::nearbyint(x / spacing) * spacing;  // default rounding mode: ties to even
+}
+
+ContrastLut contrast_lut(const Bgr& background, ContrastPrecision precision) {
+  ContrastLut lut{};
   for (int c = 0; c < 3; ++c) {
-    const float bg = static_cast<float>(background[c]);
-    for (int v = 0; v < 256; ++v) lut[c][v] = static_cast<float>(v) / bg - 1.0f;
+    if (precision == ContrastPrecision::Half) {
+      const float bg = round_to_half(static_cast<float>(background[c]));
+      for (int v = 0; v < 256; ++v) lut[c][v] = round_to_half(round_to_half(static_cast<float>(v) / bg) - 1.0f);
+    } else {
+      const float bg = static_cast<float>(background[c]);
+      for (int v = 0; v < 256; ++v) lut[c][v] = static_cast<float>(v) / bg - 1.0f;
+    }
   }
   return lut;
 }

@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "maskterial/image/io.hpp"
+#include "maskterial/util/compute_threads.hpp"
 #include "maskterial/util/progress.hpp"
 
 namespace maskterial {
@@ -36,6 +37,7 @@ BatchSummary run_batch(const std::vector<std::string>& paths, const DetectFuncti
                        const ConsumeFunction& consume, const BatchOptions& options) {
   const unsigned hw = std::max(1u, std::thread::hardware_concurrency());
   const size_t workers = std::min<size_t>(options.threads > 0 ? options.threads : hw, std::max<size_t>(1, paths.size()));
+  if (workers > 1) set_compute_threads(1);  // one image per core already; nested torch threads only contend
   ProgressBar bar(paths.size(), options.label, options.progress);
   BatchSummary summary;
 

@@ -34,6 +34,7 @@ nlohmann::json flake_to_json(const Flake& f) {
   return {{"class", f.class_name},
           {"score", round_to(f.score, 6)},
           {"uncertainty", round_to(f.uncertainty, 6)},
+          {"class_share", round_to(f.class_share, 4)},
           {"area", f.area},
           {"size", f.size},
           {"center", {f.center[0], f.center[1]}},
@@ -91,7 +92,8 @@ cv::Mat render_overlay(const cv::Mat& bgr8, const Detection& d) {
     const cv::Scalar colour = class_colour(f.class_id);
     cv::drawContours(overlay, contours, -1, colour, thickness, cv::LINE_AA);
     char label[64];
-    std::snprintf(label, sizeof label, "%s (%.2f)", f.class_name.c_str(), f.score);
+    // Class, score and uncertainty: a high u (far from the class) marks a flake to check by eye.
+    std::snprintf(label, sizeof label, "%s (%.2f, u %.1f)", f.class_name.c_str(), f.score, f.uncertainty);
     const cv::Point at(static_cast<int>(f.bbox[0]), std::max(12, static_cast<int>(f.bbox[1]) - 4));
     cv::putText(overlay, label, at, cv::FONT_HERSHEY_SIMPLEX, 0.5 * thickness, cv::Scalar(0, 0, 0),
                 thickness + 2, cv::LINE_AA);

@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -72,6 +73,40 @@ void write_file_atomic(const std::string& path, const std::string& content) {
     std::remove(tmp.c_str());
     throw file_error(path, "cannot move result into place: " + ec.message());
   }
+}
+
+void write_directory_atomic(const std::string& dir, const std::function<void(const std::string&)>& fill) {
+  static std::atomic<unsigned> counter{0};
+  const fs::path target = fs::path(dir).lexically_normal();
+  const std::string suffix = std::to_string(::getpid()) + "-" + std::to_string(counter++);
+  const fs::path tmp = target.string() + ".tmp-" + suffix;
+  const fs::path old = target.string() + ".old-" + suffix;
+  std::error_code ec;
+  fs::remove_all(tmp, ec);
+  fs::create_directories(tmp, ec);
+  if (ec) throw file_error(tmp.string(), "cannot create folder: " + ec.message());
+  try {
+    fill(tmp.string());
+  } catch (...) {
+    fs::remove_all(tmp, ec);
+    throw;
+  }
+  const bool had_old = fs::exists(target);
+  if (had_old) {
+    fs::rename(target, old, ec);
+    if (ec) {
+      fs::remove_all(tmp, ec);
+      throw file_error(dir, "cannot replace: " + ec.message());
+    }
+  }
+  fs::rename(tmp, target, ec);
+  if (ec) {
+    const std::string why = ec.message();
+    if (had_old) fs::rename(old, target, ec);
+    fs::remove_all(tmp, ec);
+    throw file_error(dir, "cannot write: " + why);
+  }
+  if (had_old) fs::remove_all(old, ec);
 }
 
 void write_json_atomic(const std::string& path, const nlohmann::json& value, int indent) {

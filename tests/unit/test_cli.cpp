@@ -6,7 +6,11 @@
 #include <cstdio>
 #include <filesystem>
 
+#include <opencv2/core.hpp>
+#include <opencv2/imgcodecs.hpp>
+
 #include "maskterial/coco/dataset.hpp"
+#include "maskterial/coco/rle.hpp"
 #include "maskterial/util/files.hpp"
 
 namespace fs = std::filesystem;
@@ -49,7 +53,8 @@ TEST(Cli, HelpAndUsageErrors) {
   EXPECT_EQ(run("--help").code, 0);
   EXPECT_EQ(run("detect --help").code, 0);
   EXPECT_EQ(run("eval --help").code, 0);
-  EXPECT_EQ(run("train-gmm --help").code, 0);
+  EXPECT_EQ(run("train-classifier --help").code, 0);
+  EXPECT_EQ(run("classify --help").code, 0);
   EXPECT_EQ(run("").code, 2);
   EXPECT_EQ(run("detect").code, 2);
   EXPECT_EQ(run("detect --compat nonsense x.jpg").code, 2);
@@ -136,24 +141,103 @@ TEST(Cli, DetectThenEvalOnRealInstanceMasks) {
   EXPECT_NEAR(direct_report["stats"]["AP"].get<double>(), report["stats"]["AP"].get<double>(), 1e-12);
 }
 
-TEST(Cli, TrainGmmThenDetectThenEval) {
+TEST(Cli, TrainGmmClassifierThenEval) {
   const std::string images = kShared + "/maskterial-demo/images/GrapheneH";
   const std::string masks = kShared + "/maskterial-demo/instance_masks/GrapheneH";
   if (!fs::exists(masks)) GTEST_SKIP() << "shared data not found";
   const fs::path out = fresh_dir("mt_cli_train");
   coco::write_dataset((out / "gt.json").string(), coco::read_instance_mask_folder(images, masks));
-  const CliRun train = run("train-gmm -q --images " + images + " --annotations " + (out / "gt.json").string() +
-                           " --out " + (out / "gmm.json").string() + " --test-images " + images +
-                           " --test-annotations " + (out / "gt.json").string());
+  const CliRun train = run("train-classifier --type gmm -q --images " + images + " --annotations " +
+                           (out / "gt.json").string() + " --out " + (out / "gmm").string() + " --test-images " +
+                           images + " --test-annotations " + (out / "gt.json").string());
   ASSERT_EQ(train.code, 0) << train.output;
   EXPECT_NE(train.output.find("\"accuracy\""), std::string::npos) << train.output;
-  const auto params = read_json((out / "gmm.json").string());
+  EXPECT_EQ(read_json((out / "gmm" / "model.json").string())["type"], "gmm");
+  const auto params = read_json((out / "gmm" / "gmm.json").string());
   ASSERT_TRUE(params.contains("1"));
   EXPECT_LT(params["1"]["contrast"]["g"].get<double>(), -0.05);  // graphene is darker than the substrate
 
-  const CliRun eval = run("eval --gt " + (out / "gt.json").string() + " --images " + images + " --gmm " +
-                          (out / "gmm.json").string() + " --class-agnostic -j 2");
+  const CliRun eval = run("eval --gt " + (out / "gt.json").string() + " --images " + images + " --classifier " +
+                          (out / "gmm").string() + " --class-agnostic -j 2");
   ASSERT_EQ(eval.code, 0) << eval.output;
   const auto report = nlohmann::json::parse(eval.output.substr(eval.output.find('{')));
   EXPECT_GT(report["stats"]["AP50"].get<double>(), 0.1) << report.dump();
+}
+
+TEST(Cli, ClassifyWritesMaskTerialsClassMap) {
+  const std::string fixture = std::string(MASKTERIAL_TEST_DATA) + "/amm_maskterial";
+  const auto reference = read_json(fixture + "/reference_outputs.json");
+  const std::string image = kShared + "/maskterial-demo/images/" + reference["image"].get<std::string>();
+  if (!fs::exists(image)) GTEST_SKIP() << "shared data not found";
+  const fs::path out = fresh_dir("mt_cli_classify");
+  const CliRun r = run("classify --classifier " + fixture + " --out " + (out / "map.png").string() + " " + image);
+  ASSERT_EQ(r.code, 0) << r.output;
+  const cv::Mat got = cv::imread((out / "map.png").string(), cv::IMREAD_UNCHANGED);
+  const cv::Mat expected = cv::imread(fixture + "/reference_class_map.png", cv::IMREAD_UNCHANGED);
+  ASSERT_EQ(got.type(), CV_8U);
+  ASSERT_EQ(got.size(), expected.size());
+  EXPECT_LE(cv::countNonZero(got != expected), 5);
+  EXPECT_EQ(run("classify --classifier " + fixture + " --out " + (out / "x.png").string() + " " +
+                (out / "missing.jpg").string()).code, 2);
+}
+
+// Train an AMM on the GrapheneH demo images, detect with it, evaluate; then train on the monolayer image alone
+// and check that the bilayers of another image come out as unknown, not as monolayer.
+TEST(Cli, TrainAmmThenDetectThenEvalAndFlagUnseenThickness) {
+  const std::string images = kShared + "/maskterial-demo/images/GrapheneH";
+  const std::string masks = kShared + "/maskterial-demo/instance_masks/GrapheneH";
+  if (!fs::exists(masks)) GTEST_SKIP() << "shared data not found";
+  const fs::path out = fresh_dir("mt_cli_amm");
+  const coco::Dataset all = coco::read_instance_mask_folder(images, masks);
+  coco::write_dataset((out / "gt.json").string(), all);
+  const CliRun train = run("train-classifier --type amm -q --iterations 300 --images " + images +
+                           " --annotations " + (out / "gt.json").string() + " --out " + (out / "amm").string() +
+                           " --test-images " + images + " --test-annotations " + (out / "gt.json").string());
+  ASSERT_EQ(train.code, 0) << train.output;
+  for (const char* f : {"model.json", "meta_data.json", "model.pth", "loc.npy", "cov.npy", "training_curves.png",
+                        "test_report.json"})
+    EXPECT_TRUE(fs::exists(out / "amm" / f)) << f;
+  EXPECT_GT(read_json((out / "amm" / "test_report.json").string())["accuracy"].get<double>(), 0.8);
+
+  std::string annotated;
+  for (const auto& im : all.images) annotated += images + "/" + im.file_name + " ";
+  const CliRun detect = run("detect " + annotated + "-q --classifier " + (out / "amm").string() + " --out " +
+                            (out / "det").string() + " --coco-results " + (out / "dt.json").string() + " --gt " +
+                            (out / "gt.json").string());
+  ASSERT_EQ(detect.code, 0) << detect.output;
+  const CliRun eval = run("eval --gt " + (out / "gt.json").string() + " --dt " + (out / "dt.json").string() +
+                          " --class-agnostic");
+  ASSERT_EQ(eval.code, 0) << eval.output;
+  const auto report = nlohmann::json::parse(eval.output.substr(eval.output.find('{')));
+  EXPECT_GT(report["stats"]["AP50"].get<double>(), 0.1) << report.dump();
+
+  // Monolayer image alone (17294f8a), then the bilayers of 20ea4e7f.
+  coco::Dataset mono;
+  std::string bilayer_file;
+  int64_t bilayer_id = -1;
+  for (const auto& im : all.images) {
+    if (im.file_name.rfind("20ea4e7f", 0) == 0) bilayer_file = im.file_name, bilayer_id = im.id;
+    if (im.file_name.rfind("17294f8a", 0) != 0) continue;
+    mono.images.push_back(im);
+    for (const auto& a : all.annotations)
+      if (a.image_id == im.id) mono.annotations.push_back(a);
+  }
+  ASSERT_EQ(mono.images.size(), 1u);
+  ASSERT_GE(bilayer_id, 0);
+  coco::write_dataset((out / "mono.json").string(), mono);
+  ASSERT_EQ(run("train-classifier --type amm -q --iterations 300 --images " + images + " --annotations " +
+                (out / "mono.json").string() + " --out " + (out / "mono").string()).code, 0);
+  ASSERT_EQ(run("classify --classifier " + (out / "mono").string() + " --out " + (out / "bi.png").string() + " " +
+                images + "/" + bilayer_file).code, 0);
+  const cv::Mat labels = cv::imread((out / "bi.png").string(), cv::IMREAD_UNCHANGED);
+  size_t as_mono = 0, total = 0;
+  for (const auto& a : all.annotations) {
+    if (a.image_id != bilayer_id) continue;
+    const cv::Mat inside = coco::decode(a.segmentation);
+    total += cv::countNonZero(inside);
+    as_mono += cv::countNonZero(inside & (labels == 1));
+  }
+  std::printf("  bilayer pixels labelled monolayer by a monolayer-only AMM: %zu of %zu\n", as_mono, total);
+  ASSERT_GT(total, 0u);
+  EXPECT_LT(as_mono, total / 10);
 }

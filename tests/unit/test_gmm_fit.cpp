@@ -4,6 +4,7 @@
 #include <cmath>
 #include <filesystem>
 
+#include "maskterial/classify/classifier_training.hpp"
 #include "maskterial/classify/gmm_fit.hpp"
 #include "maskterial/coco/dataset.hpp"
 #include "maskterial/util/error.hpp"
@@ -43,8 +44,8 @@ TEST(GmmFit, MeanAndUnbiasedCovarianceOfFewPoints) {
   s.add({0, 1, -1}, 1);
   s.add({0, 1, 0}, 1);
   const GmmClassifier gmm = fit_gmm(s);
-  ASSERT_EQ(gmm.classes().size(), 1u);
-  const auto& c = gmm.classes()[0];
+  ASSERT_EQ(gmm.gaussians().size(), 1u);
+  const auto& c = gmm.gaussians()[0];
   EXPECT_EQ(c.name, "1");
   const std::array<double, 3> mean = {0.25, 0.5, -0.25};
   const Mat3 cov = {{{0.25, -1.0 / 6, 1.0 / 12}, {-1.0 / 6, 1.0 / 3, -1.0 / 6}, {1.0 / 12, -1.0 / 6, 0.25}}};
@@ -61,10 +62,10 @@ TEST(GmmFit, RecoversAKnownGaussianSkipsBackgroundAndOrdersById) {
   add_gaussian(s, 2, 50000, {-0.07, -0.14, -0.14}, l, 2);
   add_gaussian(s, 0, 1000, {0, 0, 0}, l, 3);
   const GmmClassifier gmm = fit_gmm(s);
-  ASSERT_EQ(gmm.classes().size(), 2u);
-  EXPECT_EQ(gmm.classes()[0].name, "2");
-  EXPECT_EQ(gmm.classes()[1].name, "10");
-  const auto& c = gmm.classes()[0];
+  ASSERT_EQ(gmm.gaussians().size(), 2u);
+  EXPECT_EQ(gmm.gaussians()[0].name, "2");
+  EXPECT_EQ(gmm.gaussians()[1].name, "10");
+  const auto& c = gmm.gaussians()[0];
   const std::array<double, 3> mean = {-0.07, -0.14, -0.14};
   for (int i = 0; i < 3; ++i) {
     EXPECT_NEAR(c.mean[i], mean[i], 5e-4);
@@ -80,7 +81,7 @@ TEST(GmmFit, RidgeRescuesAFlatClassAndDegenerateInputIsRefused) {
   ContrastSamples plane;  // no spread in R: singular covariance
   for (int i = 0; i < 20; ++i) plane.add({0.01f * static_cast<float>(i % 5), 0.01f * static_cast<float>(i / 5), -0.1f}, 1);
   const GmmClassifier gmm = fit_gmm(plane);
-  EXPECT_GT(gmm.classes()[0].covariance[2][2], 0);
+  EXPECT_GT(gmm.gaussians()[0].covariance[2][2], 0);
 
   ContrastSamples same;
   for (int i = 0; i < 5; ++i) same.add({0.1f, 0.1f, 0.1f}, 1);
@@ -95,6 +96,16 @@ TEST(GmmFit, RidgeRescuesAFlatClassAndDegenerateInputIsRefused) {
 }
 
 // Real data: the GrapheneH demo images with their class-agnostic instance masks (every flake is class 1).
+// The GMM path of train_classifier, as `train-classifier --type gmm` runs it.
+GmmClassifier train_gmm(const coco::Dataset& dataset, const std::string& images, const TrainingDataOptions& data,
+                        TrainingReport* report = nullptr) {
+  ClassifierTrainingOptions options = ClassifierTrainingOptions::defaults("gmm");
+  options.data = data;
+  const ClassifierTrainingResult result = train_classifier({dataset, images}, nullptr, options);
+  if (report) *report = result.report;
+  return dynamic_cast<const GmmClassifier&>(*result.classifier);
+}
+
 class GrapheneDemo : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -125,9 +136,9 @@ TEST_F(GrapheneDemo, TrainsOnAllImagesQuickly) {
   for (size_t i = 0; i < steps.size(); ++i) EXPECT_EQ(report.steps[i].name, steps[i]);
   EXPECT_EQ(report.steps[0].class_counts.at(0), 10000 * dataset_.images.size());
   EXPECT_EQ(report.steps[1].class_counts, (std::map<int64_t, size_t>{{0, 30000}, {1, 30000}}));
-  ASSERT_EQ(gmm.classes().size(), 1u);
+  ASSERT_EQ(gmm.gaussians().size(), 1u);
   // Mono- to few-layer flakes under several illuminations: darker than the substrate in every channel.
-  for (double m : gmm.classes()[0].mean) {
+  for (double m : gmm.gaussians()[0].mean) {
     EXPECT_LT(m, -0.05);
     EXPECT_GT(m, -0.7);
   }
@@ -152,10 +163,10 @@ TEST_F(GrapheneDemo, MonolayerAndBilayerMatchReferenceParameters) {
   ASSERT_EQ(two.images.size(), 2u);
   const GmmClassifier gmm = train_gmm(two, images_.string(), options_);
   const GmmClassifier reference = GmmClassifier::load(reference_.string());
-  ASSERT_EQ(gmm.classes().size(), 2u);
+  ASSERT_EQ(gmm.gaussians().size(), 2u);
   for (size_t k = 0; k < 2; ++k) {
-    const auto& mean = gmm.classes()[k].mean;
-    std::printf("  class %s mean (%.3f, %.3f, %.3f), %.2f sd from reference\n", gmm.classes()[k].name.c_str(),
+    const auto& mean = gmm.gaussians()[k].mean;
+    std::printf("  class %s mean (%.3f, %.3f, %.3f), %.2f sd from reference\n", gmm.gaussians()[k].name.c_str(),
                 mean[0], mean[1], mean[2], reference.distance(mean, k));
     EXPECT_LT(reference.distance(mean, k), 2.0);
     EXPECT_GT(reference.distance(mean, 1 - k), reference.distance(mean, k));

@@ -18,7 +18,7 @@ namespace {
 
 struct DetectArgs {
   std::vector<std::string> inputs;
-  DetectorOptions detector;
+  DetectorCliOptions detector;
   std::string out_dir = "results";
   std::string coco_results;
   std::string gt_for_ids;

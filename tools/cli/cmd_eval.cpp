@@ -22,7 +22,7 @@ struct EvalArgs {
   std::string dt;
   std::string images_dir;
   std::string out;
-  DetectorOptions detector;
+  DetectorCliOptions detector;
   bool class_agnostic = false;
   double microns_per_pixel = kDefaultMicronsPerPixel;
   int threads = 0;

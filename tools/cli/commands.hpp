@@ -18,6 +18,7 @@ using Runner = std::function<int()>;
 
 Runner add_detect(CLI::App& app);
 Runner add_eval(CLI::App& app);
-Runner add_train_gmm(CLI::App& app);
+Runner add_train_classifier(CLI::App& app);
+Runner add_classify(CLI::App& app);
 
 }  // namespace maskterial::cli

@@ -15,7 +15,8 @@ int main(int argc, char** argv) {
 
   const Runner detect = add_detect(app);
   const Runner eval = add_eval(app);
-  const Runner train_gmm = add_train_gmm(app);
+  const Runner train_classifier = add_train_classifier(app);
+  const Runner classify = add_classify(app);
 
   try {
     app.parse(argc, argv);
@@ -28,7 +29,8 @@ int main(int argc, char** argv) {
   try {
     if (app.got_subcommand("detect")) return detect();
     if (app.got_subcommand("eval")) return eval();
-    if (app.got_subcommand("train-gmm")) return train_gmm();
+    if (app.got_subcommand("train-classifier")) return train_classifier();
+    if (app.got_subcommand("classify")) return classify();
   } catch (const maskterial::Error& e) {
     spdlog::error("{}", e.what());
     return kFatal;

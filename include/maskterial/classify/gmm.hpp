@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 #include <opencv2/core.hpp>
 
+#include "maskterial/classify/pixel_classifier.hpp"
 #include "maskterial/image/contrast.hpp"
 
 namespace maskterial {
@@ -21,7 +22,7 @@ struct GaussianClass {
   std::array<std::array<double, 3>, 3> inverse_cholesky{};  // L^-1 with covariance = L L^T
 };
 
-class GmmClassifier {
+class GmmClassifier : public PixelClassifier {
  public:
   GmmClassifier() = default;
   explicit GmmClassifier(std::vector<GaussianClass> classes);  // throws Error if a covariance is not SPD
@@ -29,20 +30,29 @@ class GmmClassifier {
   static GmmClassifier load(const std::string& path);  // errors name the file and the class
   static GmmClassifier from_json(const nlohmann::ordered_json& json, const std::string& source_name);
   nlohmann::ordered_json to_json() const;
-  void save(const std::string& path) const;
+  void save_parameters(const std::string& path) const;  // the 2DMatGMM JSON file alone
 
-  const std::vector<GaussianClass>& classes() const { return classes_; }
+  const std::vector<GaussianClass>& gaussians() const { return classes_; }
 
-  // Per-pixel class map (CV_8U, 1-based class index, 0 = none) of an 8-bit BGR image. If min_distance is
-  // given it receives the smallest Mahalanobis distance per pixel (CV_32F, in standard deviations).
-  cv::Mat classify(const cv::Mat& bgr8, const Bgr& background, double std_threshold,
-                   cv::Mat* min_distance = nullptr) const;
+  // PixelClassifier: class ids are 1-based indices in file order; distances in standard deviations.
+  std::string type() const override { return "gmm"; }
+  const std::vector<ClassLabel>& classes() const override { return labels_; }
+  double default_threshold() const override { return 5.0; }
+  ContrastPrecision precision() const override { return ContrastPrecision::Float32; }
+  PixelClassification classify(const cv::Mat& bgr8, const ContrastLut& lut, double std_threshold,
+                               const cv::Mat& roi = cv::Mat()) const override;
+  std::vector<uint8_t> classify_contrasts(const std::vector<std::array<float, 3>>& contrasts, double threshold,
+                                          std::vector<float>* distances = nullptr) const override;
+  double flake_uncertainty(const std::array<double, 3>& mean_contrast, uint8_t id) const override;
+  void save(const std::string& dir) const override;  // model.json + gmm.json (2DMatGMM format)
+  nlohmann::json describe() const override;
 
   // Mahalanobis distance of one contrast vector to class k (0-based).
   double distance(const std::array<double, 3>& contrast_bgr, size_t k) const;
 
  private:
   std::vector<GaussianClass> classes_;
+  std::vector<ClassLabel> labels_;
 };
 
 }  // namespace maskterial

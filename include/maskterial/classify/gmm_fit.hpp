@@ -14,8 +14,4 @@ namespace maskterial {
 // added when the plain covariance is not positive definite, e.g. a channel without spread).
 GmmClassifier fit_gmm(const ContrastSamples& samples);
 
-// prepare_training_data + fit_gmm. If report is given it receives the preparation steps plus a "fit" step.
-GmmClassifier train_gmm(const coco::Dataset& dataset, const std::string& images_dir,
-                        const TrainingDataOptions& options = {}, TrainingReport* report = nullptr);
-
 }  // namespace maskterial

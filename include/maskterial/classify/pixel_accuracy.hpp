@@ -5,7 +5,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "maskterial/classify/gmm.hpp"
+#include "maskterial/classify/pixel_classifier.hpp"
 #include "maskterial/classify/training_data.hpp"
 
 namespace maskterial {
@@ -18,9 +18,9 @@ struct PixelAccuracy {
   nlohmann::json to_json() const;  // accuracy, per-class recall, confusion
 };
 
-// A sample is predicted as the nearest class within std_threshold, else 0; class names that are integers
-// are the labels they predict (classes named otherwise predict their 1-based index).
-PixelAccuracy evaluate_pixels(const GmmClassifier& classifier, const ContrastSamples& samples,
-                              double std_threshold);
+// A sample is predicted by the classifier at the threshold (0 = background / unknown), mapped to dataset
+// labels with category_label.
+PixelAccuracy evaluate_pixels(const PixelClassifier& classifier, const ContrastSamples& samples,
+                              double threshold);
 
 }  // namespace maskterial

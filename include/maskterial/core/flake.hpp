@@ -9,10 +9,11 @@
 namespace maskterial {
 
 struct Flake {
-  int class_id = 0;            // index into the classifier's classes, 1-based (0 = background, never output)
+  int class_id = 0;            // the classifier's class id (ClassLabel::id; 0 = background, never output)
   std::string class_name;      // e.g. "1" for monolayer; the key of the GMM parameter file
   double score = 1.0;          // detection confidence in [0, 1]
-  double uncertainty = 0.0;    // classifier uncertainty; 0 for the GMM (no calibrated value there)
+  double uncertainty = 0.0;    // PixelClassifier::flake_uncertainty: distance of the mean contrast to the class
+  double class_share = 1.0;    // share of the flake's pixels the classifier put in its class (majority vote)
   int64_t area = 0;            // pixels in the final (hole-filled) mask
   int64_t size = 0;            // pixels counted before hole filling (2DMatGMM's "size")
   std::array<int, 2> center{}; // x, y

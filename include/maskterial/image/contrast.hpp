@@ -38,6 +38,15 @@ cv::Mat apply_flat_field(const cv::Mat& bgr8, const cv::Mat& flat_field, int max
 cv::Mat contrast_image(const cv::Mat& bgr8, const Bgr& background);
 
 // Per channel lookup: contrast of each 8-bit value; lets hot loops avoid the float image entirely.
-std::array<std::array<float, 256>, 3> contrast_lut(const Bgr& background);
+using ContrastLut = std::array<std::array<float, 256>, 3>;
+
+// How the reference code rounds: 2DMatGMM divides by a float32 background in float32; MaskTerial's torch path
+// rounds the background to half precision and divides the uint8 image by it in half precision.
+enum class ContrastPrecision { Float32, Half };
+
+ContrastLut contrast_lut(const Bgr& background, ContrastPrecision precision = ContrastPrecision::Float32);
+
+// Nearest IEEE half-precision value (ties to even), as a float; finite inputs below 65520 in magnitude.
+float round_to_half(float x);
 
 }  // namespace maskterial

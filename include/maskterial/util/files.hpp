@@ -3,6 +3,7 @@
 // half-written result where a user (or their scanning software) would read it.
 #include <nlohmann/json.hpp>
 #include <opencv2/core.hpp>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -20,6 +21,10 @@ nlohmann::ordered_json read_ordered_json(const std::string& path);
 void write_file_atomic(const std::string& path, const std::string& content);
 void write_json_atomic(const std::string& path, const nlohmann::json& value, int indent = 1);
 void write_json_atomic(const std::string& path, const nlohmann::ordered_json& value, int indent = 1);
+
+// Fills a fresh sibling directory "<dir>.tmp-<pid>" with `fill`, then puts it in dir's place (an older dir
+// is replaced only after the new one is complete). A model directory is therefore either whole or absent.
+void write_directory_atomic(const std::string& dir, const std::function<void(const std::string& tmp_dir)>& fill);
 
 // Encodes an image with OpenCV (format from the extension) and writes it atomically.
 void write_image_atomic(const std::string& path, const cv::Mat& image);

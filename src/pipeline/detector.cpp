@@ -1,4 +1,4 @@
-#include "maskterial/pipeline/gmm_detector.hpp"
+#include "maskterial/pipeline/detector.hpp"
 
 #include <chrono>
 
@@ -25,34 +25,62 @@ cv::Rect padded(const cv::Rect& box, const cv::Size& size) {
   return cv::Rect(box.x - 1, box.y - 1, box.width + 2, box.height + 2) & cv::Rect(cv::Point(0, 0), size);
 }
 
-void finish_flake(Flake& flake, const GmmClassifier& gmm, int class_index) {
-  flake.class_id = class_index;
-  flake.class_name = gmm.classes()[class_index - 1].name;
-  // How far the flake's mean colour is from its class, in standard deviations: large = doubtful label.
-  flake.uncertainty = gmm.distance(flake.mean_contrast_bgr, class_index - 1);
-}
-
 }  // namespace
 
-GmmDetector::GmmDetector(GmmClassifier classifier, GmmDetectorOptions options, cv::Mat flat_field)
+Detector::Detector(ClassifierPtr classifier, DetectorOptions options, cv::Mat flat_field)
     : classifier_(std::move(classifier)), options_(options), flat_field_(std::move(flat_field)) {
-  if (classifier_.classes().empty()) throw Error("GMM detector: the classifier has no classes");
-  if (options_.std_threshold <= 0) throw Error("GMM detector: std threshold must be positive");
-  if (options_.size_threshold < 1) throw Error("GMM detector: size threshold must be at least 1 px");
+  if (!classifier_ || classifier_->classes().empty()) throw Error("detector: the classifier has no classes");
+  if (options_.distance_threshold < 0) throw Error("detector: distance threshold must not be negative");
+  if (options_.size_threshold < 1) throw Error("detector: size threshold must be at least 1 px");
 }
 
-Detection GmmDetector::detect(const cv::Mat& input, const std::string& name, DetectTimings* timings) const {
-  auto t = Clock::now();
-  DetectTimings local;
-  DetectTimings& time = timings ? *timings : local;
+double Detector::threshold() const {
+  return options_.distance_threshold > 0 ? options_.distance_threshold : classifier_->default_threshold();
+}
 
+ContrastLut Detector::lut(const Bgr& background) const {
+  return contrast_lut(background, options_.rules == ExtractionRules::TwoDMatGmm ? ContrastPrecision::Float32
+                                                                                : classifier_->precision());
+}
+
+cv::Mat Detector::preprocess(const cv::Mat& input) const {
   cv::Mat image = input;
   if (!flat_field_.empty()) image = apply_flat_field(image, flat_field_);
-  if (options_.rules == GmmRules::TwoDMatGmm) {
+  if (options_.rules == ExtractionRules::TwoDMatGmm) {
     cv::Mat blurred;
     cv::medianBlur(image, blurred, 5);
     image = blurred;
   }
+  return image;
+}
+
+PixelClassification Detector::classify(const cv::Mat& input, const std::string& name, Bgr* background) const {
+  const cv::Mat image = preprocess(input);
+  const Bgr bg = estimate_background(image, BackgroundRule::inference());
+  if (!has_valid_background(bg)) throw Error(name + ": no substrate background found (image too dark or saturated)");
+  if (background) *background = bg;
+  return classifier_->classify(image, lut(bg), threshold());
+}
+
+void Detector::finish_flake(Flake& flake, const ClassLabel& label, const cv::Mat& labels, const cv::Mat& mask,
+                            const cv::Rect& roi) const {
+  flake.class_id = label.id;
+  flake.class_name = label.name;
+  // Share of the final (hole-filled) mask that the classifier put in this class.
+  const cv::Mat same = labels(roi) == label.id;
+  cv::Mat inside;
+  cv::bitwise_and(same, mask, inside);
+  flake.class_share = flake.area > 0 ? static_cast<double>(cv::countNonZero(inside)) / flake.area : 0.0;
+  // How far the flake's mean colour is from its class: large = doubtful label (see PixelClassifier).
+  flake.uncertainty = classifier_->flake_uncertainty(flake.mean_contrast_bgr, label.id);
+}
+
+Detection Detector::detect(const cv::Mat& input, const std::string& name, DetectTimings* timings) const {
+  auto t = Clock::now();
+  DetectTimings local;
+  DetectTimings& time = timings ? *timings : local;
+
+  const cv::Mat image = preprocess(input);
   time.preprocess_ms = ms_since(t);
 
   Detection out;
@@ -64,10 +92,10 @@ Detection GmmDetector::detect(const cv::Mat& input, const std::string& name, Det
   if (!has_valid_background(out.background_bgr))
     throw Error(name + ": no substrate background found (image too dark or saturated)");
 
-  const cv::Mat labels = classifier_.classify(image, out.background_bgr, options_.std_threshold);
+  const cv::Mat labels = classifier_->classify(image, lut(out.background_bgr), threshold()).labels;
   time.classify_ms = ms_since(t);
 
-  if (options_.rules == GmmRules::TwoDMatGmm)
+  if (options_.rules == ExtractionRules::TwoDMatGmm)
     extract_2dmatgmm(labels, image, out.background_bgr, out);
   else
     extract_maskterial(labels, image, out.background_bgr, out);
@@ -80,12 +108,12 @@ Detection GmmDetector::detect(const cv::Mat& input, const std::string& name, Det
   return out;
 }
 
-void GmmDetector::extract_2dmatgmm(const cv::Mat& labels, const cv::Mat& image, const Bgr& background,
+void Detector::extract_2dmatgmm(const cv::Mat& labels, const cv::Mat& image, const Bgr& background,
                                    Detection& out) const {
   static const cv::Mat disk2 = disk_kernel(2);
   const FlakeSource source{image, background};
-  for (int k = 1; k <= static_cast<int>(classifier_.classes().size()); ++k) {
-    cv::Mat layer = labels == k;
+  for (const ClassLabel& label : classifier_->classes()) {
+    cv::Mat layer = labels == label.id;
     cv::morphologyEx(layer, layer, cv::MORPH_OPEN, disk2);
     if (cv::countNonZero(layer) < options_.size_threshold) continue;
     for (const Component& component : connected_components(layer, 4)) {
@@ -102,18 +130,18 @@ void GmmDetector::extract_2dmatgmm(const cv::Mat& labels, const cv::Mat& image, 
       cv::drawContours(mask, outer, -1, 255, cv::FILLED, cv::LINE_8, cv::noArray(), INT_MAX, -roi.tl());
       Flake flake = measure_flake(source, mask, roi, outer[0]);
       flake.size = component.area;
-      finish_flake(flake, classifier_, k);
+      finish_flake(flake, label, labels, mask, roi);
       out.flakes.push_back(std::move(flake));
     }
   }
 }
 
-void GmmDetector::extract_maskterial(const cv::Mat& labels, const cv::Mat& image, const Bgr& background,
+void Detector::extract_maskterial(const cv::Mat& labels, const cv::Mat& image, const Bgr& background,
                                      Detection& out) const {
   const cv::Mat square3 = cv::Mat::ones(3, 3, CV_8U);
   const FlakeSource source{image, background};
-  for (int k = 1; k <= static_cast<int>(classifier_.classes().size()); ++k) {
-    cv::Mat layer = labels == k;
+  for (const ClassLabel& label : classifier_->classes()) {
+    cv::Mat layer = labels == label.id;
     cv::morphologyEx(layer, layer, cv::MORPH_OPEN, square3, cv::Point(-1, -1), 2);
     if (cv::countNonZero(layer) < options_.size_threshold) continue;
     std::vector<Component> kept;
@@ -146,7 +174,7 @@ void GmmDetector::extract_maskterial(const cv::Mat& labels, const cv::Mat& image
       Flake flake = measure_flake(source, mask, box, outlines[i]);
       const cv::Moments m = cv::moments(outlines[i]);
       if (m.m00 > 0) flake.center = {static_cast<int>(m.m10 / m.m00), static_cast<int>(m.m01 / m.m00)};
-      finish_flake(flake, classifier_, k);
+      finish_flake(flake, label, labels, mask, box);
       out.flakes.push_back(std::move(flake));
     }
   }

@@ -1,0 +1,66 @@
+#pragma once
+// The classification-only detector: a per-pixel class map from a classification head (GMM, AMM or MLP) in
+// contrast space, then per class a morphological opening, 4-connected components, a size threshold and hole
+// filling. Two rule sets:
+//  - MaskTerial (default): MaskTerial's classification-only path (no blur, 3x3 opening twice, size counted
+//    after filling the outer contour, centre from contour moments); contrast rounded as the model expects.
+//  - TwoDMatGmm: the 2DMatGMM detector exactly (5x5 median blur, radius-2 disk opening, size counted before
+//    hole filling, centre of the rotated bounding rectangle, float32 contrast), to reproduce published results.
+#include <string>
+
+#include <opencv2/core.hpp>
+
+#include "maskterial/classify/pixel_classifier.hpp"
+#include "maskterial/core/flake.hpp"
+
+namespace maskterial {
+
+enum class ExtractionRules { MaskTerial, TwoDMatGmm };
+
+struct DetectorOptions {
+  ExtractionRules rules = ExtractionRules::MaskTerial;
+  double distance_threshold = 0;  // pixels farther from every class are unknown; 0 = the classifier's default
+  int size_threshold = 200;       // px
+  double min_score = 0.0;         // flakes with score (1 - fp probability) below are dropped
+};
+
+// Wall time of each stage, for the benchmark and `detect --timings`.
+struct DetectTimings {
+  double preprocess_ms = 0;  // flat field, median blur
+  double background_ms = 0;
+  double classify_ms = 0;    // per-pixel classification
+  double components_ms = 0;  // opening, components, contours and flake measurement
+  double total() const { return preprocess_ms + background_ms + classify_ms + components_ms; }
+};
+
+class Detector {
+ public:
+  Detector(ClassifierPtr classifier, DetectorOptions options, cv::Mat flat_field = {});
+
+  // bgr8: 8-bit BGR image. Thread-safe (no mutable state).
+  Detection detect(const cv::Mat& bgr8, const std::string& name, DetectTimings* timings = nullptr) const;
+
+  // The per-pixel class map alone (what `maskterial classify` writes); background receives the substrate
+  // colour used. Throws Error naming `name` when no substrate background is found.
+  PixelClassification classify(const cv::Mat& bgr8, const std::string& name, Bgr* background = nullptr) const;
+
+  const PixelClassifier& classifier() const { return *classifier_; }
+  const DetectorOptions& options() const { return options_; }
+  double threshold() const;
+
+ private:
+  cv::Mat preprocess(const cv::Mat& bgr8) const;
+  ContrastLut lut(const Bgr& background) const;
+  void extract_2dmatgmm(const cv::Mat& labels, const cv::Mat& image, const Bgr& background,
+                        Detection& out) const;
+  void extract_maskterial(const cv::Mat& labels, const cv::Mat& image, const Bgr& background,
+                          Detection& out) const;
+  void finish_flake(Flake& flake, const ClassLabel& label, const cv::Mat& labels, const cv::Mat& mask,
+                    const cv::Rect& roi) const;
+
+  ClassifierPtr classifier_;
+  DetectorOptions options_;
+  cv::Mat flat_field_;
+};
+
+}  // namespace maskterial

@@ -1,0 +1,313 @@
+#include "maskterial/serialize/state_dict.hpp"
+
+#include <cstring>
+#include <map>
+#include <memory>
+#include <variant>
+
+#include <caffe2/serialize/inline_container.h>
+
+#include "maskterial/util/error.hpp"
+#include "maskterial/util/files.hpp"
+
+namespace maskterial {
+namespace {
+
+// The pickle values torch.save produces for a state dict.
+struct Value;
+using ValuePtr = std::shared_ptr<Value>;
+struct Global { std::string module, name; };
+struct Mark {};
+struct Value {
+  using Items = std::vector<ValuePtr>;
+  using Pairs = std::vector<std::pair<ValuePtr, ValuePtr>>;
+  struct Tuple { Items items; };
+  struct List { Items items; };
+  struct Dict { Pairs pairs; };
+  std::variant<std::monostate, bool, int64_t, double, std::string, Tuple, List, Dict, Global, torch::Tensor, Mark>
+      v;
+};
+
+template <class T>
+ValuePtr make(T x) {
+  auto p = std::make_shared<Value>();
+  p->v = std::move(x);
+  return p;
+}
+
+class Unpickler {
+ public:
+  Unpickler(const std::string& data, caffe2::serialize::PyTorchStreamReader& archive, const std::string& source)
+      : data_(data), archive_(archive), source_(source) {}
+
+  ValuePtr run() {
+    while (true) {
+      const uint8_t op = byte();
+      switch (op) {
+        case 0x80: byte(); break;                       // PROTO
+        case 0x95: bytes(8); break;                     // FRAME
+        case '.': return pop();                         // STOP
+        case '(': stack_.push_back(make(Mark{})); break;  // MARK
+        case ')': push(make(Value::Tuple{})); break;    // EMPTY_TUPLE
+        case 't': push(make(Value::Tuple{pop_mark()})); break;
+        case 0x85: push(make(Value::Tuple{pop_n(1)})); break;
+        case 0x86: push(make(Value::Tuple{pop_n(2)})); break;
+        case 0x87: push(make(Value::Tuple{pop_n(3)})); break;
+        case ']': push(make(Value::List{})); break;     // EMPTY_LIST
+        case 'l': push(make(Value::List{pop_mark()})); break;
+        case 'a': { auto x = pop(); as<Value::List>(top()).items.push_back(x); break; }
+        case 'e': { auto xs = pop_mark(); auto& l = as<Value::List>(top()).items; l.insert(l.end(), xs.begin(), xs.end()); break; }
+        case '}': push(make(Value::Dict{})); break;     // EMPTY_DICT
+        case 'd': push(make(Value::Dict{pairs(pop_mark())})); break;
+        case 's': { auto v = pop(); auto k = pop(); as<Value::Dict>(top()).pairs.emplace_back(k, v); break; }
+        case 'u': { auto p = pairs(pop_mark()); auto& d = as<Value::Dict>(top()).pairs; d.insert(d.end(), p.begin(), p.end()); break; }
+        case 'X': push(make(bytes(uint32()))); break;   // BINUNICODE
+        case 0x8c: push(make(bytes(byte()))); break;    // SHORT_BINUNICODE
+        case 0x8d: push(make(bytes(uint64()))); break;  // BINUNICODE8
+        case 'U': case 'C': push(make(bytes(byte()))); break;  // SHORT_BINSTRING, SHORT_BINBYTES
+        case 'T': case 'B': push(make(bytes(uint32()))); break;  // BINSTRING, BINBYTES
+        case 'J': push(make(static_cast<int64_t>(static_cast<int32_t>(uint32())))); break;
+        case 'K': push(make(static_cast<int64_t>(byte()))); break;
+        case 'M': { const int64_t lo = byte(); push(make(lo | (static_cast<int64_t>(byte()) << 8))); break; }
+        case 0x8a: push(make(long1())); break;          // LONG1
+        case 'G': push(make(binfloat())); break;
+        case 0x88: push(make(true)); break;
+        case 0x89: push(make(false)); break;
+        case 'N': push(make(std::monostate{})); break;
+        case 'c': { std::string module = line(); std::string name = line(); push(make(Global{module, name})); break; }
+        case 0x93: { auto name = pop(); auto module = pop(); push(make(Global{as<std::string>(module), as<std::string>(name)})); break; }
+        case 'R': { auto args = pop(); auto callable = pop(); push(reduce(as<Global>(callable), as<Value::Tuple>(args).items)); break; }
+        case 0x81: { auto args = pop(); auto cls = pop(); push(reduce(as<Global>(cls), as<Value::Tuple>(args).items)); break; }  // NEWOBJ
+        case 'b': build(); break;
+        case 'Q': push(persistent_load(pop())); break;  // BINPERSID
+        case 'q': memo_[byte()] = top(); break;         // BINPUT
+        case 'r': memo_[uint32()] = top(); break;       // LONG_BINPUT
+        case 0x94: memo_[memo_.size()] = top(); break;  // MEMOIZE
+        case 'h': push(memo(byte())); break;            // BINGET
+        case 'j': push(memo(uint32())); break;          // LONG_BINGET
+        case '0': pop(); break;                         // POP
+        case '1': pop_mark(); break;                    // POP_MARK
+        case '2': push(top()); break;                   // DUP
+        default: throw bad("unsupported pickle opcode 0x" + hex(op));
+      }
+    }
+  }
+
+ private:
+  Error bad(const std::string& what) const { return file_error(source_, "cannot read checkpoint: " + what); }
+  static std::string hex(uint8_t b) {
+    const char* digits = "0123456789abcdef";
+    return {digits[b >> 4], digits[b & 15]};
+  }
+
+  uint8_t byte() {
+    if (pos_ >= data_.size()) throw bad("data.pkl ends early");
+    return static_cast<uint8_t>(data_[pos_++]);
+  }
+  std::string bytes(uint64_t n) {
+    if (n > data_.size() - pos_) throw bad("data.pkl ends early");
+    std::string s = data_.substr(pos_, n);
+    pos_ += n;
+    return s;
+  }
+  uint32_t uint32() {
+    uint32_t v = 0;
+    for (int i = 0; i < 4; ++i) v |= static_cast<uint32_t>(byte()) << (8 * i);
+    return v;
+  }
+  uint64_t uint64() {
+    uint64_t v = 0;
+    for (int i = 0; i < 8; ++i) v |= static_cast<uint64_t>(byte()) << (8 * i);
+    return v;
+  }
+  int64_t long1() {
+    const uint8_t n = byte();
+    if (n > 8) throw bad("integer too large");
+    uint64_t v = 0;
+    for (int i = 0; i < n; ++i) v |= static_cast<uint64_t>(byte()) << (8 * i);
+    if (n > 0 && n < 8 && (v >> (8 * n - 1)) & 1) v |= ~uint64_t{0} << (8 * n);  // sign-extend
+    return static_cast<int64_t>(v);
+  }
+  double binfloat() {  // big-endian IEEE double
+    uint64_t v = 0;
+    for (int i = 0; i < 8; ++i) v = (v << 8) | byte();
+    double d;
+    std::memcpy(&d, &v, sizeof d);
+    return d;
+  }
+  std::string line() {
+    const size_t end = data_.find('\n', pos_);
+    if (end == std::string::npos) throw bad("data.pkl ends early");
+    std::string s = data_.substr(pos_, end - pos_);
+    pos_ = end + 1;
+    return s;
+  }
+
+  void push(ValuePtr v) { stack_.push_back(std::move(v)); }
+  ValuePtr pop() {
+    if (stack_.empty() || std::holds_alternative<Mark>(stack_.back()->v)) throw bad("pickle stack underflow");
+    ValuePtr v = stack_.back();
+    stack_.pop_back();
+    return v;
+  }
+  ValuePtr& top() {
+    if (stack_.empty()) throw bad("pickle stack underflow");
+    return stack_.back();
+  }
+  Value::Items pop_n(size_t n) {
+    Value::Items items(n);
+    for (size_t i = n; i-- > 0;) items[i] = pop();
+    return items;
+  }
+  Value::Items pop_mark() {
+    Value::Items items;
+    while (!stack_.empty() && !std::holds_alternative<Mark>(stack_.back()->v)) {
+      items.insert(items.begin(), stack_.back());
+      stack_.pop_back();
+    }
+    if (stack_.empty()) throw bad("pickle MARK missing");
+    stack_.pop_back();
+    return items;
+  }
+  Value::Pairs pairs(const Value::Items& items) {
+    if (items.size() % 2) throw bad("odd number of dict items");
+    Value::Pairs out;
+    for (size_t i = 0; i < items.size(); i += 2) out.emplace_back(items[i], items[i + 1]);
+    return out;
+  }
+  ValuePtr memo(uint64_t key) {
+    const auto it = memo_.find(key);
+    if (it == memo_.end()) throw bad("pickle memo entry missing");
+    return it->second;
+  }
+
+  template <class T>
+  T& as(const ValuePtr& v) {
+    if (!v || !std::holds_alternative<T>(v->v)) throw bad("unexpected object in data.pkl");
+    return std::get<T>(v->v);
+  }
+  int64_t as_int(const ValuePtr& v) { return as<int64_t>(v); }
+  std::vector<int64_t> as_ints(const ValuePtr& v) {
+    std::vector<int64_t> out;
+    for (const auto& x : as<Value::Tuple>(v).items) out.push_back(as_int(x));
+    return out;
+  }
+
+  ValuePtr reduce(const Global& g, const Value::Items& args) {
+    if (g.module == "collections" && g.name == "OrderedDict") return make(Value::Dict{});
+    if (g.module == "torch._utils" && g.name == "_rebuild_tensor_v2") {
+      if (args.size() < 4) throw bad("_rebuild_tensor_v2 with too few arguments");
+      const torch::Tensor& storage = as<torch::Tensor>(args[0]);
+      const int64_t offset = as_int(args[1]);
+      const auto size = as_ints(args[2]), stride = as_ints(args[3]);
+      int64_t last = offset;
+      for (size_t i = 0; i < size.size(); ++i)
+        if (size[i] > 0) last += (size[i] - 1) * stride[i];
+      const bool empty = std::any_of(size.begin(), size.end(), [](int64_t s) { return s == 0; });
+      if (offset < 0 || (!empty && last >= storage.numel())) throw bad("tensor view outside its storage");
+      return make(storage.as_strided(size, stride, offset).clone());
+    }
+    if (g.module == "torch._utils" && g.name == "_rebuild_parameter" && !args.empty()) return args[0];
+    // libtorch's pickler tags typed containers with their TorchScript type; the value is the first argument.
+    if (g.module == "torch.jit._pickle" && g.name == "restore_type_tag" && !args.empty()) return args[0];
+    throw bad("unsupported object " + g.module + "." + g.name);
+  }
+
+  void build() {
+    auto state = pop();
+    // A state dict carries its `_metadata` (module versions) as instance state; it is not needed here.
+    if (!std::holds_alternative<Value::Dict>(top()->v)) throw bad("unsupported BUILD in data.pkl");
+  }
+
+  ValuePtr persistent_load(const ValuePtr& pid) {
+    const auto& t = as<Value::Tuple>(pid).items;
+    if (t.size() < 5 || as<std::string>(t[0]) != "storage") throw bad("unsupported persistent id");
+    const std::string type = as<Global>(t[1]).name;
+    const std::string key = as<std::string>(t[2]);
+    const int64_t numel = as_int(t[4]);
+    static const std::map<std::string, torch::Dtype> kTypes = {
+        {"FloatStorage", torch::kFloat32}, {"DoubleStorage", torch::kFloat64}, {"HalfStorage", torch::kFloat16},
+        {"BFloat16Storage", torch::kBFloat16}, {"LongStorage", torch::kInt64}, {"IntStorage", torch::kInt32},
+        {"ShortStorage", torch::kInt16}, {"CharStorage", torch::kInt8}, {"ByteStorage", torch::kUInt8},
+        {"BoolStorage", torch::kBool}};
+    const auto it = kTypes.find(type);
+    if (it == kTypes.end()) throw bad("unsupported storage type " + type);
+    const auto cached = storages_.find(key);
+    if (cached != storages_.end()) return make(cached->second);
+    const std::string record = "data/" + key;
+    if (!archive_.hasRecord(record)) throw bad("missing record " + record);
+    auto [ptr, size] = archive_.getRecord(record);
+    torch::Tensor storage = torch::empty({numel}, torch::TensorOptions().dtype(it->second));
+    const size_t need = static_cast<size_t>(numel) * storage.element_size();
+    if (size < need) throw bad("record " + record + " is truncated");
+    std::memcpy(storage.data_ptr(), ptr.get(), need);
+    storages_[key] = storage;
+    return make(storage);
+  }
+
+  const std::string& data_;
+  caffe2::serialize::PyTorchStreamReader& archive_;
+  const std::string& source_;
+  size_t pos_ = 0;
+  std::vector<ValuePtr> stack_;
+  std::map<uint64_t, ValuePtr> memo_;
+  std::map<std::string, torch::Tensor> storages_;
+};
+
+StateDict to_state_dict(const ValuePtr& root, const std::string& source) {
+  const auto* dict = std::get_if<Value::Dict>(&root->v);
+  if (!dict) throw file_error(source, "checkpoint does not hold a dict");
+  StateDict out;
+  for (const auto& [k, v] : dict->pairs) {
+    const auto* key = std::get_if<std::string>(&k->v);
+    if (!key) throw file_error(source, "checkpoint dict has a non-string key");
+    if (const auto* t = std::get_if<torch::Tensor>(&v->v)) {
+      out.emplace_back(*key, *t);
+    } else if (std::holds_alternative<Value::Dict>(v->v) && (*key == "model" || *key == "state_dict")) {
+      return to_state_dict(v, source);  // {"model": state_dict, ...} as training checkpoints store it
+    }
+  }
+  if (out.empty()) throw file_error(source, "checkpoint holds no tensors");
+  return out;
+}
+
+}  // namespace
+
+StateDict load_state_dict(const std::string& path) {
+  std::unique_ptr<caffe2::serialize::PyTorchStreamReader> archive;
+  std::string pickle;
+  try {
+    archive = std::make_unique<caffe2::serialize::PyTorchStreamReader>(path);
+    if (!archive->hasRecord("data.pkl")) throw file_error(path, "not a torch.save archive (no data.pkl)");
+    auto [ptr, size] = archive->getRecord("data.pkl");
+    pickle.assign(static_cast<const char*>(ptr.get()), size);
+    if (archive->hasRecord("byteorder")) {
+      auto [order, n] = archive->getRecord("byteorder");
+      if (std::string(static_cast<const char*>(order.get()), n) != "little")
+        throw file_error(path, "big-endian checkpoints are not supported");
+    }
+  } catch (const c10::Error& e) {
+    throw file_error(path, "not a readable torch.save zip archive (" + std::string(e.what_without_backtrace()) + ")");
+  }
+  try {
+    Unpickler unpickler(pickle, *archive, path);
+    return to_state_dict(unpickler.run(), path);
+  } catch (const c10::Error& e) {
+    throw file_error(path, "corrupt checkpoint (" + std::string(e.what_without_backtrace()) + ")");
+  }
+}
+
+void save_state_dict(const std::string& path, const StateDict& tensors) {
+  c10::impl::GenericDict dict(c10::StringType::get(), c10::TensorType::get());
+  for (const auto& [name, tensor] : tensors) dict.insert(name, tensor.detach().cpu().contiguous());
+  const std::vector<char> bytes = torch::pickle_save(dict);
+  write_file_atomic(path, std::string(bytes.begin(), bytes.end()));
+}
+
+const torch::Tensor& find_tensor(const StateDict& dict, const std::string& name, const std::string& source) {
+  for (const auto& [key, tensor] : dict)
+    if (key == name) return tensor;
+  throw file_error(source, "no tensor named '" + name + "'");
+}
+
+}  // namespace maskterial
