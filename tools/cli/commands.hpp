@@ -19,5 +19,7 @@ using Runner = std::function<int()>;
 Runner add_detect(CLI::App& app);
 Runner add_eval(CLI::App& app);
 Runner add_train_gmm(CLI::App& app);
+Runner add_optics(CLI::App& app);
+Runner add_synth(CLI::App& app);
 
 }  // namespace maskterial::cli

@@ -16,6 +16,8 @@ int main(int argc, char** argv) {
   const Runner detect = add_detect(app);
   const Runner eval = add_eval(app);
   const Runner train_gmm = add_train_gmm(app);
+  const Runner optics = add_optics(app);
+  const Runner synth = add_synth(app);
 
   try {
     app.parse(argc, argv);
@@ -29,6 +31,8 @@ int main(int argc, char** argv) {
     if (app.got_subcommand("detect")) return detect();
     if (app.got_subcommand("eval")) return eval();
     if (app.got_subcommand("train-gmm")) return train_gmm();
+    if (app.got_subcommand("optics")) return optics();
+    if (app.got_subcommand("synth")) return synth();
   } catch (const maskterial::Error& e) {
     spdlog::error("{}", e.what());
     return kFatal;
