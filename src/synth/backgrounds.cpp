@@ -83,19 +83,19 @@ cv::Mat BackgroundLibrary::sample(Random& random, cv::Size size) const {
   return out;
 }
 
-cv::Mat synthetic_background(Random& random, cv::Size size, const Bgr& colour) {
+cv::Mat synthetic_background(Random& random, cv::Size size, const Bgr& colour, const Illumination& illumination) {
   // Everything here varies slowly: build it on a coarse grid, then one bilinear upscale.
   const cv::Size small_size(std::max(2, size.width / kSmoothScale), std::max(2, size.height / kSmoothScale));
   cv::Mat small(small_size, CV_32FC3);
-  const double vignetting = random.uniform(0.0, 0.25);  // relative drop at the corners
+  const double vignetting = random.uniform(0.0, illumination.vignetting_max);  // relative drop at the corners
   const double cx = random.uniform(0.3, 0.7), cy = random.uniform(0.3, 0.7);
-  const double gradient = random.uniform(0.0, 0.12), gradient_angle = random.uniform(0, 2 * M_PI);
+  const double gradient = random.uniform(0.0, illumination.gradient_max), gradient_angle = random.uniform(0, 2 * M_PI);
   const double gx = std::cos(gradient_angle) * gradient, gy = std::sin(gradient_angle) * gradient;
   cv::Mat unevenness(small_size, CV_32FC3);
   cv::RNG noise_rng(random.next());  // never cv::theRNG(): it is shared between threads
   noise_rng.fill(unevenness, cv::RNG::NORMAL, 0.0, 1.0);
   cv::GaussianBlur(unevenness, unevenness, {0, 0}, 3.0);
-  const double uneven_amplitude = random.uniform(0.0, 0.04);
+  const double uneven_amplitude = random.uniform(0.0, illumination.unevenness_max);
   for (int y = 0; y < small_size.height; ++y) {
     auto* row = small.ptr<cv::Vec3f>(y);
     const auto* noise = unevenness.ptr<cv::Vec3f>(y);

@@ -34,6 +34,9 @@ void for_each_field(Config& c, Visit&& visit) {
   visit("jpeg_quality_min", c.jpeg_quality_min);
   visit("jpeg_quality_max", c.jpeg_quality_max);
   visit("white_balance_jitter", c.white_balance_jitter);
+  visit("vignetting_max", c.vignetting_max);
+  visit("illumination_gradient_max", c.illumination_gradient_max);
+  visit("unevenness_max", c.unevenness_max);
   visit("exposure_min", c.exposure_min);
   visit("exposure_max", c.exposure_max);
   visit("agnostic_n_min", c.agnostic_n_min);
@@ -94,6 +97,9 @@ void SynthConfig::validate() const {
   require(jpeg_quality_min >= 1 && jpeg_quality_max >= jpeg_quality_min && jpeg_quality_max <= 100,
           "need 1 <= jpeg_quality_min <= jpeg_quality_max <= 100");
   require(white_balance_jitter >= 0 && white_balance_jitter < 1, "white_balance_jitter must be in [0, 1)");
+  require(vignetting_max >= 0 && vignetting_max < 1 && illumination_gradient_max >= 0 && illumination_gradient_max < 1 &&
+              unevenness_max >= 0 && unevenness_max < 1,
+          "vignetting_max, illumination_gradient_max and unevenness_max must be in [0, 1)");
   require(exposure_min > 0 && exposure_max >= exposure_min && exposure_max <= 255, "need 0 < exposure_min <= exposure_max <= 255");
   require(agnostic_n_min >= 1 && agnostic_n_max >= agnostic_n_min, "need 1 <= agnostic_n_min <= agnostic_n_max");
   require(agnostic_k_max >= 0, "agnostic_k_max must be >= 0");

@@ -215,7 +215,8 @@ SynthSample Generator::generate(uint64_t seed, uint64_t index) const {
 
   const cv::Mat background = backgrounds_ && !backgrounds_->empty()
                                  ? backgrounds_->sample(random, size)
-                                 : synthetic_background(random, size, substrate_colour(cfg, optics, random));
+                                 : synthetic_background(random, size, substrate_colour(cfg, optics, random),
+                                                        {cfg.vignetting_max, cfg.illumination_gradient_max, cfg.unevenness_max});
 
   Canvas canvas(size);
   const auto random_centre = [&] {

@@ -33,7 +33,12 @@ class BackgroundLibrary {
 };
 
 // Synthetic substrate: `colour` (8-bit units, BGR) under a radial vignetting and a linear illumination
-// gradient, with faint low-frequency unevenness; CV_32FC3.
-cv::Mat synthetic_background(Random& random, cv::Size size, const Bgr& colour);
+// gradient, with faint low-frequency unevenness, each up to the given relative strength; CV_32FC3.
+struct Illumination {
+  double vignetting_max = 0.25;
+  double gradient_max = 0.12;
+  double unevenness_max = 0.04;
+};
+cv::Mat synthetic_background(Random& random, cv::Size size, const Bgr& colour, const Illumination& illumination);
 
 }  // namespace maskterial::synth

@@ -44,6 +44,9 @@ struct SynthConfig {
   int jpeg_quality_min = 70;
   int jpeg_quality_max = 95;
   double white_balance_jitter = 0.08; // per-channel gain 1 +- this
+  double vignetting_max = 0.25;       // synthetic backgrounds: relative light loss at the corners
+  double illumination_gradient_max = 0.12;  // relative change across the image
+  double unevenness_max = 0.04;       // faint low-frequency mottling
   double exposure_min = 110;          // brightest background channel, 8-bit levels
   double exposure_max = 215;
   // Ranges of the material-agnostic mode (MaskTerial pretrains on randomised optics).
