@@ -241,3 +241,48 @@ TEST(Cli, TrainAmmThenDetectThenEvalAndFlagUnseenThickness) {
   ASSERT_GT(total, 0u);
   EXPECT_LT(as_mono, total / 10);
 }
+
+TEST(Cli, OpticsPrintsContrastPerLayerCount) {
+  const CliRun json = run("optics --material graphene --oxide-nm 90 --layers 1-4 --json");
+  ASSERT_EQ(json.code, 0) << json.output;
+  const auto report = nlohmann::json::parse(json.output);
+  EXPECT_EQ(report["material"], "graphene");
+  EXPECT_EQ(report["oxide_nm"], 90.0);
+  ASSERT_EQ(report["contrast_bgr"].size(), 4u);
+  const auto& monolayer = report["contrast_bgr"]["1"];
+  ASSERT_EQ(monolayer.size(), 3u);
+  EXPECT_NEAR(monolayer[1].get<double>(), -0.14, 0.02);
+  EXPECT_LT(report["contrast_bgr"]["4"][1].get<double>(), monolayer[1].get<double>());
+  EXPECT_EQ(run("optics --material graphene --layers 2,5").code, 0);
+  EXPECT_EQ(run("optics --material unobtainium").code, 3);
+  EXPECT_EQ(run("optics --layers 0-3").code, 3);
+  EXPECT_EQ(run("optics --oxide-nm -5").code, 2);
+}
+
+TEST(Cli, OpticsCalibratesAndWritesAZeroShotGmm) {
+  const std::string gmm = kShared + "/gmm-params/Graphene_GMM.json";
+  if (!fs::exists(gmm)) GTEST_SKIP() << "shared data not found";
+  const fs::path out = fresh_dir("mt_cli_optics");
+  const CliRun r = run("optics --layers 1-4 --json --calibrate-gmm " + gmm + " --gmm-out " + (out / "zero.json").string());
+  ASSERT_EQ(r.code, 0) << r.output;
+  const auto report = nlohmann::json::parse(r.output.substr(r.output.find('{')));
+  EXPECT_LT(report["calibration"]["rms_residual"].get<double>(), 0.01);
+  EXPECT_EQ(read_json((out / "zero.json").string()).size(), 4u);
+}
+
+TEST(Cli, SynthWritesImagesAndCocoAnnotations) {
+  const fs::path out = fresh_dir("mt_cli_synth");
+  const CliRun r = run("synth --count 3 --seed 5 --size 128 -q --out " + out.string());
+  ASSERT_EQ(r.code, 0) << r.output;
+  const coco::Dataset dataset = coco::read_dataset((out / "annotations.json").string());
+  ASSERT_EQ(dataset.images.size(), 3u);
+  for (const auto& image : dataset.images) EXPECT_TRUE(fs::exists(out / "images" / image.file_name));
+  EXPECT_TRUE(fs::exists(out / "annotations_agnostic.json"));
+  EXPECT_TRUE(no_temp_files(out));
+  // Same seed, same bytes.
+  const fs::path again = fresh_dir("mt_cli_synth_again");
+  ASSERT_EQ(run("synth --count 3 --seed 5 --size 128 -q -j 1 --out " + again.string()).code, 0);
+  EXPECT_EQ(read_file((out / "images/000002.png").string()), read_file((again / "images/000002.png").string()));
+  EXPECT_EQ(run("synth --count 2 --agnostic --material graphene --out " + out.string()).code, 2);
+  EXPECT_EQ(run("synth --count 2 --material kryptonite -q --out " + out.string()).code, 3);
+}

@@ -20,5 +20,7 @@ Runner add_detect(CLI::App& app);
 Runner add_eval(CLI::App& app);
 Runner add_train_classifier(CLI::App& app);
 Runner add_classify(CLI::App& app);
+Runner add_optics(CLI::App& app);
+Runner add_synth(CLI::App& app);
 
 }  // namespace maskterial::cli

@@ -17,6 +17,8 @@ int main(int argc, char** argv) {
   const Runner eval = add_eval(app);
   const Runner train_classifier = add_train_classifier(app);
   const Runner classify = add_classify(app);
+  const Runner optics = add_optics(app);
+  const Runner synth = add_synth(app);
 
   try {
     app.parse(argc, argv);
@@ -31,6 +33,8 @@ int main(int argc, char** argv) {
     if (app.got_subcommand("eval")) return eval();
     if (app.got_subcommand("train-classifier")) return train_classifier();
     if (app.got_subcommand("classify")) return classify();
+    if (app.got_subcommand("optics")) return optics();
+    if (app.got_subcommand("synth")) return synth();
   } catch (const maskterial::Error& e) {
     spdlog::error("{}", e.what());
     return kFatal;

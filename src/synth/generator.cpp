@@ -1,0 +1,292 @@
+#include "maskterial/synth/generator.hpp"
+
+#include <cmath>
+
+#include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
+
+#include "maskterial/synth/shapes.hpp"
+#include "maskterial/util/error.hpp"
+
+namespace maskterial::synth {
+namespace {
+
+using optics::Complex;
+
+// The optics of one image: 1 + C for each layer count, and what to draw thick crystals with.
+struct ImageOptics {
+  optics::OpticalSetup setup;
+  optics::IndexFunction index;
+  double layer_nm = 0;
+  std::vector<Bgr> layer_factor;  // [n] = 1 + C of n layers, n = 0..max_layers
+
+  Bgr factor_of(int layers) const {
+    if (layers < static_cast<int>(layer_factor.size())) return layer_factor[layers];
+    const Bgr c = optics::film_contrast(setup, {{index, layers * layer_nm}});
+    return {1 + c[0], 1 + c[1], 1 + c[2]};
+  }
+};
+
+ImageOptics image_optics(const SynthConfig& config, const optics::Spectra& spectra, Random& random) {
+  ImageOptics o;
+  o.setup.spectra = spectra;
+  if (config.agnostic) {
+    // A made-up material: index n + ik with a linear dispersion across the visible.
+    const double n = random.uniform(config.agnostic_n_min, config.agnostic_n_max);
+    const double k = config.agnostic_k_max * std::pow(random.uniform(), 1.5);  // transparent ones are common
+    const double dn = random.uniform(-0.3, 0.3), dk = random.uniform(-0.3, 0.3) * k;
+    o.index = [=](double nm) {
+      const double t = (nm - 575.0) / 175.0;
+      return Complex(std::max(1.2, n + dn * t), std::max(0.0, k + dk * t));
+    };
+    o.layer_nm = random.uniform(config.agnostic_layer_nm_min, config.agnostic_layer_nm_max);
+    o.setup.oxide_nm = random.uniform(config.agnostic_oxide_min_nm, config.agnostic_oxide_max_nm);
+  } else {
+    const optics::Material& material = optics::find_material(config.material);
+    o.index = material.index;
+    o.layer_nm = material.layer_nm;
+    o.setup.oxide_nm = config.oxide_nm + random.uniform(-config.oxide_jitter_nm, config.oxide_jitter_nm);
+  }
+  o.layer_factor.push_back({1, 1, 1});
+  for (int layers = 1; layers <= config.max_layers; ++layers) {
+    const Bgr c = optics::film_contrast(o.setup, {{o.index, layers * o.layer_nm}});
+    o.layer_factor.push_back({1 + c[0], 1 + c[1], 1 + c[2]});
+  }
+  return o;
+}
+
+// Substrate colour a camera white-balanced somewhere between "on a mirror" (the oxide's interference colour)
+// and "on the substrate" (gray), at a random exposure.
+Bgr substrate_colour(const SynthConfig& config, const ImageOptics& optics, Random& random) {
+  const Bgr r = optics::channel_reflectance(optics.setup, {});
+  const double brightest = std::max({r[0], r[1], r[2]});
+  const double gray = random.uniform();
+  const double exposure = random.uniform(config.exposure_min, config.exposure_max);
+  Bgr colour;
+  for (int c = 0; c < 3; ++c) colour[c] = exposure * (gray + (1 - gray) * r[c] / brightest);
+  return colour;
+}
+
+// Region and instance canvases: every drawn object gets its own region (with its 1 + C) and, if labelled,
+// an instance id; later objects cover earlier ones.
+struct Canvas {
+  cv::Mat regions;    // CV_8U index into factors
+  cv::Mat instances;  // CV_16U
+  std::vector<Bgr> factors{{1, 1, 1}};
+  std::vector<int> classes;
+
+  explicit Canvas(cv::Size size) : regions(size, CV_8U, cv::Scalar(0)), instances(size, CV_16U, cv::Scalar(0)) {}
+
+  // Paints `mask` (CV_8U, the size of `roi`) with the factor; label 0 = unlabelled.
+  void paint(const cv::Rect& roi, const cv::Mat& mask, const Bgr& factor, int label) {
+    if (factors.size() >= 256) return;  // region ids are bytes; a full image simply gets no more objects
+    factors.push_back(factor);
+    regions(roi).setTo(static_cast<int>(factors.size() - 1), mask);
+    int instance = 0;
+    if (label > 0) {
+      classes.push_back(label);
+      instance = static_cast<int>(classes.size());
+    }
+    instances(roi).setTo(instance, mask);
+  }
+};
+
+cv::Rect bounds(const std::vector<Polygon>& polygons, cv::Size size) {
+  double x0 = INFINITY, y0 = INFINITY, x1 = -INFINITY, y1 = -INFINITY;
+  for (const auto& polygon : polygons)
+    for (const auto& p : polygon) x0 = std::min(x0, p.x), y0 = std::min(y0, p.y), x1 = std::max(x1, p.x), y1 = std::max(y1, p.y);
+  if (x0 > x1) return {};
+  const cv::Rect box(cv::Point(static_cast<int>(std::floor(x0)) - 1, static_cast<int>(std::floor(y0)) - 1),
+                     cv::Point(static_cast<int>(std::ceil(x1)) + 2, static_cast<int>(std::ceil(y1)) + 2));
+  return box & cv::Rect(0, 0, size.width, size.height);
+}
+
+// Mask of the polygons inside roi (coordinates shifted to the roi).
+cv::Mat polygon_mask(const std::vector<Polygon>& polygons, const cv::Rect& roi) {
+  std::vector<Polygon> shifted = polygons;
+  for (auto& polygon : shifted)
+    for (auto& p : polygon) p -= cv::Point2d(roi.x, roi.y);
+  cv::Mat mask(roi.size(), CV_8U, cv::Scalar(0));
+  fill_polygons(mask, shifted, 1);
+  return mask;
+}
+
+// A crystal with up to `terraces` thicker steps inside it (nothing if it lies outside the image).
+void draw_crystal(Canvas& canvas, Random& random, const SynthConfig& config, const ImageOptics& optics,
+                  cv::Point2d centre, double radius, int layers, int terraces, bool labelled) {
+  const cv::Size size = canvas.regions.size();
+  const double lattice = random.uniform(0, M_PI / 3);
+  const std::vector<Polygon> outline = random_flake(random, centre, radius, lattice, config.max_elongation);
+  const cv::Rect roi = bounds(outline, size);
+  if (roi.area() == 0) return;
+  const cv::Mat mask = polygon_mask(outline, roi);
+  canvas.paint(roi, mask, optics.factor_of(layers), labelled ? layers : 0);
+  for (int t = 0; t < terraces; ++t) {
+    const int step_layers = labelled ? std::min(config.max_layers, layers + random.integer(1, 3))
+                                     : static_cast<int>(layers * random.uniform(1.2, 2.5));
+    if (step_layers == layers) break;
+    const double angle = random.uniform(0, 2 * M_PI);
+    const cv::Point2d c = centre + cv::Point2d(std::cos(angle), std::sin(angle)) * radius * random.uniform(0, 0.5);
+    const std::vector<Polygon> step{random_piece(random, c, radius * random.uniform(0.2, 0.6), lattice,
+                                                 config.max_elongation)};
+    cv::Mat step_mask = polygon_mask(step, roi) & mask;
+    if (cv::countNonZero(step_mask) == 0) continue;
+    canvas.paint(roi, step_mask, optics.factor_of(step_layers), labelled ? step_layers : 0);
+    layers = step_layers;
+  }
+}
+
+void draw_dirt(Canvas& canvas, Random& random, int count) {
+  const cv::Size size = canvas.regions.size();
+  for (int i = 0; i < count; ++i) {
+    const cv::Point centre(random.integer(0, size.width - 1), random.integer(0, size.height - 1));
+    const cv::Size axes(static_cast<int>(random.log_uniform(1, 7)), static_cast<int>(random.log_uniform(1, 7)));
+    const cv::Rect roi = cv::Rect(centre - cv::Point(axes.width + 1, axes.height + 1),
+                                  cv::Size(2 * axes.width + 3, 2 * axes.height + 3)) &
+                         cv::Rect(0, 0, size.width, size.height);
+    cv::Mat mask(roi.size(), CV_8U, cv::Scalar(0));
+    cv::ellipse(mask, centre - roi.tl(), axes, random.uniform(0, 180), 0, 360, cv::Scalar(1), cv::FILLED);
+    const double darkness = random.uniform(0.15, 0.75);
+    const Bgr factor{1 - darkness * random.uniform(0.8, 1.1), 1 - darkness, 1 - darkness * random.uniform(0.8, 1.1)};
+    canvas.paint(roi, mask, factor, 0);
+  }
+}
+
+// Tape residue: smooth blobs of a faint, slightly coloured film; a field in [0, 1], full size, CV_32F.
+cv::Mat residue_field(Random& random, cv::Size size) {
+  const cv::Size coarse(std::max(2, size.width / 32), std::max(2, size.height / 32));
+  cv::Mat noise(coarse, CV_32F);
+  cv::RNG rng(random.next());
+  rng.fill(noise, cv::RNG::UNIFORM, 0.0, 1.0);
+  cv::GaussianBlur(noise, noise, {0, 0}, random.uniform(1.0, 2.5));
+  double lo, hi;
+  cv::minMaxLoc(noise, &lo, &hi);
+  const double threshold = lo + (hi - lo) * random.uniform(0.6, 0.85);
+  noise = (noise - threshold) / std::max(1e-6, (hi - threshold) * 0.5);
+  cv::Mat field;
+  cv::resize(cv::max(cv::min(noise, 1.0), 0.0), field, size, 0, 0, cv::INTER_CUBIC);
+  return cv::max(cv::min(field, 1.0), 0.0);
+}
+
+// Renumbers instances 1..K in order, dropping those fully covered by later objects.
+void compact_instances(cv::Mat& instances, std::vector<int>& classes) {
+  std::vector<size_t> area(classes.size() + 1, 0);
+  for (int y = 0; y < instances.rows; ++y) {
+    const uint16_t* row = instances.ptr<uint16_t>(y);
+    for (int x = 0; x < instances.cols; ++x) ++area[row[x]];
+  }
+  std::vector<uint16_t> new_id(classes.size() + 1, 0);
+  std::vector<int> kept;
+  for (size_t id = 1; id < area.size(); ++id)
+    if (area[id] > 0) {
+      kept.push_back(classes[id - 1]);
+      new_id[id] = static_cast<uint16_t>(kept.size());
+    }
+  if (kept.size() != classes.size())
+    for (int y = 0; y < instances.rows; ++y) {
+      uint16_t* row = instances.ptr<uint16_t>(y);
+      for (int x = 0; x < instances.cols; ++x) row[x] = new_id[row[x]];
+    }
+  classes = std::move(kept);
+}
+
+}  // namespace
+
+std::vector<cv::Mat> SynthSample::instance_masks() const {
+  std::vector<cv::Mat> masks;
+  for (size_t k = 1; k <= classes.size(); ++k) {
+    cv::Mat mask = instance_ids == static_cast<int>(k);
+    masks.push_back(mask / 255);
+  }
+  return masks;
+}
+
+Generator::Generator(SynthConfig config, std::shared_ptr<const BackgroundLibrary> backgrounds, optics::Spectra spectra)
+    : config_(std::move(config)), backgrounds_(std::move(backgrounds)), spectra_(std::move(spectra)) {
+  config_.validate();
+  if (!config_.agnostic) optics::find_material(config_.material);  // fail now, not in a worker thread
+}
+
+SynthSample Generator::generate(uint64_t seed, uint64_t index) const {
+  const SynthConfig& cfg = config_;
+  Random random(image_seed(seed, index));
+  const cv::Size size(cfg.width, cfg.height);
+  const ImageOptics optics = image_optics(cfg, spectra_, random);
+
+  const cv::Mat background = backgrounds_ && !backgrounds_->empty()
+                                 ? backgrounds_->sample(random, size)
+                                 : synthetic_background(random, size, substrate_colour(cfg, optics, random),
+                                                        {cfg.vignetting_max, cfg.illumination_gradient_max, cfg.unevenness_max});
+
+  Canvas canvas(size);
+  const auto random_centre = [&] {
+    return cv::Point2d(random.uniform(0, size.width), random.uniform(0, size.height));
+  };
+  // Thick crystals (unlabelled, as in real datasets): many small fragments, sometimes a large one.
+  const int fragments = random.integer(0, cfg.max_bulk_fragments);
+  for (int i = 0; i < fragments; ++i)
+    draw_crystal(canvas, random, cfg, optics, random_centre(), random.log_uniform(3, 40),
+                 static_cast<int>(random.log_uniform(30, 600)), random.integer(0, 1), false);
+  if (random.chance(cfg.bulk_probability))
+    draw_crystal(canvas, random, cfg, optics, random_centre(), random.log_uniform(40, 200),
+                 static_cast<int>(random.log_uniform(30, 600)), random.integer(0, 3), false);
+  const int flakes = random.integer(cfg.min_flakes, cfg.max_flakes);
+  for (int i = 0; i < flakes; ++i) {
+    const double radius = random.log_uniform(cfg.min_flake_px, cfg.max_flake_px) / 2;
+    const int layers = random.integer(1, cfg.max_layers);
+    const int terraces = random.chance(cfg.terrace_probability) ? random.integer(1, 2) : 0;
+    draw_crystal(canvas, random, cfg, optics, random_centre(), radius, layers, terraces, true);
+  }
+  draw_dirt(canvas, random, random.integer(0, cfg.max_dirt));
+
+  cv::Mat residue;
+  Bgr residue_strength{};
+  if (random.chance(cfg.residue_probability)) {
+    residue = residue_field(random, size);
+    const double strength = random.uniform(-0.08, 0.04);
+    for (int c = 0; c < 3; ++c) residue_strength[c] = strength * random.uniform(0.7, 1.3);
+  }
+  Bgr white_balance;
+  for (int c = 0; c < 3; ++c)
+    white_balance[c] = 1 + random.uniform(-cfg.white_balance_jitter, cfg.white_balance_jitter);
+
+  // I = background x (1 + C) x residue film x white balance, in one pass.
+  std::vector<cv::Vec3f> gains(canvas.factors.size());
+  for (size_t r = 0; r < gains.size(); ++r)
+    for (int c = 0; c < 3; ++c) gains[r][c] = static_cast<float>(canvas.factors[r][c] * white_balance[c]);
+  SynthSample sample;
+  sample.image.create(size, CV_8UC3);
+  for (int y = 0; y < size.height; ++y) {
+    const auto* bg = background.ptr<cv::Vec3f>(y);
+    const uint8_t* region = canvas.regions.ptr<uint8_t>(y);
+    const float* film = residue.empty() ? nullptr : residue.ptr<float>(y);
+    auto* out = sample.image.ptr<cv::Vec3b>(y);
+    for (int x = 0; x < size.width; ++x) {
+      const cv::Vec3f& g = gains[region[x]];
+      for (int c = 0; c < 3; ++c) {
+        float v = bg[x][c] * g[c];
+        if (film) v *= 1.0f + static_cast<float>(residue_strength[c]) * film[x];
+        out[x][c] = cv::saturate_cast<uint8_t>(v);
+      }
+    }
+  }
+
+  cv::GaussianBlur(sample.image, sample.image, {0, 0}, random.uniform(cfg.blur_sigma_min, cfg.blur_sigma_max));
+  cv::Mat noise(size, CV_16SC3);
+  cv::RNG noise_rng(random.next());
+  noise_rng.fill(noise, cv::RNG::NORMAL, 0.0, random.uniform(cfg.noise_sigma_min, cfg.noise_sigma_max));
+  cv::add(sample.image, noise, sample.image, cv::noArray(), CV_8U);
+  if (random.chance(cfg.jpeg_probability)) {
+    std::vector<uint8_t> jpeg;
+    cv::imencode(".jpg", sample.image, jpeg,
+                 {cv::IMWRITE_JPEG_QUALITY, random.integer(cfg.jpeg_quality_min, cfg.jpeg_quality_max)});
+    sample.image = cv::imdecode(jpeg, cv::IMREAD_COLOR);
+  }
+
+  sample.instance_ids = std::move(canvas.instances);
+  sample.classes = std::move(canvas.classes);
+  compact_instances(sample.instance_ids, sample.classes);
+  return sample;
+}
+
+}  // namespace maskterial::synth
