@@ -1,6 +1,7 @@
 #include "maskterial/pipeline/detector.hpp"
 
 #include <chrono>
+#include <limits>
 
 #include <opencv2/imgproc.hpp>
 
@@ -71,8 +72,21 @@ void Detector::finish_flake(Flake& flake, const ClassLabel& label, const cv::Mat
   cv::Mat inside;
   cv::bitwise_and(same, mask, inside);
   flake.class_share = flake.area > 0 ? static_cast<double>(cv::countNonZero(inside)) / flake.area : 0.0;
-  // How far the flake's mean colour is from its class: large = doubtful label (see PixelClassifier).
-  flake.uncertainty = classifier_->flake_uncertainty(flake.mean_contrast_bgr, label.id);
+  // How far the flake's mean colour is from its class: large = doubtful label (see PixelClassifier). An
+  // unknown flake gets its distance to the nearest class.
+  if (label.id != kUnknownClassId) {
+    flake.uncertainty = classifier_->flake_uncertainty(flake.mean_contrast_bgr, label.id);
+    return;
+  }
+  flake.uncertainty = std::numeric_limits<double>::infinity();
+  for (const ClassLabel& c : classifier_->classes())
+    flake.uncertainty = std::min(flake.uncertainty, classifier_->flake_uncertainty(flake.mean_contrast_bgr, c.id));
+}
+
+std::vector<ClassLabel> Detector::extracted_classes() const {
+  std::vector<ClassLabel> classes = classifier_->classes();
+  if (options_.report_unknown && classifier_->models_background()) classes.push_back({kUnknownClassId, "unknown"});
+  return classes;
 }
 
 Detection Detector::detect(const cv::Mat& input, const std::string& name, DetectTimings* timings) const {
@@ -92,7 +106,10 @@ Detection Detector::detect(const cv::Mat& input, const std::string& name, Detect
   if (!has_valid_background(out.background_bgr))
     throw Error(name + ": no substrate background found (image too dark or saturated)");
 
-  const cv::Mat labels = classifier_->classify(image, lut(out.background_bgr), threshold()).labels;
+  PixelClassification pixels = classifier_->classify(image, lut(out.background_bgr), threshold());
+  cv::Mat& labels = pixels.labels;
+  if (options_.report_unknown && classifier_->models_background())
+    labels.setTo(kUnknownClassId, (labels == 0) & (pixels.distance > threshold()));
   time.classify_ms = ms_since(t);
 
   if (options_.rules == ExtractionRules::TwoDMatGmm)
@@ -112,7 +129,7 @@ void Detector::extract_2dmatgmm(const cv::Mat& labels, const cv::Mat& image, con
                                    Detection& out) const {
   static const cv::Mat disk2 = disk_kernel(2);
   const FlakeSource source{image, background};
-  for (const ClassLabel& label : classifier_->classes()) {
+  for (const ClassLabel& label : extracted_classes()) {
     cv::Mat layer = labels == label.id;
     cv::morphologyEx(layer, layer, cv::MORPH_OPEN, disk2);
     if (cv::countNonZero(layer) < options_.size_threshold) continue;
@@ -140,7 +157,7 @@ void Detector::extract_maskterial(const cv::Mat& labels, const cv::Mat& image, c
                                      Detection& out) const {
   const cv::Mat square3 = cv::Mat::ones(3, 3, CV_8U);
   const FlakeSource source{image, background};
-  for (const ClassLabel& label : classifier_->classes()) {
+  for (const ClassLabel& label : extracted_classes()) {
     cv::Mat layer = labels == label.id;
     cv::morphologyEx(layer, layer, cv::MORPH_OPEN, square3, cv::Point(-1, -1), 2);
     if (cv::countNonZero(layer) < options_.size_threshold) continue;

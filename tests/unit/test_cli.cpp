@@ -240,6 +240,20 @@ TEST(Cli, TrainAmmThenDetectThenEvalAndFlagUnseenThickness) {
   std::printf("  bilayer pixels labelled monolayer by a monolayer-only AMM: %zu of %zu\n", as_mono, total);
   ASSERT_GT(total, 0u);
   EXPECT_LT(as_mono, total / 10);
+
+  // With --report-unknown, detect reports the bilayers as flakes of class "unknown" (not as monolayers).
+  ASSERT_EQ(run("detect -q --report-unknown --no-overlays --classifier " + (out / "mono").string() + " --out " +
+                (out / "unknown").string() + " " + images + "/" + bilayer_file).code, 0);
+  const auto record = read_json((out / "unknown" / (fs::path(bilayer_file).stem().string() + ".json")).string());
+  size_t covered = 0;
+  for (const auto& flake : record["flakes"]) {
+    const cv::Mat mask = coco::decode(coco::segmentation_from_json(flake["segmentation"], 1200, 1920));
+    for (const auto& a : all.annotations)
+      if (a.image_id == bilayer_id && flake["class"] == "unknown")
+        covered += cv::countNonZero(mask & coco::decode(a.segmentation));
+    if (flake["class"] == "unknown") EXPECT_GT(flake["uncertainty"].get<double>(), 10.0);
+  }
+  EXPECT_GT(covered, total / 2) << record.dump();
 }
 
 TEST(Cli, OpticsPrintsContrastPerLayerCount) {

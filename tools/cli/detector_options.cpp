@@ -24,6 +24,9 @@ void DetectorCliOptions::add_to(CLI::App& command) {
   command.add_option("--min-score", detector.min_score, "Drop flakes scoring below this (score = 1 - fp probability)")
       ->capture_default_str()
       ->check(CLI::Range(0.0, 1.0));
+  command.add_flag("--report-unknown", detector.report_unknown,
+                   "Also report regions unlike every trained class (substrate included) as class \"unknown\" "
+                   "(AMM / MLP models)");
   command.add_option("--flat-field", flat_field, "Flat-field image to remove vignetting")->check(CLI::ExistingFile);
 }
 

@@ -38,6 +38,7 @@ class GmmClassifier : public PixelClassifier {
   std::string type() const override { return "gmm"; }
   const std::vector<ClassLabel>& classes() const override { return labels_; }
   double default_threshold() const override { return 5.0; }
+  bool models_background() const override { return false; }
   ContrastPrecision precision() const override { return ContrastPrecision::Float32; }
   PixelClassification classify(const cv::Mat& bgr8, const ContrastLut& lut, double std_threshold,
                                const cv::Mat& roi = cv::Mat()) const override;

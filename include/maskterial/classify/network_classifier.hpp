@@ -41,6 +41,7 @@ class NetworkClassifier : public PixelClassifier {
   std::string type() const override { return head_ == Head::Gda ? "amm" : "mlp"; }
   const std::vector<ClassLabel>& classes() const override { return classes_; }
   double default_threshold() const override;
+  bool models_background() const override { return true; }
   ContrastPrecision precision() const override { return ContrastPrecision::Half; }
   PixelClassification classify(const cv::Mat& bgr8, const ContrastLut& lut, double threshold,
                                const cv::Mat& roi = cv::Mat()) const override;

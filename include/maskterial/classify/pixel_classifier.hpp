@@ -34,6 +34,9 @@ class PixelClassifier {
   virtual const std::vector<ClassLabel>& classes() const = 0;  // layer classes, background excluded
   // Distance beyond which a pixel is unknown (GMM: 5 std, AMM: 10 std in the embedding; MLP: none).
   virtual double default_threshold() const = 0;
+  // Whether the substrate is a class of its own (AMM, MLP), so that "far from every class" means unknown
+  // material rather than bare substrate (GMM: substrate is simply no class).
+  virtual bool models_background() const = 0;
   // Contrast rounding the model was built for (MaskTerial's torch heads: half; 2DMatGMM: float32).
   virtual ContrastPrecision precision() const = 0;
 

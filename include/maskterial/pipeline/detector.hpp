@@ -22,7 +22,14 @@ struct DetectorOptions {
   double distance_threshold = 0;  // pixels farther from every class are unknown; 0 = the classifier's default
   int size_threshold = 200;       // px
   double min_score = 0.0;         // flakes with score (1 - fp probability) below are dropped
+  // Also report regions unlike every trained class, substrate included, as flakes of class "unknown"
+  // (only for classifiers with a background class: AMM, MLP). Unseen thicknesses and materials show up
+  // there, next to bulk crystals and dirt.
+  bool report_unknown = false;
 };
+
+// Class id and name of the "unknown" flakes of DetectorOptions::report_unknown.
+constexpr uint8_t kUnknownClassId = 255;
 
 // Wall time of each stage, for the benchmark and `detect --timings`.
 struct DetectTimings {
@@ -57,6 +64,7 @@ class Detector {
                           Detection& out) const;
   void finish_flake(Flake& flake, const ClassLabel& label, const cv::Mat& labels, const cv::Mat& mask,
                     const cv::Rect& roi) const;
+  std::vector<ClassLabel> extracted_classes() const;
 
   ClassifierPtr classifier_;
   DetectorOptions options_;
