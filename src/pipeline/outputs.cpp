@@ -6,6 +6,8 @@
 
 #include <opencv2/imgproc.hpp>
 
+#include "maskterial/classify/pixel_classifier.hpp"
+
 namespace maskterial {
 namespace {
 
@@ -103,13 +105,7 @@ cv::Mat render_overlay(const cv::Mat& bgr8, const Detection& d) {
 }
 
 int64_t category_id_of(const Flake& f) {
-  try {
-    size_t used = 0;
-    const long long id = std::stoll(f.class_name, &used);
-    if (used == f.class_name.size()) return id;
-  } catch (const std::exception&) {
-  }
-  return f.class_id;
+  return category_label({static_cast<uint8_t>(f.class_id), f.class_name});
 }
 
 std::vector<coco::Annotation> to_coco_results(const Detection& d, int64_t image_id) {
