@@ -19,5 +19,6 @@ using Runner = std::function<int()>;
 Runner add_detect(CLI::App& app);
 Runner add_eval(CLI::App& app);
 Runner add_train_gmm(CLI::App& app);
+Runner add_serve(CLI::App& app);
 
 }  // namespace maskterial::cli

@@ -16,6 +16,7 @@ int main(int argc, char** argv) {
   const Runner detect = add_detect(app);
   const Runner eval = add_eval(app);
   const Runner train_gmm = add_train_gmm(app);
+  const Runner serve = add_serve(app);
 
   try {
     app.parse(argc, argv);
@@ -29,6 +30,7 @@ int main(int argc, char** argv) {
     if (app.got_subcommand("detect")) return detect();
     if (app.got_subcommand("eval")) return eval();
     if (app.got_subcommand("train-gmm")) return train_gmm();
+    if (app.got_subcommand("serve")) return serve();
   } catch (const maskterial::Error& e) {
     spdlog::error("{}", e.what());
     return kFatal;

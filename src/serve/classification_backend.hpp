@@ -1,0 +1,57 @@
+#pragma once
+// Everything the server knows about classification models sits behind these three functions: how a model
+// directory is loaded, how a detector is built from a loaded model, and how a model is trained. Today the
+// only classifier is the GMM (2DMatGMM parameters); a new classifier type plugs in here and nowhere else.
+//
+// Model directory layout: `model.json` {"format": "maskterial", "kind": "classification", "type": "gmm",
+// "parameters": "gmm.json", "description": "..."} next to the parameter file, or a directory holding just one
+// 2DMatGMM-format JSON file.
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+#include <opencv2/core.hpp>
+
+#include "maskterial/classify/gmm.hpp"
+#include "maskterial/coco/dataset.hpp"
+#include "maskterial/core/flake.hpp"
+#include "maskterial/pipeline/gmm_detector.hpp"
+
+namespace maskterial::serve {
+
+// A loaded model, immutable once built and shared read-only by every request that uses it.
+struct ClassificationModel {
+  std::string type;         // "gmm"
+  std::string description;
+  GmmClassifier gmm;
+  std::vector<std::string> class_names() const;
+};
+
+// Detector settings a request may choose (defaults = `maskterial detect`'s).
+struct DetectionSettings {
+  GmmDetectorOptions detector;
+};
+
+// Loads and validates a model directory; throws Error naming the file and the problem.
+std::shared_ptr<const ClassificationModel> load_classification_model(const std::filesystem::path& dir);
+
+// The built-in graphene GMM (core/embedded_models.hpp) and the files of its model directory (name, content).
+std::shared_ptr<const ClassificationModel> builtin_classification_model();
+std::vector<std::pair<std::string, std::string>> builtin_classification_model_files();
+
+// Runs the detector the model implies on one 8-bit BGR image. Thread-safe.
+Detection detect_with_classification_model(const ClassificationModel& model, const cv::Mat& bgr8,
+                                           const std::string& image_name, const DetectionSettings& settings);
+
+// Trains a model from a COCO dataset whose file names are relative to images_dir and writes its directory
+// (model.json + parameters) into out_dir, which must exist and be empty. progress(fraction in [0, 1], stage)
+// is called as training advances. Returns the problems with skipped images (training went on without them).
+using TrainingProgress = std::function<void(double fraction, const std::string& stage)>;
+std::vector<std::string> train_classification_model(const coco::Dataset& dataset, const std::string& images_dir,
+                                                    const std::filesystem::path& out_dir,
+                                                    const TrainingProgress& progress);
+
+}  // namespace maskterial::serve

@@ -1,0 +1,301 @@
+#include "maskterial/serve/server.hpp"
+
+#include <chrono>
+#include <thread>
+
+#include <httplib.h>
+#include <opencv2/imgcodecs.hpp>
+#include <spdlog/spdlog.h>
+
+#include "classification_backend.hpp"
+#include "http_helpers.hpp"
+#include "maskterial/image/io.hpp"
+#include "maskterial/pipeline/outputs.hpp"
+#include "maskterial/serve/http_error.hpp"
+#include "maskterial/serve/model_store.hpp"
+#include "maskterial/serve/training_jobs.hpp"
+#include "maskterial/serve/worker_pool.hpp"
+#include "web_assets.hpp"
+
+namespace fs = std::filesystem;
+
+namespace maskterial::serve {
+namespace {
+
+constexpr const char* kVersion = "0.1.0";
+
+double ms_since(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+}
+
+std::string content_type_of(std::string_view path) {
+  const auto ends_with = [&](std::string_view ext) {
+    return path.size() >= ext.size() && path.substr(path.size() - ext.size()) == ext;
+  };
+  if (ends_with(".html")) return "text/html; charset=utf-8";
+  if (ends_with(".js")) return "text/javascript; charset=utf-8";
+  if (ends_with(".css")) return "text/css; charset=utf-8";
+  if (ends_with(".json")) return "application/json";
+  if (ends_with(".png")) return "image/png";
+  if (ends_with(".svg")) return "image/svg+xml";
+  return "application/octet-stream";
+}
+
+const WebAsset* find_asset(std::string_view path) {
+  for (const auto& asset : web_assets())
+    if (asset.path == path) return &asset;
+  return nullptr;
+}
+
+// The rule sets a GMM detection can follow (GET /api/models lists them as post-processing models).
+GmmRules parse_rules(const std::string& name) {
+  if (name == "maskterial") return GmmRules::MaskTerial;
+  if (name == "2dmatgmm") return GmmRules::TwoDMatGmm;
+  throw HttpError(400, "form field 'postprocessing': unknown '" + name + "' (maskterial, 2dmatgmm)");
+}
+
+nlohmann::json postprocessing_models() {
+  return nlohmann::json::array(
+      {{{"name", "maskterial"},
+        {"description", "MaskTerial's classification path: 3x3 opening, size counted after filling holes"}},
+       {{"name", "2dmatgmm"},
+        {"description", "the 2DMatGMM detector exactly: 5x5 median blur, disk opening, size before hole filling"}}});
+}
+
+}  // namespace
+
+struct Server::Impl {
+  ServerOptions options;
+  ModelStore store;
+  WorkerPool pool;
+  TrainingJobs jobs;
+  httplib::Server http;
+  std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
+
+  explicit Impl(ServerOptions o)
+      : options(std::move(o)),
+        store(options.models_dir),
+        pool(options.workers ? options.workers : std::max(1u, std::thread::hardware_concurrency()), options.queue),
+        jobs(store) {
+    const size_t connections = std::max<size_t>(options.connections, 4);
+    http.new_task_queue = [connections] { return new httplib::ThreadPool(connections); };
+    http.set_payload_max_length(std::max({options.max_image_bytes, options.max_model_bytes, options.max_training_bytes}));
+    http.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
+      return refuse_oversized(req, res) ? httplib::Server::HandlerResponse::Handled
+                                        : httplib::Server::HandlerResponse::Unhandled;
+    });
+    http.set_error_handler([](const httplib::Request&, httplib::Response& res) {
+      if (res.body.empty())  // httplib's own errors (413, 400, 404 for unknown routes) get a JSON body too
+        send_error(res, res.status, res.status == 404   ? "no such endpoint"
+                                    : res.status == 413 ? "upload too large"
+                                                        : "HTTP error " + std::to_string(res.status));
+    });
+    http.set_exception_handler([](const httplib::Request&, httplib::Response& res, std::exception_ptr) {
+      send_error(res, 500, "internal error");
+    });
+    http.set_logger([](const httplib::Request& req, const httplib::Response& res) {
+      spdlog::debug("{} {} -> {}", req.method, req.path, res.status);
+    });
+    add_routes();
+  }
+
+  // Upload caps per route, checked on the declared length before any of the body is read.
+  bool refuse_oversized(const httplib::Request& req, httplib::Response& res) const {
+    if (!req.has_header("Content-Length")) return false;
+    const size_t length = std::strtoull(req.get_header_value("Content-Length").c_str(), nullptr, 10);
+    size_t cap = options.max_image_bytes;
+    std::string what = "an image upload";
+    if (req.method == "PUT" && req.path.rfind("/api/models/", 0) == 0) {
+      cap = options.max_model_bytes;
+      what = "a model upload";
+    } else if (req.method == "POST" && req.path == "/api/jobs") {
+      cap = options.max_training_bytes;
+      what = "a training upload";
+    }
+    if (length <= cap) return false;
+    res.set_header("Connection", "close");  // the body is not read, so the connection cannot be reused
+    send_error(res, 413, what + " may be at most " + std::to_string(cap >> 20) + " MiB; this one is " +
+                             std::to_string(length >> 20) + " MiB");
+    return true;
+  }
+
+  void add_routes() {
+    http.Get("/api/health", [this](const httplib::Request&, httplib::Response& res) { handle(res, [&] { health(res); }); });
+    http.Get("/api/openapi.json", [](const httplib::Request&, httplib::Response& res) {
+      const WebAsset* spec = find_asset("openapi.json");
+      res.set_content(spec->content.data(), spec->content.size(), "application/json");
+    });
+    http.Get("/api/models", [this](const httplib::Request&, httplib::Response& res) {
+      handle(res, [&] {
+        nlohmann::json list = store.list();
+        list["postprocessing"] = postprocessing_models();
+        send_json(res, 200, list);
+      });
+    });
+    // Registered before the plain model routes, which would match these paths too.
+    http.Get(R"(/api/models/([^/]+)/([^/]+)/files/(.+))", [this](const httplib::Request& req, httplib::Response& res) {
+      handle(res, [&] {
+        const std::string content = store.file(parse_model_kind(req.matches[1]), req.matches[2], req.matches[3]);
+        res.set_header("Content-Disposition", "attachment; filename=\"" + req.matches[3].str() + "\"");
+        res.set_content(content, "application/octet-stream");
+      });
+    });
+    http.Get(R"(/api/models/([^/]+)/(.+))", [this](const httplib::Request& req, httplib::Response& res) {
+      handle(res, [&] { send_json(res, 200, store.describe(parse_model_kind(req.matches[1]), req.matches[2])); });
+    });
+    http.Put(R"(/api/models/([^/]+)/(.+))", [this](const httplib::Request& req, httplib::Response& res) {
+      handle(res, [&] { upload_model(req, res); });
+    });
+    http.Delete(R"(/api/models/([^/]+)/(.+))", [this](const httplib::Request& req, httplib::Response& res) {
+      handle(res, [&] {
+        store.remove(parse_model_kind(req.matches[1]), req.matches[2]);
+        send_json(res, 200, {{"deleted", req.matches[2].str()}});
+      });
+    });
+    http.Post("/api/predict", [this](const httplib::Request& req, httplib::Response& res) {
+      handle(res, [&] { predict(req, res); });
+    });
+    http.Post("/api/jobs", [this](const httplib::Request& req, httplib::Response& res) {
+      handle(res, [&] { start_job(req, res); });
+    });
+    http.Get("/api/jobs", [this](const httplib::Request&, httplib::Response& res) {
+      handle(res, [&] { send_json(res, 200, jobs.list()); });
+    });
+    http.Get(R"(/api/jobs/([^/]+))", [this](const httplib::Request& req, httplib::Response& res) {
+      handle(res, [&] { send_json(res, 200, jobs.status(req.matches[1])); });
+    });
+    // The web page: every other GET is a file of web/, "/" is the page itself.
+    http.Get(R"(/(.*))", [](const httplib::Request& req, httplib::Response& res) {
+      const std::string path = req.matches[1].str().empty() ? "index.html" : req.matches[1].str();
+      const WebAsset* asset = path.rfind("api/", 0) == 0 ? nullptr : find_asset(path);
+      if (!asset) return send_error(res, 404, "no such endpoint or page: " + req.path);
+      res.set_content(asset->content.data(), asset->content.size(), content_type_of(asset->path));
+    });
+  }
+
+  void health(httplib::Response& res) {
+    const nlohmann::json models = store.list();
+    send_json(res, 200,
+              {{"status", "ok"},
+               {"version", kVersion},
+               {"uptime_s", ms_since(started) / 1000},
+               {"models", {{"classification", models["classification"].size()},
+                           {"segmentation", models["segmentation"].size()}}},
+               {"workers", {{"threads", pool.threads()}, {"busy", pool.busy()}, {"queued", pool.queued()},
+                            {"queue_capacity", pool.capacity()}}},
+               {"training_job_running", jobs.busy()}});
+  }
+
+  void upload_model(const httplib::Request& req, httplib::Response& res) {
+    const ModelKind kind = parse_model_kind(req.matches[1]);
+    const std::string name = req.matches[2];
+    const bool overwrite = flag_field(req, "overwrite");
+    store.check_installable(kind, name, overwrite);
+    ModelFiles files;
+    if (req.is_multipart_form_data()) {
+      for (const auto& [field, part] : req.files)
+        if (field != "overwrite") files.emplace_back(field, part.content);
+    } else if (req.get_header_value("Content-Type").rfind("application/json", 0) == 0) {
+      files.emplace_back("gmm.json", req.body);  // a single 2DMatGMM parameter file
+    } else {
+      throw HttpError(415, "upload a model as multipart/form-data (one field per file, named like the file) or "
+                           "a 2DMatGMM parameter file as application/json");
+    }
+    bool existed = false;
+    try {
+      store.describe(kind, name);
+      existed = true;
+    } catch (const HttpError&) {
+      // a new model
+    }
+    send_json(res, existed ? 200 : 201, store.install(kind, name, files, overwrite));
+  }
+
+  void predict(const httplib::Request& req, httplib::Response& res) {
+    const auto received = std::chrono::steady_clock::now();
+    if (!req.is_multipart_form_data())
+      throw HttpError(415, "send multipart/form-data with the image file in the field 'image'");
+    if (!req.has_file("image")) throw HttpError(400, "no image: the form needs a file field 'image'");
+    const auto image = req.get_file_value("image");
+    const std::string image_name = image.filename.empty() ? "image" : fs::path(image.filename).filename().string();
+    if (image.content.empty()) throw HttpError(400, image_name + ": the uploaded image is empty");
+
+    const std::string model_name = form_field(req, "classification_model").value_or(kBuiltinClassificationModel);
+    const std::string segmentation = form_field(req, "segmentation_model").value_or("");
+    if (!segmentation.empty())
+      throw HttpError(404, "no segmentation model named '" + segmentation + "' (this build has none yet)");
+    const std::string rules = form_field(req, "postprocessing").value_or("maskterial");
+    DetectionSettings settings;
+    settings.detector.rules = parse_rules(rules);
+    settings.detector.std_threshold = number_field(req, "std_threshold", settings.detector.std_threshold, 0.01, 1e3);
+    settings.detector.size_threshold =
+        static_cast<int>(number_field(req, "size_threshold", settings.detector.size_threshold, 1, 1 << 30));
+    settings.detector.min_score = number_field(req, "min_score", settings.detector.min_score, 0, 1);
+    const bool overlay = flag_field(req, "overlay");
+    // Held by this request until it is answered, whatever happens to the model store meanwhile.
+    const std::shared_ptr<const ClassificationModel> model = store.classification_model(model_name);
+
+    auto work = [&, model]() {
+      const auto start = std::chrono::steady_clock::now();
+      const cv::Mat bgr8 = decode_image(image.content, image_name);
+      const double decode_ms = ms_since(start);
+      const Detection detection = detect_with_classification_model(*model, bgr8, image_name, settings);
+      nlohmann::json out = detection_to_json(detection);
+      out["models"] = {{"classification", model_name}, {"segmentation", nullptr}, {"postprocessing", rules}};
+      out["settings"] = {{"std_threshold", settings.detector.std_threshold},
+                         {"size_threshold", settings.detector.size_threshold},
+                         {"min_score", settings.detector.min_score}};
+      if (overlay) {
+        std::vector<uchar> png;
+        cv::imencode(".png", render_overlay(bgr8, detection), png);
+        out["overlay_png_base64"] = base64_encode(std::string(png.begin(), png.end()));
+      }
+      out["timing_ms"] = {{"decode", decode_ms}, {"detect", ms_since(start) - decode_ms}};
+      return out;
+    };
+    auto future = pool.try_submit(work);
+    if (!future) {
+      res.set_header("Retry-After", "1");
+      throw HttpError(503, "busy: all " + std::to_string(pool.threads()) + " workers are busy and " +
+                               std::to_string(pool.capacity()) + " requests are waiting; retry shortly");
+    }
+    nlohmann::json out = future->get();
+    out["timing_ms"]["total"] = ms_since(received);
+    send_json(res, 200, out);
+  }
+
+  void start_job(const httplib::Request& req, httplib::Response& res) {
+    if (!req.is_multipart_form_data())
+      throw HttpError(415, "send multipart/form-data: files 'images' (repeated), file 'annotations' (COCO JSON), "
+                           "field 'model'");
+    TrainingUpload upload;
+    upload.model_name = form_field(req, "model").value_or("");
+    if (upload.model_name.empty()) throw HttpError(400, "form field 'model' (name of the model to train) is missing");
+    upload.overwrite = flag_field(req, "overwrite");
+    if (!req.has_file("annotations")) throw HttpError(400, "no annotations: the form needs a COCO JSON file 'annotations'");
+    upload.annotations = req.get_file_value("annotations").content;
+    const auto [first, last] = req.files.equal_range("images");
+    for (auto it = first; it != last; ++it)
+      upload.images.emplace_back(fs::path(it->second.filename).filename().string(), it->second.content);
+    send_json(res, 202, jobs.start(std::move(upload)));
+  }
+};
+
+Server::Server(ServerOptions options) : impl_(std::make_unique<Impl>(std::move(options))) {}
+
+Server::~Server() { stop(); }
+
+int Server::bind() {
+  const auto& o = impl_->options;
+  const int port = o.port == 0 ? impl_->http.bind_to_any_port(o.host) : (impl_->http.bind_to_port(o.host, o.port) ? o.port : -1);
+  if (port <= 0) throw Error("cannot listen on " + o.host + ":" + std::to_string(o.port) + " (port taken or bad address)");
+  return port;
+}
+
+void Server::listen() { impl_->http.listen_after_bind(); }
+
+void Server::stop() {
+  if (impl_) impl_->http.stop();
+}
+
+}  // namespace maskterial::serve

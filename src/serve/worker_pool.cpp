@@ -1,0 +1,58 @@
+#include "maskterial/serve/worker_pool.hpp"
+
+namespace maskterial::serve {
+
+WorkerPool::WorkerPool(size_t threads, size_t capacity) : capacity_(capacity) {
+  if (threads == 0) threads = 1;
+  threads_.reserve(threads);
+  for (size_t i = 0; i < threads; ++i) threads_.emplace_back([this] { work(); });
+}
+
+WorkerPool::~WorkerPool() {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    stopping_ = true;
+  }
+  wake_.notify_all();
+  for (auto& t : threads_) t.join();
+}
+
+bool WorkerPool::try_enqueue(std::function<void()> task) {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    // Tasks beyond the idle threads wait in the queue; a full queue refuses.
+    if (stopping_ || queue_.size() >= capacity_ + idle_) return false;
+    queue_.push_back(std::move(task));
+  }
+  wake_.notify_one();
+  return true;
+}
+
+size_t WorkerPool::queued() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return queue_.size();
+}
+
+size_t WorkerPool::busy() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return running_;
+}
+
+void WorkerPool::work() {
+  std::unique_lock<std::mutex> lock(mutex_);
+  for (;;) {
+    ++idle_;
+    wake_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
+    --idle_;
+    if (queue_.empty()) return;  // stopping and drained
+    auto task = std::move(queue_.front());
+    queue_.pop_front();
+    ++running_;
+    lock.unlock();
+    task();  // packaged tasks keep their exceptions for the future
+    lock.lock();
+    --running_;
+  }
+}
+
+}  // namespace maskterial::serve

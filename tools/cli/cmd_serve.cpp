@@ -1,0 +1,71 @@
+// `maskterial serve`: the inference server and web page (see README "Server").
+#include <csignal>
+#include <cstdio>
+#include <thread>
+
+#include <spdlog/spdlog.h>
+
+#include "commands.hpp"
+#include "maskterial/serve/server.hpp"
+
+namespace maskterial::cli {
+namespace {
+
+struct ServeArgs {
+  serve::ServerOptions server;
+  size_t max_image_mb = 64, max_model_mb = 256, max_training_mb = 1024;
+};
+
+int run(ServeArgs& args) {
+  args.server.max_image_bytes = args.max_image_mb << 20;
+  args.server.max_model_bytes = args.max_model_mb << 20;
+  args.server.max_training_bytes = args.max_training_mb << 20;
+  // SIGINT/SIGTERM are taken by a thread that stops the server cleanly (no work in a signal handler).
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);  // before any thread starts, so all of them inherit it
+
+  serve::Server server(args.server);
+  const int port = server.bind();
+  std::thread stopper([&] {
+    int signal = 0;
+    sigwait(&signals, &signal);
+    spdlog::info("stopping (signal {})", signal);
+    server.stop();
+  });
+  std::printf("maskterial serving on http://%s:%d (models in %s)\n", args.server.host.c_str(), port,
+              args.server.models_dir.c_str());
+  std::fflush(stdout);
+  server.listen();
+  if (stopper.joinable()) {
+    pthread_kill(stopper.native_handle(), SIGTERM);  // wakes the waiting thread if listen ended on its own
+    stopper.join();
+  }
+  return kOk;
+}
+
+}  // namespace
+
+Runner add_serve(CLI::App& app) {
+  auto args = std::make_shared<ServeArgs>();
+  auto& s = args->server;
+  CLI::App* cmd = app.add_subcommand("serve", "Run the inference server and web page");
+  cmd->add_option("--port", s.port, "TCP port (0 = any free port, printed at start)")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 65535));
+  cmd->add_option("--host", s.host, "Address to listen on (0.0.0.0 = every network)")->capture_default_str();
+  cmd->add_option("--models", s.models_dir, "Models folder (classification/<name>/, segmentation/<name>/); "
+                                            "created if missing")
+      ->capture_default_str();
+  cmd->add_option("--workers", s.workers, "Detection threads (0 = one per core)")->capture_default_str();
+  cmd->add_option("--queue", s.queue, "Detections that may wait for a worker; more get 503")->capture_default_str();
+  cmd->add_option("--connections", s.connections, "Connection threads")->capture_default_str()->check(CLI::Range(4, 4096));
+  cmd->add_option("--max-image-mb", args->max_image_mb, "Largest image upload, MiB")->capture_default_str();
+  cmd->add_option("--max-model-mb", args->max_model_mb, "Largest model upload, MiB")->capture_default_str();
+  cmd->add_option("--max-training-mb", args->max_training_mb, "Largest training upload, MiB")->capture_default_str();
+  return [args] { return run(*args); };
+}
+
+}  // namespace maskterial::cli
