@@ -53,6 +53,56 @@ void handle(httplib::Response& res, const std::function<void()>& route) {
   }
 }
 
+httplib::Request read_capped(const httplib::Request& req, const httplib::ContentReader& reader, size_t cap,
+                             const std::string& what) {
+  httplib::Request out = req;
+  size_t received = 0;
+  bool too_large = false;
+  const auto take = [&](size_t n) {
+    received += n;
+    too_large = too_large || received > cap;
+    return received <= cap + kDrainLimit;  // false ends the connection
+  };
+  std::string current;  // the multipart part being received
+  httplib::MultipartFormData part;
+  bool have_part = false;
+  const auto finish_part = [&] {
+    if (have_part && !too_large) {
+      part.content = std::move(current);
+      out.files.emplace(part.name, part);
+    }
+    current.clear();
+  };
+  if (req.is_multipart_form_data()) {
+    reader(
+        [&](const httplib::MultipartFormData& header) {
+          finish_part();
+          part = header;
+          have_part = true;
+          return true;
+        },
+        [&](const char* data, size_t n) {
+          if (!take(n)) return false;
+          if (!too_large) current.append(data, n);
+          return true;
+        });
+    finish_part();
+  } else {
+    reader([&](const char* data, size_t n) {
+      if (!take(n)) return false;
+      if (!too_large) out.body.append(data, n);
+      return true;
+    });
+  }
+  if (too_large) {
+    out.files.clear();
+    out.body.clear();
+    throw HttpError(413, what + " may be at most " + std::to_string(cap >> 20) + " MiB; this one has " +
+                             std::to_string(received >> 20) + " MiB or more");
+  }
+  return out;
+}
+
 std::optional<std::string> form_field(const httplib::Request& req, const std::string& name) {
   const auto part = req.files.find(name);
   if (part != req.files.end()) {

@@ -18,6 +18,14 @@ void send_error(httplib::Response& res, int status, const std::string& message);
 // 500, always with a JSON body {"error": message}. No exception leaves it.
 void handle(httplib::Response& res, const std::function<void()>& route);
 
+// The request with its body read through httplib's content reader (req.body, or req.files for multipart),
+// keeping at most `cap` bytes. A larger body is still read to its end and dropped, so that a client that is
+// still sending gets to read the answer, then HttpError 413 is thrown; beyond cap + kDrainLimit the
+// connection is dropped instead.
+constexpr size_t kDrainLimit = size_t{64} << 20;
+httplib::Request read_capped(const httplib::Request& req, const httplib::ContentReader& reader, size_t cap,
+                             const std::string& what);
+
 // A plain form field (multipart part without a file name) or, failing that, a query parameter.
 std::optional<std::string> form_field(const httplib::Request& req, const std::string& name);
 // Parsed numeric fields; HttpError 400 naming the field if malformed or outside [min, max].

@@ -23,6 +23,7 @@ namespace maskterial::serve {
 namespace {
 
 constexpr const char* kVersion = "0.1.0";
+constexpr size_t kSmallBody = size_t{1} << 20;  // bodies of GET and DELETE requests
 
 double ms_since(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
@@ -79,10 +80,12 @@ struct Server::Impl {
         jobs(store) {
     const size_t connections = std::max<size_t>(options.connections, 4);
     http.new_task_queue = [connections] { return new httplib::ThreadPool(connections); };
-    http.set_payload_max_length(std::max({options.max_image_bytes, options.max_model_bytes, options.max_training_bytes}));
-    http.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
-      return refuse_oversized(req, res) ? httplib::Server::HandlerResponse::Handled
-                                        : httplib::Server::HandlerResponse::Unhandled;
+    // Bodies are capped per route by read_capped; this only bounds what httplib itself would accept.
+    http.set_payload_max_length(
+        std::max({options.max_image_bytes, options.max_model_bytes, options.max_training_bytes}) + kDrainLimit);
+    http.set_pre_routing_handler([](const httplib::Request& req, httplib::Response& res) {
+      return refuse_body(req, res) ? httplib::Server::HandlerResponse::Handled
+                                   : httplib::Server::HandlerResponse::Unhandled;
     });
     http.set_error_handler([](const httplib::Request&, httplib::Response& res) {
       if (res.body.empty())  // httplib's own errors (413, 400, 404 for unknown routes) get a JSON body too
@@ -99,23 +102,13 @@ struct Server::Impl {
     add_routes();
   }
 
-  // Upload caps per route, checked on the declared length before any of the body is read.
-  bool refuse_oversized(const httplib::Request& req, httplib::Response& res) const {
-    if (!req.has_header("Content-Length")) return false;
-    const size_t length = std::strtoull(req.get_header_value("Content-Length").c_str(), nullptr, 10);
-    size_t cap = options.max_image_bytes;
-    std::string what = "an image upload";
-    if (req.method == "PUT" && req.path.rfind("/api/models/", 0) == 0) {
-      cap = options.max_model_bytes;
-      what = "a model upload";
-    } else if (req.method == "POST" && req.path == "/api/jobs") {
-      cap = options.max_training_bytes;
-      what = "a training upload";
-    }
-    if (length <= cap) return false;
+  // Uploads go to POST and PUT routes, which read their bodies with a cap each (read_capped); other methods
+  // have no use for a body, so a large one is refused before it is read.
+  static bool refuse_body(const httplib::Request& req, httplib::Response& res) {
+    if (req.method == "POST" || req.method == "PUT" || !req.has_header("Content-Length")) return false;
+    if (std::strtoull(req.get_header_value("Content-Length").c_str(), nullptr, 10) <= kSmallBody) return false;
     res.set_header("Connection", "close");  // the body is not read, so the connection cannot be reused
-    send_error(res, 413, what + " may be at most " + std::to_string(cap >> 20) + " MiB; this one is " +
-                             std::to_string(length >> 20) + " MiB");
+    send_error(res, 413, req.method + " requests take no body");
     return true;
   }
 
@@ -143,21 +136,24 @@ struct Server::Impl {
     http.Get(R"(/api/models/([^/]+)/(.+))", [this](const httplib::Request& req, httplib::Response& res) {
       handle(res, [&] { send_json(res, 200, store.describe(parse_model_kind(req.matches[1]), req.matches[2])); });
     });
-    http.Put(R"(/api/models/([^/]+)/(.+))", [this](const httplib::Request& req, httplib::Response& res) {
-      handle(res, [&] { upload_model(req, res); });
-    });
+    http.Put(R"(/api/models/([^/]+)/(.+))",
+             [this](const httplib::Request& req, httplib::Response& res, const httplib::ContentReader& reader) {
+               handle(res, [&] { upload_model(read_capped(req, reader, options.max_model_bytes, "a model upload"), res); });
+             });
     http.Delete(R"(/api/models/([^/]+)/(.+))", [this](const httplib::Request& req, httplib::Response& res) {
       handle(res, [&] {
         store.remove(parse_model_kind(req.matches[1]), req.matches[2]);
         send_json(res, 200, {{"deleted", req.matches[2].str()}});
       });
     });
-    http.Post("/api/predict", [this](const httplib::Request& req, httplib::Response& res) {
-      handle(res, [&] { predict(req, res); });
-    });
-    http.Post("/api/jobs", [this](const httplib::Request& req, httplib::Response& res) {
-      handle(res, [&] { start_job(req, res); });
-    });
+    http.Post("/api/predict",
+              [this](const httplib::Request& req, httplib::Response& res, const httplib::ContentReader& reader) {
+                handle(res, [&] { predict(read_capped(req, reader, options.max_image_bytes, "an image upload"), res); });
+              });
+    http.Post("/api/jobs",
+              [this](const httplib::Request& req, httplib::Response& res, const httplib::ContentReader& reader) {
+                handle(res, [&] { start_job(read_capped(req, reader, options.max_training_bytes, "a training upload"), res); });
+              });
     http.Get("/api/jobs", [this](const httplib::Request&, httplib::Response& res) {
       handle(res, [&] { send_json(res, 200, jobs.list()); });
     });

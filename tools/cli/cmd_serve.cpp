@@ -1,4 +1,6 @@
 // `maskterial serve`: the inference server and web page (see README "Server").
+#include <unistd.h>
+
 #include <csignal>
 #include <cstdio>
 #include <thread>
@@ -7,6 +9,7 @@
 
 #include "commands.hpp"
 #include "maskterial/serve/server.hpp"
+#include "maskterial/util/error.hpp"
 
 namespace maskterial::cli {
 namespace {
@@ -16,33 +19,40 @@ struct ServeArgs {
   size_t max_image_mb = 64, max_model_mb = 256, max_training_mb = 1024;
 };
 
+// SIGINT/SIGTERM only write a byte to a pipe (all a signal handler may safely do); a thread reading the pipe
+// stops the server, whichever thread the signal arrived on.
+int stop_pipe[2] = {-1, -1};
+
+void on_stop_signal(int) {
+  const char byte = 1;
+  [[maybe_unused]] const ssize_t n = ::write(stop_pipe[1], &byte, 1);
+}
+
 int run(ServeArgs& args) {
   args.server.max_image_bytes = args.max_image_mb << 20;
   args.server.max_model_bytes = args.max_model_mb << 20;
   args.server.max_training_bytes = args.max_training_mb << 20;
-  // SIGINT/SIGTERM are taken by a thread that stops the server cleanly (no work in a signal handler).
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGINT);
-  sigaddset(&signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);  // before any thread starts, so all of them inherit it
-
   serve::Server server(args.server);
   const int port = server.bind();
+
+  if (::pipe(stop_pipe) != 0) throw Error("cannot create a pipe for signal handling");
   std::thread stopper([&] {
-    int signal = 0;
-    sigwait(&signals, &signal);
-    spdlog::info("stopping (signal {})", signal);
+    char byte = 0;
+    if (::read(stop_pipe[0], &byte, 1) == 1 && byte == 1) spdlog::info("stopping");
     server.stop();
   });
+  struct sigaction action {};
+  action.sa_handler = on_stop_signal;
+  sigaction(SIGINT, &action, nullptr);
+  sigaction(SIGTERM, &action, nullptr);
+
   std::printf("maskterial serving on http://%s:%d (models in %s)\n", args.server.host.c_str(), port,
               args.server.models_dir.c_str());
   std::fflush(stdout);
   server.listen();
-  if (stopper.joinable()) {
-    pthread_kill(stopper.native_handle(), SIGTERM);  // wakes the waiting thread if listen ended on its own
-    stopper.join();
-  }
+  const char done = 0;  // ends the stopper thread if listen() returned on its own
+  [[maybe_unused]] const ssize_t n = ::write(stop_pipe[1], &done, 1);
+  stopper.join();
   return kOk;
 }
 
