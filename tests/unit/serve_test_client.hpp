@@ -1,10 +1,13 @@
 #pragma once
 // A server running in-process on a free loopback port, and the client calls the server tests make.
+#include <unistd.h>
+
 #include <chrono>
 #include <filesystem>
 #include <string>
 #include <thread>
 
+#include <gtest/gtest.h>
 #include <httplib.h>
 #include <nlohmann/json.hpp>
 
@@ -13,11 +16,28 @@
 
 namespace maskterial::serve::test {
 
-inline std::filesystem::path fresh_models_dir(const std::string& name) {
-  const auto dir = std::filesystem::temp_directory_path() / name;
-  std::filesystem::remove_all(dir);
-  return dir;
-}
+// An empty folder under /tmp for one test, named after it and the process (ctest runs tests in parallel, and
+// other builds may run the same tests), removed afterwards.
+class ScratchDir {
+ public:
+  explicit ScratchDir(const std::string& name) {
+    const auto* test = ::testing::UnitTest::GetInstance()->current_test_info();
+    path_ = std::filesystem::temp_directory_path() /
+            (name + "_" + (test ? test->name() : "") + "_" + std::to_string(::getpid()));
+    std::filesystem::remove_all(path_);
+    std::filesystem::create_directories(path_);
+  }
+  ~ScratchDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path_, ec);
+  }
+  ScratchDir(const ScratchDir&) = delete;
+  ScratchDir& operator=(const ScratchDir&) = delete;
+  const std::filesystem::path& path() const { return path_; }
+
+ private:
+  std::filesystem::path path_;
+};
 
 class LiveServer {
  public:

@@ -36,15 +36,19 @@ std::string run_cli(const std::string& args) {
 class ServeApi : public ::testing::Test {
  protected:
   void SetUp() override {
+    scratch_ = std::make_unique<ScratchDir>("mt_serve_api");
     ServerOptions options;
-    options.models_dir = fresh_models_dir("mt_serve_api");
+    options.models_dir = scratch_->path();
     options.workers = 2;
     options.max_image_bytes = size_t{4} << 20;
     options.max_model_bytes = size_t{1} << 20;
     server_ = std::make_unique<LiveServer>(options);
     models_dir_ = options.models_dir;
   }
-  void TearDown() override { server_.reset(); }
+  void TearDown() override {
+    server_.reset();
+    scratch_.reset();
+  }
 
   // The server answers normally after whatever came before.
   void expect_still_serving() {
@@ -60,6 +64,7 @@ class ServeApi : public ::testing::Test {
     expect_still_serving();
   }
 
+  std::unique_ptr<ScratchDir> scratch_;
   std::unique_ptr<LiveServer> server_;
   fs::path models_dir_;
 };
@@ -105,7 +110,8 @@ TEST_F(ServeApi, PredictReturnsTheFlakesDetectWrites) {
     ASSERT_EQ(status_of(client.Put("/api/models/classification/graphene-paper",
                                    read_file(kShared + "/gmm-params/Graphene_GMM.json"), "application/json")), 201);
   for (const auto& image : images) {
-    const fs::path out = fresh_models_dir("mt_serve_detect_out");
+    const ScratchDir scratch("mt_serve_detect_out");
+    const fs::path& out = scratch.path();
     run_cli("detect " + image + " -q --no-overlays --out " + out.string());
     const auto expected = read_json((out / (fs::path(image).stem().string() + ".json")).string());
     const auto r = predict(client, read_file(image), fs::path(image).filename().string());
@@ -264,7 +270,8 @@ TEST_F(ServeApi, TraversalNamesAndCorruptUploadsAreRefused) {
 
 TEST(ServeModels, ModelsPersistAndBrokenOnesAreListedWithTheirError) {
   if (!fs::exists(kWse2Gmm)) GTEST_SKIP() << "shared data not found";
-  const fs::path dir = fresh_models_dir("mt_serve_persist");
+  const ScratchDir scratch("mt_serve_persist");
+  const fs::path& dir = scratch.path();
   ServerOptions options;
   options.models_dir = dir;
   {
@@ -293,7 +300,8 @@ TEST(ServeModels, ModelsPersistAndBrokenOnesAreListedWithTheirError) {
 }
 
 TEST(ServeCli, ServeCommandStartsAnswersAndStopsOnSigterm) {
-  const fs::path dir = fresh_models_dir("mt_serve_cli");
+  const ScratchDir scratch("mt_serve_cli");
+  const fs::path& dir = scratch.path();
   int out[2];
   ASSERT_EQ(pipe(out), 0);
   const pid_t pid = fork();

@@ -60,8 +60,9 @@ nlohmann::json wait_for(httplib::Client& client, const std::string& id) {
 
 TEST(ServeJobs, TrainsOneJobAtATimeWhileServingDetections) {
   if (!fs::exists(kMasks)) GTEST_SKIP() << "shared data not found";
+  const ScratchDir scratch("mt_serve_jobs");
   ServerOptions options;
-  options.models_dir = fresh_models_dir("mt_serve_jobs");
+  options.models_dir = scratch.path();
   LiveServer server(options);
   auto client = server.client();
 
@@ -104,8 +105,9 @@ TEST(ServeJobs, TrainsOneJobAtATimeWhileServingDetections) {
 
 TEST(ServeJobs, BadTrainingUploadsAreRefusedAndFailuresReported) {
   if (!fs::exists(kMasks)) GTEST_SKIP() << "shared data not found";
+  const ScratchDir scratch("mt_serve_bad_jobs");
   ServerOptions options;
-  options.models_dir = fresh_models_dir("mt_serve_bad_jobs");
+  options.models_dir = scratch.path();
   LiveServer server(options);
   auto client = server.client();
   const auto refused = [&](httplib::MultipartFormDataItems form, int status, const std::string& words) {

@@ -32,8 +32,9 @@ double percentile(std::vector<double> values, double p) {
 std::map<int, int> run_load(size_t queue) {
   constexpr int kClients = 32;
   constexpr int kRequestsPerClient = 4;
+  const ScratchDir scratch("mt_serve_load");
   ServerOptions options;
-  options.models_dir = fresh_models_dir("mt_serve_load");
+  options.models_dir = scratch.path();
   options.queue = queue;
   LiveServer server(options);
   const std::string image = read_file(kExample);
@@ -98,8 +99,9 @@ TEST(ServeLoad, ReplacingAModelNeverBreaksRequestsInFlight) {
   if (!fs::exists(shared + "/gmm-params/graphene_90nm.json")) GTEST_SKIP() << "shared data not found";
   const std::string first = read_file(shared + "/gmm-params/Graphene_GMM.json");
   const std::string second = read_file(shared + "/gmm-params/graphene_90nm.json");
+  const ScratchDir scratch("mt_serve_swap");
   ServerOptions options;
-  options.models_dir = fresh_models_dir("mt_serve_swap");
+  options.models_dir = scratch.path();
   options.queue = 64;
   LiveServer server(options);
   auto admin = server.client();
