@@ -1,9 +1,12 @@
 // Drives the web page in headless Chromium: detect page (upload, outlines, table, sorting, zoom to a flake),
-// models page, training page. Fails on any page error. Usage: node web_page.test.mjs URL IMAGE SCREENSHOT
+// models page, training page (a job on the shared GrapheneH images when TRAINING_IMAGES is given). Fails on
+// any page error. Usage: node web_page.test.mjs URL IMAGE SCREENSHOT [TRAINING_IMAGES ANNOTATIONS]
 import { chromium } from "playwright-core";
 import assert from "node:assert/strict";
+import fs from "node:fs";
+import path from "node:path";
 
-const [url, image, screenshot] = process.argv.slice(2);
+const [url, image, screenshot, trainingImages, annotations] = process.argv.slice(2);
 const browser = await chromium.launch({
   executablePath: process.env.CHROMIUM,
   headless: true,
@@ -62,6 +65,27 @@ try {
   await page.click("nav a[data-page='training']");
   await page.waitForSelector("#training-form", { state: "visible" });
   await page.waitForSelector("#job-table", { state: "visible" });
+
+  // A training job from the page: progress shown, then the model appears on the models page and in the
+  // detect page's model choice.
+  if (trainingImages && fs.existsSync(trainingImages)) {
+    await page.fill("#training-form input[name=model]", "graphene-lab");
+    await page.setInputFiles("#training-form input[name=images]",
+                             fs.readdirSync(trainingImages).map((f) => path.join(trainingImages, f)));
+    await page.setInputFiles("#training-form input[name=annotations]", annotations);
+    await page.click("#training-form button");
+    await page.waitForSelector("#job-table tbody tr td.ok", { timeout: 120000 });
+    const job = await page.textContent("#job-table tbody tr:first-child");
+    console.log(`training job: ${job.slice(0, 60)}…`);
+    assert.match(job, /succeeded/);
+    assert.match(job, /100%/);
+    await page.click("nav a[data-page='models']");
+    await page.waitForSelector(".model-table td:has-text('graphene-lab')");
+    await page.click("nav a[data-page='detect']");
+    await page.waitForSelector("#classification-model option[value='graphene-lab']", { state: "attached" });
+  } else {
+    console.log("training job part skipped: no training images given");
+  }
 
   assert.deepEqual(errors, [], errors.join("\n"));
   console.log("web page test passed");
