@@ -1,5 +1,7 @@
 #include "maskterial/serve/server.hpp"
 
+#include <sys/socket.h>
+
 #include <chrono>
 #include <thread>
 
@@ -63,6 +65,13 @@ nlohmann::json postprocessing_models() {
         {"description", "the 2DMatGMM detector exactly: 5x5 median blur, disk opening, size before hole filling"}}});
 }
 
+// Debian's cpp-httplib 0.11 is compiled with a listen backlog of 5: a burst of new connections overflows it and
+// clients see resets. Its listening socket is reachable from a subclass, and listen() again widens the backlog.
+class HttpServer : public httplib::Server {
+ public:
+  void widen_backlog() const { ::listen(svr_sock_, SOMAXCONN); }
+};
+
 }  // namespace
 
 struct Server::Impl {
@@ -70,7 +79,7 @@ struct Server::Impl {
   ModelStore store;
   WorkerPool pool;
   TrainingJobs jobs;
-  httplib::Server http;
+  HttpServer http;
   std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
 
   explicit Impl(ServerOptions o)
@@ -285,6 +294,7 @@ int Server::bind() {
   const auto& o = impl_->options;
   const int port = o.port == 0 ? impl_->http.bind_to_any_port(o.host) : (impl_->http.bind_to_port(o.host, o.port) ? o.port : -1);
   if (port <= 0) throw Error("cannot listen on " + o.host + ":" + std::to_string(o.port) + " (port taken or bad address)");
+  impl_->http.widen_backlog();
   return port;
 }
 
