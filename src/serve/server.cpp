@@ -25,7 +25,7 @@ namespace maskterial::serve {
 namespace {
 
 constexpr const char* kVersion = "0.1.0";
-constexpr size_t kSmallBody = size_t{1} << 20;  // bodies of GET and DELETE requests
+constexpr size_t kSmallBody = size_t{1} << 20;  // the largest body a request other than an upload may have
 
 double ms_since(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
@@ -111,13 +111,15 @@ struct Server::Impl {
     add_routes();
   }
 
-  // Uploads go to POST and PUT routes, which read their bodies with a cap each (read_capped); other methods
-  // have no use for a body, so a large one is refused before it is read.
+  // The upload routes read their bodies with a cap each (read_capped); every other request has no use for a
+  // large body, so one is refused before httplib reads it into memory.
   static bool refuse_body(const httplib::Request& req, httplib::Response& res) {
-    if (req.method == "POST" || req.method == "PUT" || !req.has_header("Content-Length")) return false;
+    const bool upload_route = (req.method == "POST" && (req.path == "/api/predict" || req.path == "/api/jobs")) ||
+                              (req.method == "PUT" && req.path.rfind("/api/models/", 0) == 0);
+    if (upload_route || !req.has_header("Content-Length")) return false;
     if (std::strtoull(req.get_header_value("Content-Length").c_str(), nullptr, 10) <= kSmallBody) return false;
     res.set_header("Connection", "close");  // the body is not read, so the connection cannot be reused
-    send_error(res, 413, req.method + " requests take no body");
+    send_error(res, 413, req.method + " " + req.path + " takes no upload");
     return true;
   }
 
