@@ -11,6 +11,7 @@
 
 #include "classification_backend.hpp"
 #include "http_helpers.hpp"
+#include "image_header.hpp"
 #include "maskterial/image/io.hpp"
 #include "maskterial/pipeline/outputs.hpp"
 #include "maskterial/serve/http_error.hpp"
@@ -180,6 +181,15 @@ struct Server::Impl {
     });
   }
 
+  // A decoded image must fit in memory: its size is read from the header before anything is decoded.
+  void check_pixels(const std::string& bytes, const std::string& name) const {
+    const auto size = image_size_from_header(bytes);
+    if (size && static_cast<double>(size->width) * size->height > static_cast<double>(options.max_image_pixels))
+      throw HttpError(413, name + ": " + std::to_string(size->width) + "x" + std::to_string(size->height) +
+                               " pixels is more than the server takes (" +
+                               std::to_string(options.max_image_pixels / 1000000) + " megapixels)");
+  }
+
   void health(httplib::Response& res) {
     const nlohmann::json models = store.list();
     send_json(res, 200,
@@ -242,6 +252,8 @@ struct Server::Impl {
     // Held by this request until it is answered, whatever happens to the model store meanwhile.
     const std::shared_ptr<const ClassificationModel> model = store.classification_model(model_name);
 
+    check_pixels(image.content, image_name);
+
     auto work = [&, model]() {
       const auto start = std::chrono::steady_clock::now();
       const cv::Mat bgr8 = decode_image(image.content, image_name);
@@ -282,8 +294,10 @@ struct Server::Impl {
     if (!req.has_file("annotations")) throw HttpError(400, "no annotations: the form needs a COCO JSON file 'annotations'");
     upload.annotations = req.get_file_value("annotations").content;
     const auto [first, last] = req.files.equal_range("images");
-    for (auto it = first; it != last; ++it)
+    for (auto it = first; it != last; ++it) {
       upload.images.emplace_back(fs::path(it->second.filename).filename().string(), it->second.content);
+      check_pixels(upload.images.back().second, upload.images.back().first);
+    }
     send_json(res, 202, jobs.start(std::move(upload)));
   }
 };

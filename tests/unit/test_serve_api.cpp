@@ -40,7 +40,8 @@ class ServeApi : public ::testing::Test {
     ServerOptions options;
     options.models_dir = scratch_->path();
     options.workers = 2;
-    options.max_image_bytes = size_t{4} << 20;
+    options.max_image_bytes = size_t{16} << 20;
+    options.max_image_pixels = 3'000'000;  // the 1920x1200 examples fit
     options.max_model_bytes = size_t{1} << 20;
     server_ = std::make_unique<LiveServer>(options);
     models_dir_ = options.models_dir;
@@ -175,7 +176,22 @@ TEST_F(ServeApi, BadPredictRequestsGetClearErrors) {
   expect_refused(predict(client, jpeg, "a.jpg", {text_part("size_threshold", "nan")}), 400, "size_threshold");
   expect_refused(predict(client, jpeg, "a.jpg", {text_part("postprocessing", "magic")}), 400, "postprocessing");
   expect_refused(client.Post("/api/predict", jpeg, "image/jpeg"), 415, "multipart/form-data");
-  expect_refused(predict(client, std::string(size_t{5} << 20, 'x'), "huge.jpg"), 413, "at most 4 MiB");
+  expect_refused(predict(client, std::string(size_t{17} << 20, 'x'), "huge.jpg"), 413, "at most 16 MiB");
+  // Images larger than the pixel cap are refused from their header, in every format.
+  for (const std::string ext : {".jpg", ".png", ".tif", ".bmp"}) {
+    std::vector<uchar> bytes;
+    cv::imencode(ext, cv::Mat(2000, 2000, CV_8UC3, cv::Scalar(90, 80, 70)), bytes);
+    expect_refused(predict(client, std::string(bytes.begin(), bytes.end()), "big" + ext), 413,
+                   "big" + ext + ": 2000x2000 pixels is more than the server takes (3 megapixels)");
+  }
+  // A small PNG whose header claims 50000x50000 pixels (a decompression bomb) is never decoded.
+  std::vector<uchar> bomb;
+  cv::imencode(".png", cv::Mat(20, 20, CV_8UC3, cv::Scalar(1, 2, 3)), bomb);
+  for (int i = 0; i < 2; ++i) {
+    const uint32_t v = 50000;
+    for (int k = 0; k < 4; ++k) bomb[16 + 4 * i + k] = static_cast<uchar>(v >> (24 - 8 * k));
+  }
+  expect_refused(predict(client, std::string(bomb.begin(), bomb.end()), "bomb.png"), 413, "50000x50000");
   // Gray and tiny images are refused by the image loader, naming the file.
   std::vector<uchar> png;
   cv::imencode(".png", cv::Mat(8, 8, CV_8UC3, cv::Scalar(1, 2, 3)), png);

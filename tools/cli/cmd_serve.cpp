@@ -16,7 +16,7 @@ namespace {
 
 struct ServeArgs {
   serve::ServerOptions server;
-  size_t max_image_mb = 64, max_model_mb = 256, max_training_mb = 1024;
+  size_t max_image_mb = 64, max_model_mb = 256, max_training_mb = 1024, max_image_megapixels = 100;
 };
 
 // SIGINT/SIGTERM only write a byte to a pipe (all a signal handler may safely do); a thread reading the pipe
@@ -30,6 +30,7 @@ void on_stop_signal(int) {
 
 int run(ServeArgs& args) {
   args.server.max_image_bytes = args.max_image_mb << 20;
+  args.server.max_image_pixels = args.max_image_megapixels * 1000000;
   args.server.max_model_bytes = args.max_model_mb << 20;
   args.server.max_training_bytes = args.max_training_mb << 20;
   serve::Server server(args.server);
@@ -73,6 +74,8 @@ Runner add_serve(CLI::App& app) {
   cmd->add_option("--queue", s.queue, "Detections that may wait for a worker; more get 503")->capture_default_str();
   cmd->add_option("--connections", s.connections, "Connection threads")->capture_default_str()->check(CLI::Range(4, 4096));
   cmd->add_option("--max-image-mb", args->max_image_mb, "Largest image upload, MiB")->capture_default_str();
+  cmd->add_option("--max-image-megapixels", args->max_image_megapixels, "Largest image, megapixels")
+      ->capture_default_str();
   cmd->add_option("--max-model-mb", args->max_model_mb, "Largest model upload, MiB")->capture_default_str();
   cmd->add_option("--max-training-mb", args->max_training_mb, "Largest training upload, MiB")->capture_default_str();
   return [args] { return run(*args); };

@@ -17,6 +17,7 @@ struct ServerOptions {
   size_t queue = 16;               // detections that may wait for a worker; more are answered 503
   size_t connections = 64;         // threads reading requests and writing responses
   size_t max_image_bytes = size_t{64} << 20;      // POST /api/predict
+  size_t max_image_pixels = 100'000'000;          // decoded size, checked on the file header
   size_t max_model_bytes = size_t{256} << 20;     // PUT /api/models/...
   size_t max_training_bytes = size_t{1} << 30;    // POST /api/jobs (images + annotations)
 };
