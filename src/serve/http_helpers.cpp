@@ -2,6 +2,7 @@
 
 #include <cerrno>
 #include <cmath>
+#include <cstdio>
 #include <cstdlib>
 
 #include <spdlog/spdlog.h>
@@ -9,6 +10,15 @@
 #include "maskterial/serve/http_error.hpp"
 
 namespace maskterial::serve {
+namespace {
+
+std::string shortest(double v) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%g", v);
+  return text;
+}
+
+}  // namespace
 
 std::string base64_encode(const std::string& bytes) {
   static const char* alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
@@ -122,8 +132,8 @@ double number_field(const httplib::Request& req, const std::string& name, double
   if (errno != 0 || end == text->c_str() || *end != '\0' || !std::isfinite(value))
     throw HttpError(400, "form field '" + name + "': '" + *text + "' is not a number");
   if (value < min || value > max)
-    throw HttpError(400, "form field '" + name + "': " + *text + " is outside [" + std::to_string(min) + ", " +
-                             std::to_string(max) + "]");
+    throw HttpError(400, "form field '" + name + "': " + *text + " is outside [" + shortest(min) + ", " +
+                             shortest(max) + "]");
   return value;
 }
 

@@ -3,6 +3,7 @@
 #include <sys/socket.h>
 
 #include <chrono>
+#include <cmath>
 #include <thread>
 
 #include <httplib.h>
@@ -245,8 +246,10 @@ struct Server::Impl {
     DetectionSettings settings;
     settings.detector.rules = parse_rules(rules);
     settings.detector.std_threshold = number_field(req, "std_threshold", settings.detector.std_threshold, 0.01, 1e3);
-    settings.detector.size_threshold =
-        static_cast<int>(number_field(req, "size_threshold", settings.detector.size_threshold, 1, 1 << 30));
+    const double size_threshold = number_field(req, "size_threshold", settings.detector.size_threshold, 1, 1 << 30);
+    if (size_threshold != std::floor(size_threshold))
+      throw HttpError(400, "form field 'size_threshold' must be a whole number of pixels");
+    settings.detector.size_threshold = static_cast<int>(size_threshold);
     settings.detector.min_score = number_field(req, "min_score", settings.detector.min_score, 0, 1);
     const bool overlay = flag_field(req, "overlay");
     // Held by this request until it is answered, whatever happens to the model store meanwhile.

@@ -174,6 +174,8 @@ TEST_F(ServeApi, BadPredictRequestsGetClearErrors) {
   expect_refused(predict(client, jpeg, "a.jpg", {text_part("std_threshold", "abc")}), 400, "std_threshold");
   expect_refused(predict(client, jpeg, "a.jpg", {text_part("min_score", "2")}), 400, "min_score");
   expect_refused(predict(client, jpeg, "a.jpg", {text_part("size_threshold", "nan")}), 400, "size_threshold");
+  expect_refused(predict(client, jpeg, "a.jpg", {text_part("size_threshold", "0.5")}), 400, "outside [1, 1.07374e+09]");
+  expect_refused(predict(client, jpeg, "a.jpg", {text_part("size_threshold", "20.5")}), 400, "whole number");
   expect_refused(predict(client, jpeg, "a.jpg", {text_part("postprocessing", "magic")}), 400, "postprocessing");
   expect_refused(client.Post("/api/predict", jpeg, "image/jpeg"), 415, "multipart/form-data");
   expect_refused(predict(client, std::string(size_t{17} << 20, 'x'), "huge.jpg"), 413, "at most 16 MiB");
