@@ -89,6 +89,12 @@ struct Server::Impl {
         store(options.models_dir),
         pool(options.workers ? options.workers : std::max(1u, std::thread::hardware_concurrency()), options.queue),
         jobs(store) {
+    // httplib's default also sets SO_REUSEPORT, with which a second server on a taken port starts silently and
+    // shares the requests; only SO_REUSEADDR (restart right after a stop) is wanted.
+    http.set_socket_options([](socket_t sock) {
+      const int yes = 1;
+      ::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
+    });
     const size_t connections = std::max<size_t>(options.connections, 4);
     http.new_task_queue = [connections] { return new httplib::ThreadPool(connections); };
     // Bodies are capped per route by read_capped; this only bounds what httplib itself would accept.

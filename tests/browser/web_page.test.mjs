@@ -43,6 +43,20 @@ try {
   assert.ok(coloured > 20, "no outline-coloured pixels on the canvas");
   await page.screenshot({ path: screenshot });
 
+  // The page's RLE decoder gives every flake exactly the area the server counted.
+  const decodedAreas = await page.evaluate(async (base64) => {
+    const bytes = Uint8Array.from(atob(base64), (c) => c.charCodeAt(0));
+    const form = new FormData();
+    form.append("image", new Blob([bytes]), "again.jpg");
+    const result = await (await fetch("api/predict", { method: "POST", body: form })).json();
+    return result.flakes.map((f) => {
+      const box = [Math.floor(f.bbox[0]), Math.floor(f.bbox[1]), Math.ceil(f.bbox[2]), Math.ceil(f.bbox[3])];
+      return [rleToBoxMask(f.segmentation, box).reduce((a, b) => a + b, 0), f.area];
+    });
+  }, fs.readFileSync(image).toString("base64"));
+  assert.equal(decodedAreas.length, rows);
+  for (const [decoded, area] of decodedAreas) assert.equal(decoded, area, "RLE decoded to a different area");
+
   // Sorting by area, both directions.
   const areas = async () => (await page.locator("#flake-table tbody tr td:nth-child(3)").allTextContents()).map(Number);
   await page.click("#flake-table th[data-key='area_um2']");
