@@ -2,6 +2,7 @@
 
 #include "maskterial/classify/gmm_fit.hpp"
 #include "maskterial/core/embedded_models.hpp"
+#include "maskterial/pipeline/gmm_detector.hpp"
 #include "maskterial/util/error.hpp"
 #include "maskterial/util/files.hpp"
 
@@ -93,9 +94,26 @@ std::vector<std::pair<std::string, std::string>> builtin_classification_model_fi
   return {{kManifest, gmm_manifest(kBuiltinDescription).dump(1) + "\n"}, {kGmmParameters, default_gmm_json()}};
 }
 
+const std::vector<RuleSet>& postprocessing_rule_sets() {
+  static const std::vector<RuleSet> sets = {
+      {"maskterial", "MaskTerial's classification path: 3x3 opening, size counted after filling holes"},
+      {"2dmatgmm", "the 2DMatGMM detector exactly: 5x5 median blur, disk opening, size before hole filling"}};
+  return sets;
+}
+
 Detection detect_with_classification_model(const ClassificationModel& model, const cv::Mat& bgr8,
                                            const std::string& image_name, const DetectionSettings& settings) {
-  const GmmDetector detector(model.gmm, settings.detector);
+  GmmDetectorOptions options;
+  if (settings.postprocessing == "maskterial")
+    options.rules = GmmRules::MaskTerial;
+  else if (settings.postprocessing == "2dmatgmm")
+    options.rules = GmmRules::TwoDMatGmm;
+  else
+    throw Error("unknown post-processing '" + settings.postprocessing + "'");
+  options.std_threshold = settings.std_threshold;
+  options.size_threshold = settings.size_threshold;
+  options.min_score = settings.min_score;
+  const GmmDetector detector(model.gmm, options);
   return detector.detect(bgr8, image_name);
 }
 

@@ -1,7 +1,8 @@
 #pragma once
-// Everything the server knows about classification models sits behind these three functions: how a model
-// directory is loaded, how a detector is built from a loaded model, and how a model is trained. Today the
-// only classifier is the GMM (2DMatGMM parameters); a new classifier type plugs in here and nowhere else.
+// Everything the server knows about classification models sits behind these functions: how a model directory
+// is loaded, how a detector is built from a loaded model, and how a model is trained. Today the only
+// classifier is the GMM (2DMatGMM parameters); a new classifier type plugs in here (this header's
+// ClassificationModel and classification_backend.cpp) and nowhere else in the server.
 //
 // Model directory layout: `model.json` {"format": "maskterial", "kind": "classification", "type": "gmm",
 // "parameters": "gmm.json", "description": "..."} next to the parameter file, or a directory holding just one
@@ -18,7 +19,6 @@
 #include "maskterial/classify/gmm.hpp"
 #include "maskterial/coco/dataset.hpp"
 #include "maskterial/core/flake.hpp"
-#include "maskterial/pipeline/gmm_detector.hpp"
 
 namespace maskterial::serve {
 
@@ -32,8 +32,17 @@ struct ClassificationModel {
 
 // Detector settings a request may choose (defaults = `maskterial detect`'s).
 struct DetectionSettings {
-  GmmDetectorOptions detector;
+  std::string postprocessing = "maskterial";  // one of postprocessing_rule_sets()
+  double std_threshold = 5.0;                 // class distance limit, standard deviations
+  int size_threshold = 200;                   // smallest flake, px
+  double min_score = 0.0;                     // flakes scoring below are dropped
 };
+
+// How detected regions become flakes (GET /api/models lists them as post-processing models).
+struct RuleSet {
+  std::string name, description;
+};
+const std::vector<RuleSet>& postprocessing_rule_sets();
 
 // Loads and validates a model directory; throws Error naming the file and the problem.
 std::shared_ptr<const ClassificationModel> load_classification_model(const std::filesystem::path& dir);
@@ -42,7 +51,7 @@ std::shared_ptr<const ClassificationModel> load_classification_model(const std::
 std::shared_ptr<const ClassificationModel> builtin_classification_model();
 std::vector<std::pair<std::string, std::string>> builtin_classification_model_files();
 
-// Runs the detector the model implies on one 8-bit BGR image. Thread-safe.
+// Runs the detector the model implies on one 8-bit BGR image; throws Error for an unknown rule set. Thread-safe.
 Detection detect_with_classification_model(const ClassificationModel& model, const cv::Mat& bgr8,
                                            const std::string& image_name, const DetectionSettings& settings);
 

@@ -2,6 +2,7 @@
 
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <thread>
@@ -52,19 +53,10 @@ const WebAsset* find_asset(std::string_view path) {
   return nullptr;
 }
 
-// The rule sets a GMM detection can follow (GET /api/models lists them as post-processing models).
-GmmRules parse_rules(const std::string& name) {
-  if (name == "maskterial") return GmmRules::MaskTerial;
-  if (name == "2dmatgmm") return GmmRules::TwoDMatGmm;
-  throw HttpError(400, "form field 'postprocessing': unknown '" + name + "' (maskterial, 2dmatgmm)");
-}
-
 nlohmann::json postprocessing_models() {
-  return nlohmann::json::array(
-      {{{"name", "maskterial"},
-        {"description", "MaskTerial's classification path: 3x3 opening, size counted after filling holes"}},
-       {{"name", "2dmatgmm"},
-        {"description", "the 2DMatGMM detector exactly: 5x5 median blur, disk opening, size before hole filling"}}});
+  nlohmann::json list = nlohmann::json::array();
+  for (const auto& set : postprocessing_rule_sets()) list.push_back({{"name", set.name}, {"description", set.description}});
+  return list;
 }
 
 // Debian's cpp-httplib 0.11 is compiled with a listen backlog of 5: a burst of new connections overflows it and
@@ -248,15 +240,18 @@ struct Server::Impl {
     const std::string segmentation = form_field(req, "segmentation_model").value_or("");
     if (!segmentation.empty())
       throw HttpError(404, "no segmentation model named '" + segmentation + "' (this build has none yet)");
-    const std::string rules = form_field(req, "postprocessing").value_or("maskterial");
     DetectionSettings settings;
-    settings.detector.rules = parse_rules(rules);
-    settings.detector.std_threshold = number_field(req, "std_threshold", settings.detector.std_threshold, 0.01, 1e3);
-    const double size_threshold = number_field(req, "size_threshold", settings.detector.size_threshold, 1, 1 << 30);
+    settings.postprocessing = form_field(req, "postprocessing").value_or(settings.postprocessing);
+    const auto& sets = postprocessing_rule_sets();
+    if (std::none_of(sets.begin(), sets.end(), [&](const RuleSet& set) { return set.name == settings.postprocessing; }))
+      throw HttpError(400, "form field 'postprocessing': unknown '" + settings.postprocessing +
+                               "' (see GET /api/models)");
+    settings.std_threshold = number_field(req, "std_threshold", settings.std_threshold, 0.01, 1e3);
+    const double size_threshold = number_field(req, "size_threshold", settings.size_threshold, 1, 1 << 30);
     if (size_threshold != std::floor(size_threshold))
       throw HttpError(400, "form field 'size_threshold' must be a whole number of pixels");
-    settings.detector.size_threshold = static_cast<int>(size_threshold);
-    settings.detector.min_score = number_field(req, "min_score", settings.detector.min_score, 0, 1);
+    settings.size_threshold = static_cast<int>(size_threshold);
+    settings.min_score = number_field(req, "min_score", settings.min_score, 0, 1);
     const bool overlay = flag_field(req, "overlay");
     // Held by this request until it is answered, whatever happens to the model store meanwhile.
     const std::shared_ptr<const ClassificationModel> model = store.classification_model(model_name);
@@ -269,10 +264,11 @@ struct Server::Impl {
       const double decode_ms = ms_since(start);
       const Detection detection = detect_with_classification_model(*model, bgr8, image_name, settings);
       nlohmann::json out = detection_to_json(detection);
-      out["models"] = {{"classification", model_name}, {"segmentation", nullptr}, {"postprocessing", rules}};
-      out["settings"] = {{"std_threshold", settings.detector.std_threshold},
-                         {"size_threshold", settings.detector.size_threshold},
-                         {"min_score", settings.detector.min_score}};
+      out["models"] = {{"classification", model_name}, {"segmentation", nullptr},
+                       {"postprocessing", settings.postprocessing}};
+      out["settings"] = {{"std_threshold", settings.std_threshold},
+                         {"size_threshold", settings.size_threshold},
+                         {"min_score", settings.min_score}};
       if (overlay) {
         std::vector<uchar> png;
         cv::imencode(".png", render_overlay(bgr8, detection), png);
