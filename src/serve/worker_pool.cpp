@@ -20,8 +20,8 @@ WorkerPool::~WorkerPool() {
 bool WorkerPool::try_enqueue(std::function<void()> task) {
   {
     std::lock_guard<std::mutex> lock(mutex_);
-    // Tasks beyond the idle threads wait in the queue; a full queue refuses.
-    if (stopping_ || queue_.size() >= capacity_ + idle_) return false;
+    // Accepted and unfinished tasks: one per thread running, up to capacity_ waiting.
+    if (stopping_ || queue_.size() + running_ >= threads_.size() + capacity_) return false;
     queue_.push_back(std::move(task));
   }
   wake_.notify_one();
@@ -41,9 +41,7 @@ size_t WorkerPool::busy() const {
 void WorkerPool::work() {
   std::unique_lock<std::mutex> lock(mutex_);
   for (;;) {
-    ++idle_;
     wake_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
-    --idle_;
     if (queue_.empty()) return;  // stopping and drained
     auto task = std::move(queue_.front());
     queue_.pop_front();

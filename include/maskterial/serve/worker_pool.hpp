@@ -16,7 +16,7 @@ namespace maskterial::serve {
 
 class WorkerPool {
  public:
-  // threads >= 1; capacity = tasks that may wait for a thread (0: only as many as there are idle threads).
+  // threads >= 1 (0 counts as 1); capacity = tasks that may wait while every thread is busy.
   WorkerPool(size_t threads, size_t capacity);
   ~WorkerPool();  // finishes the queued tasks, then joins
   WorkerPool(const WorkerPool&) = delete;
@@ -45,7 +45,6 @@ class WorkerPool {
   mutable std::mutex mutex_;
   std::condition_variable wake_;
   std::deque<std::function<void()>> queue_;
-  size_t idle_ = 0;
   size_t running_ = 0;
   bool stopping_ = false;
   std::vector<std::thread> threads_;
