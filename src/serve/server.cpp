@@ -231,8 +231,9 @@ struct Server::Impl {
     const auto received = std::chrono::steady_clock::now();
     if (!req.is_multipart_form_data())
       throw HttpError(415, "send multipart/form-data with the image file in the field 'image'");
-    if (!req.has_file("image")) throw HttpError(400, "no image: the form needs a file field 'image'");
-    const auto image = req.get_file_value("image");
+    const auto image_part = req.files.find("image");
+    if (image_part == req.files.end()) throw HttpError(400, "no image: the form needs a file field 'image'");
+    const httplib::MultipartFormData& image = image_part->second;
     const std::string image_name = image.filename.empty() ? "image" : fs::path(image.filename).filename().string();
     if (image.content.empty()) throw HttpError(400, image_name + ": the uploaded image is empty");
 
