@@ -16,7 +16,8 @@
     const previous = select.value;
     select.replaceChildren(...app.models.classification.filter((m) => m.status === "ready")
       .map((m) => element("option", { value: m.name }, m.name + (m.classes ? ` (${m.classes.length} classes)` : ""))));
-    if ([...select.options].some((o) => o.value === previous)) select.value = previous;
+    const wanted = previous || "graphene-2dmatgmm";  // the built-in model unless the user picked another
+    if ([...select.options].some((o) => o.value === wanted)) select.value = wanted;
     const rules = $("postprocessing");
     if (!rules.options.length)
       rules.replaceChildren(...app.models.postprocessing.map((p) => element("option", { value: p.name, title: p.description }, p.name)));

@@ -123,6 +123,11 @@ std::optional<std::string> form_field(const httplib::Request& req, const std::st
   return std::nullopt;
 }
 
+std::string text_field(const httplib::Request& req, const std::string& name, const std::string& fallback) {
+  const auto text = form_field(req, name);
+  return text && !text->empty() ? *text : fallback;
+}
+
 double number_field(const httplib::Request& req, const std::string& name, double fallback, double min, double max) {
   const auto text = form_field(req, name);
   if (!text || text->empty()) return fallback;

@@ -28,6 +28,8 @@ httplib::Request read_capped(const httplib::Request& req, const httplib::Content
 
 // A plain form field (multipart part without a file name) or, failing that, a query parameter.
 std::optional<std::string> form_field(const httplib::Request& req, const std::string& name);
+// The same, with `fallback` when the field is absent or empty.
+std::string text_field(const httplib::Request& req, const std::string& name, const std::string& fallback);
 // Parsed numeric fields; HttpError 400 naming the field if malformed or outside [min, max].
 double number_field(const httplib::Request& req, const std::string& name, double fallback, double min, double max);
 bool flag_field(const httplib::Request& req, const std::string& name);  // "1", "true", "yes", "on"

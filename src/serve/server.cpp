@@ -237,12 +237,12 @@ struct Server::Impl {
     const std::string image_name = image.filename.empty() ? "image" : fs::path(image.filename).filename().string();
     if (image.content.empty()) throw HttpError(400, image_name + ": the uploaded image is empty");
 
-    const std::string model_name = form_field(req, "classification_model").value_or(kBuiltinClassificationModel);
-    const std::string segmentation = form_field(req, "segmentation_model").value_or("");
+    const std::string model_name = text_field(req, "classification_model", kBuiltinClassificationModel);
+    const std::string segmentation = text_field(req, "segmentation_model", "");
     if (!segmentation.empty())
       throw HttpError(404, "no segmentation model named '" + segmentation + "' (this build has none yet)");
     DetectionSettings settings;
-    settings.postprocessing = form_field(req, "postprocessing").value_or(settings.postprocessing);
+    settings.postprocessing = text_field(req, "postprocessing", settings.postprocessing);
     const auto& sets = postprocessing_rule_sets();
     if (std::none_of(sets.begin(), sets.end(), [&](const RuleSet& set) { return set.name == settings.postprocessing; }))
       throw HttpError(400, "form field 'postprocessing': unknown '" + settings.postprocessing +
@@ -294,7 +294,7 @@ struct Server::Impl {
       throw HttpError(415, "send multipart/form-data: files 'images' (repeated), file 'annotations' (COCO JSON), "
                            "field 'model'");
     TrainingUpload upload;
-    upload.model_name = form_field(req, "model").value_or("");
+    upload.model_name = text_field(req, "model", "");
     if (upload.model_name.empty()) throw HttpError(400, "form field 'model' (name of the model to train) is missing");
     upload.overwrite = flag_field(req, "overwrite");
     if (!req.has_file("annotations")) throw HttpError(400, "no annotations: the form needs a COCO JSON file 'annotations'");

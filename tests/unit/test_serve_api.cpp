@@ -141,9 +141,13 @@ TEST_F(ServeApi, PredictReturnsTheFlakesDetectWrites) {
 
 TEST_F(ServeApi, PredictOverlayIsThePngOfTheImage) {
   auto client = server_->client();
-  const auto r = predict(client, read_file(kExample), "graphene_1.jpg", {text_part("overlay", "1")});
+  // Empty fields (a form sent before the page knew the models) mean the defaults.
+  const auto r = predict(client, read_file(kExample), "graphene_1.jpg",
+                         {text_part("overlay", "1"), text_part("classification_model", ""), text_part("postprocessing", "")});
   ASSERT_EQ(status_of(r), 200) << error_of(r);
   const auto got = body_json(r);
+  EXPECT_EQ(got["models"]["classification"], kBuiltinClassificationModel);
+  EXPECT_EQ(got["models"]["postprocessing"], "maskterial");
   const std::string b64 = got["overlay_png_base64"];
   // Decode the base64 and the PNG: same size as the image.
   std::string bytes;
