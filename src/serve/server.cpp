@@ -202,17 +202,18 @@ struct Server::Impl {
                {"training_job_running", jobs.busy()}});
   }
 
-  void upload_model(const httplib::Request& req, httplib::Response& res) {
+  // Uploads take the request by value: file contents are moved on, never copied (training sets can be large).
+  void upload_model(httplib::Request req, httplib::Response& res) {
     const ModelKind kind = parse_model_kind(req.matches[1]);
     const std::string name = req.matches[2];
     const bool overwrite = flag_field(req, "overwrite");
     store.check_installable(kind, name, overwrite);
     ModelFiles files;
     if (req.is_multipart_form_data()) {
-      for (const auto& [field, part] : req.files)
-        if (field != "overwrite") files.emplace_back(field, part.content);
+      for (auto& [field, part] : req.files)
+        if (field != "overwrite") files.emplace_back(field, std::move(part.content));
     } else if (req.get_header_value("Content-Type").rfind("application/json", 0) == 0) {
-      files.emplace_back("gmm.json", req.body);  // a single 2DMatGMM parameter file
+      files.emplace_back("gmm.json", std::move(req.body));  // a single 2DMatGMM parameter file
     } else {
       throw HttpError(415, "upload a model as multipart/form-data (one field per file, named like the file) or "
                            "a 2DMatGMM parameter file as application/json");
@@ -289,7 +290,7 @@ struct Server::Impl {
     send_json(res, 200, out);
   }
 
-  void start_job(const httplib::Request& req, httplib::Response& res) {
+  void start_job(httplib::Request req, httplib::Response& res) {
     if (!req.is_multipart_form_data())
       throw HttpError(415, "send multipart/form-data: files 'images' (repeated), file 'annotations' (COCO JSON), "
                            "field 'model'");
@@ -298,10 +299,10 @@ struct Server::Impl {
     if (upload.model_name.empty()) throw HttpError(400, "form field 'model' (name of the model to train) is missing");
     upload.overwrite = flag_field(req, "overwrite");
     if (!req.has_file("annotations")) throw HttpError(400, "no annotations: the form needs a COCO JSON file 'annotations'");
-    upload.annotations = req.get_file_value("annotations").content;
+    upload.annotations = std::move(req.files.find("annotations")->second.content);
     const auto [first, last] = req.files.equal_range("images");
     for (auto it = first; it != last; ++it) {
-      upload.images.emplace_back(fs::path(it->second.filename).filename().string(), it->second.content);
+      upload.images.emplace_back(fs::path(it->second.filename).filename().string(), std::move(it->second.content));
       check_pixels(upload.images.back().second, upload.images.back().first);
     }
     send_json(res, 202, jobs.start(std::move(upload)));
