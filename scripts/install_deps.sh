@@ -2,8 +2,10 @@
 # Installs the Debian 12 packages maskterial builds with, skipping the ones already there.
 set -euo pipefail
 packages=(build-essential cmake pkg-config libopencv-dev nlohmann-json3-dev libcli11-dev libspdlog-dev
-          libgtest-dev libbenchmark-dev libnanoflann-dev
+          libgtest-dev libbenchmark-dev libnanoflann-dev libcpp-httplib-dev chromium chromium-driver
           libtorch-dev libopenblas0-pthread)
+# The browser test drives Chromium from Node.js (playwright-core); Debian's nodejs/npm only where no Node.js is.
+command -v npm >/dev/null || packages+=(nodejs npm)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

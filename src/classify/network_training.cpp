@@ -198,6 +198,8 @@ std::shared_ptr<NetworkClassifier> train_network(NetworkClassifier::Head head, c
       progress.advance(0, status);
     }
     progress.advance(1);
+    if (options.on_iteration && ((it + 1) % 50 == 0 || it + 1 == options.iterations))
+      options.on_iteration(it + 1, options.iterations);
   }
   progress.finish();
   net->eval();

@@ -37,8 +37,9 @@ ClassifierPtr load_classifier(const std::string& path) {
     const std::string type = meta.is_object() ? meta.value("type", "") : "";
     if (type == "gmm") {
       const std::string file = meta.contains("files") ? meta["files"].value("parameters", "gmm.json") : "gmm.json";
-      if (file.find('/') != std::string::npos)
-        throw file_error((p / "model.json").string(), "file names must stay inside the model directory");
+      if (file.empty() || file.find('/') != std::string::npos || file == "..")
+        throw file_error((p / "model.json").string(),
+                         "files.parameters must name a file inside the model directory, not '" + file + "'");
       return std::make_shared<GmmClassifier>(GmmClassifier::load((p / file).string()));
     }
     if (type == "amm" || type == "mlp") return NetworkClassifier::load(path);

@@ -117,6 +117,7 @@ ContrastSamples collect_samples(const coco::Dataset& dataset, const std::string&
   report.images_total = dataset.images.size();
   ContrastSamples samples;
   ProgressBar bar(dataset.images.size(), "contrast samples", options.show_progress);
+  size_t done = 0;
   for (const auto& image : dataset.images) {
     const std::string path = (std::filesystem::path(images_dir) / image.file_name).string();
     static const std::vector<const coco::Annotation*> kNone;
@@ -128,6 +129,7 @@ ContrastSamples collect_samples(const coco::Dataset& dataset, const std::string&
       ++report.images_used;
     }
     bar.advance(1, image.file_name);
+    if (options.on_extract_progress) options.on_extract_progress(static_cast<double>(++done) / dataset.images.size());
   }
   bar.finish();
   if (report.images_used == 0)

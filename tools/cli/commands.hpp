@@ -22,5 +22,6 @@ Runner add_train_classifier(CLI::App& app);
 Runner add_classify(CLI::App& app);
 Runner add_optics(CLI::App& app);
 Runner add_synth(CLI::App& app);
+Runner add_serve(CLI::App& app);
 
 }  // namespace maskterial::cli

@@ -19,6 +19,7 @@ int main(int argc, char** argv) {
   const Runner classify = add_classify(app);
   const Runner optics = add_optics(app);
   const Runner synth = add_synth(app);
+  const Runner serve = add_serve(app);
 
   try {
     app.parse(argc, argv);
@@ -35,6 +36,7 @@ int main(int argc, char** argv) {
     if (app.got_subcommand("classify")) return classify();
     if (app.got_subcommand("optics")) return optics();
     if (app.got_subcommand("synth")) return synth();
+    if (app.got_subcommand("serve")) return serve();
   } catch (const maskterial::Error& e) {
     spdlog::error("{}", e.what());
     return kFatal;

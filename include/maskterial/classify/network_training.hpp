@@ -5,6 +5,7 @@
 // Gaussian discriminant analysis fits one Gaussian (mean, unbiased full covariance) per class, background
 // included, to the embeddings of all training samples. Deterministic per seed.
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -25,6 +26,7 @@ struct NetworkTrainingOptions {
   FCResNetOptions arch;               // num_classes is set from the data
   uint64_t seed = 0;
   bool show_progress = true;
+  std::function<void(int done, int total)> on_iteration;  // optional, e.g. a server job's progress
 
   // The defaults of MaskTerial's configs/AMM and configs/MLP (the MLP has no spectral normalisation).
   static NetworkTrainingOptions defaults(NetworkClassifier::Head head);

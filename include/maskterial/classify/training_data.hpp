@@ -7,6 +7,7 @@
 // data (the original overwrote X_train with the test set when both were given).
 #include <array>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <random>
 #include <string>
@@ -48,6 +49,8 @@ struct TrainingDataOptions {
   size_t max_eval_samples = 50000;            // evaluation sets are subsampled to this (0: keep all)
   uint64_t seed = 0;
   bool show_progress = true;
+  // Called after each image of the extraction step with the fraction of images done (a server's job status).
+  std::function<void(double fraction)> on_extract_progress;
 };
 
 // Counts per class after one preparation step, and the time it took.

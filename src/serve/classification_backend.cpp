@@ -1,0 +1,102 @@
+#include "classification_backend.hpp"
+
+#include "maskterial/classify/classifier_training.hpp"
+#include "maskterial/classify/gmm.hpp"
+#include "maskterial/core/embedded_models.hpp"
+#include "maskterial/pipeline/detector.hpp"
+#include "maskterial/util/error.hpp"
+#include "maskterial/util/files.hpp"
+
+namespace fs = std::filesystem;
+
+namespace maskterial::serve {
+namespace {
+
+constexpr const char* kManifest = "model.json";
+constexpr const char* kBuiltinDescription = "Graphene 1-4 layers on 90 nm SiO2, 20x objective (2DMatGMM paper)";
+
+std::shared_ptr<ClassificationModel> wrap(ClassifierPtr classifier, std::string description) {
+  auto model = std::make_shared<ClassificationModel>();
+  model->type = classifier->type();
+  model->description = std::move(description);
+  model->classifier = std::move(classifier);
+  return model;
+}
+
+}  // namespace
+
+std::vector<std::string> ClassificationModel::class_names() const {
+  std::vector<std::string> names;
+  for (const auto& c : classifier->classes()) names.push_back(c.name);
+  return names;
+}
+
+std::shared_ptr<const ClassificationModel> load_classification_model(const fs::path& dir) {
+  std::error_code ec;
+  if (!fs::is_directory(dir, ec)) throw file_error(dir.string(), "not a model directory");
+  std::string description;
+  if (fs::exists(dir / kManifest)) {
+    const nlohmann::json manifest = read_json((dir / kManifest).string());
+    if (!manifest.is_object()) throw file_error((dir / kManifest).string(), "must be a JSON object");
+    if (manifest.value("kind", "classification") != "classification")
+      throw file_error((dir / kManifest).string(), "\"kind\" must be \"classification\"");
+    if (manifest.contains("description") && manifest["description"].is_string())
+      description = manifest["description"].get<std::string>();
+  }
+  return wrap(load_classifier(dir.string()), description);
+}
+
+std::shared_ptr<const ClassificationModel> builtin_classification_model() {
+  return wrap(default_classifier(), kBuiltinDescription);
+}
+
+std::vector<std::pair<std::string, std::string>> builtin_classification_model_files() {
+  nlohmann::json manifest = default_classifier()->describe();
+  manifest["description"] = kBuiltinDescription;
+  return {{kManifest, manifest.dump(1) + "\n"}, {"gmm.json", default_gmm_json()}};
+}
+
+const std::vector<RuleSet>& postprocessing_rule_sets() {
+  static const std::vector<RuleSet> sets = {
+      {"maskterial", "MaskTerial's classification path: 3x3 opening, size counted after filling holes"},
+      {"2dmatgmm", "the 2DMatGMM detector exactly: 5x5 median blur, disk opening, size before hole filling"}};
+  return sets;
+}
+
+Detection detect_with_classification_model(const ClassificationModel& model, const cv::Mat& bgr8,
+                                           const std::string& image_name, const DetectionSettings& settings) {
+  DetectorOptions options;
+  if (settings.postprocessing == "maskterial")
+    options.rules = ExtractionRules::MaskTerial;
+  else if (settings.postprocessing == "2dmatgmm")
+    options.rules = ExtractionRules::TwoDMatGmm;
+  else
+    throw Error("unknown post-processing '" + settings.postprocessing + "'");
+  options.distance_threshold = settings.std_threshold;
+  options.size_threshold = settings.size_threshold;
+  options.min_score = settings.min_score;
+  return Detector(model.classifier, options).detect(bgr8, image_name);
+}
+
+std::vector<std::string> train_classification_model(const std::string& type, const coco::Dataset& dataset,
+                                                    const std::string& images_dir, const fs::path& out_dir,
+                                                    const TrainingProgress& progress) {
+  // GMM: contrast extraction is most of the time. Networks: the optimisation is; extraction is a sliver.
+  const double extract_share = type == "gmm" ? 0.8 : 0.1;
+  ClassifierTrainingOptions options = ClassifierTrainingOptions::defaults(type);
+  options.data.show_progress = false;
+  options.data.on_extract_progress = [&](double fraction) {
+    progress(extract_share * fraction, fraction < 1 ? "extracting contrast" : "denoising samples and fitting");
+  };
+  options.network.on_iteration = [&](int done, int total) {
+    progress(extract_share + (0.95 - extract_share) * done / total, "training the network");
+  };
+  progress(0.0, "extracting contrast");
+  const ClassifierTrainingResult result = train_classifier({dataset, images_dir}, nullptr, options);
+  progress(0.95, "writing model");
+  result.classifier->save(out_dir.string());
+  progress(1.0, "trained");
+  return result.report.errors;
+}
+
+}  // namespace maskterial::serve

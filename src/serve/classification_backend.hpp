@@ -1,0 +1,63 @@
+#pragma once
+// Everything the server knows about classification models sits behind these functions: how a model directory
+// is loaded, how a detector is built from a loaded model, and how a model is trained. The models are the
+// library's classifiers (classify/pixel_classifier.hpp: GMM, AMM, MLP) in any directory load_classifier
+// reads: maskterial's own (model.json + files), MaskTerial's AMM/MLP directories, or one 2DMatGMM JSON file.
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+#include <opencv2/core.hpp>
+
+#include "maskterial/classify/pixel_classifier.hpp"
+#include "maskterial/coco/dataset.hpp"
+#include "maskterial/core/flake.hpp"
+
+namespace maskterial::serve {
+
+// A loaded model, immutable once built and shared read-only by every request that uses it.
+struct ClassificationModel {
+  std::string type;         // "gmm", "amm" or "mlp"
+  std::string description;  // model.json "description", if any
+  ClassifierPtr classifier;
+  std::vector<std::string> class_names() const;
+};
+
+// Detector settings a request may choose (defaults = `maskterial detect`'s).
+struct DetectionSettings {
+  std::string postprocessing = "maskterial";  // one of postprocessing_rule_sets()
+  double std_threshold = 0;                   // class distance limit, standard deviations; 0 = the model's
+  int size_threshold = 200;                   // smallest flake, px
+  double min_score = 0.0;                     // flakes scoring below are dropped
+};
+
+// How detected regions become flakes (GET /api/models lists them as post-processing models).
+struct RuleSet {
+  std::string name, description;
+};
+const std::vector<RuleSet>& postprocessing_rule_sets();
+
+// Loads and validates a model directory; throws Error naming the file and the problem.
+std::shared_ptr<const ClassificationModel> load_classification_model(const std::filesystem::path& dir);
+
+// The built-in graphene GMM (core/embedded_models.hpp) and the files of its model directory (name, content).
+std::shared_ptr<const ClassificationModel> builtin_classification_model();
+std::vector<std::pair<std::string, std::string>> builtin_classification_model_files();
+
+// Runs the detector the model implies on one 8-bit BGR image; throws Error for an unknown rule set. Thread-safe.
+Detection detect_with_classification_model(const ClassificationModel& model, const cv::Mat& bgr8,
+                                           const std::string& image_name, const DetectionSettings& settings);
+
+// Trains a classifier of the given type ("gmm", "amm", "mlp") from a COCO dataset whose file names are relative
+// to images_dir and writes its model directory into out_dir. progress(fraction in [0, 1], stage) is called as
+// training advances. Returns the problems with skipped images (training went on without them).
+using TrainingProgress = std::function<void(double fraction, const std::string& stage)>;
+std::vector<std::string> train_classification_model(const std::string& type, const coco::Dataset& dataset,
+                                                    const std::string& images_dir,
+                                                    const std::filesystem::path& out_dir,
+                                                    const TrainingProgress& progress);
+
+}  // namespace maskterial::serve

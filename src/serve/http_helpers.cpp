@@ -1,0 +1,150 @@
+#include "http_helpers.hpp"
+
+#include <cerrno>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+
+#include <spdlog/spdlog.h>
+
+#include "maskterial/serve/http_error.hpp"
+
+namespace maskterial::serve {
+namespace {
+
+std::string shortest(double v) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%g", v);
+  return text;
+}
+
+}  // namespace
+
+std::string base64_encode(const std::string& bytes) {
+  static const char* alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string out;
+  out.reserve((bytes.size() + 2) / 3 * 4);
+  size_t i = 0;
+  for (; i + 2 < bytes.size(); i += 3) {
+    const uint32_t v = (uint8_t(bytes[i]) << 16) | (uint8_t(bytes[i + 1]) << 8) | uint8_t(bytes[i + 2]);
+    for (int shift : {18, 12, 6, 0}) out += alphabet[(v >> shift) & 63];
+  }
+  if (i < bytes.size()) {
+    const bool two = i + 1 < bytes.size();
+    const uint32_t v = (uint8_t(bytes[i]) << 16) | (two ? uint8_t(bytes[i + 1]) << 8 : 0);
+    out += alphabet[(v >> 18) & 63];
+    out += alphabet[(v >> 12) & 63];
+    out += two ? alphabet[(v >> 6) & 63] : '=';
+    out += '=';
+  }
+  return out;
+}
+
+void send_json(httplib::Response& res, int status, const nlohmann::json& body) {
+  res.status = status;
+  // Replacement characters instead of an exception for invalid UTF-8 in client-chosen names.
+  res.set_content(body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace), "application/json");
+}
+
+void send_error(httplib::Response& res, int status, const std::string& message) {
+  send_json(res, status, {{"error", message}});
+}
+
+void handle(httplib::Response& res, const std::function<void()>& route) {
+  try {
+    route();
+  } catch (const HttpError& e) {
+    send_error(res, e.status(), e.what());
+  } catch (const Error& e) {
+    send_error(res, 400, e.what());
+  } catch (const std::exception& e) {
+    spdlog::error("internal error: {}", e.what());
+    send_error(res, 500, std::string("internal error: ") + e.what());
+  }
+}
+
+httplib::Request read_capped(const httplib::Request& req, const httplib::ContentReader& reader, size_t cap,
+                             const std::string& what) {
+  httplib::Request out = req;
+  size_t received = 0;
+  bool too_large = false;
+  const auto take = [&](size_t n) {
+    received += n;
+    too_large = too_large || received > cap;
+    return received <= cap + kDrainLimit;  // false ends the connection
+  };
+  std::string current;  // the multipart part being received
+  httplib::MultipartFormData part;
+  bool have_part = false;
+  const auto finish_part = [&] {
+    if (have_part && !too_large) {
+      part.content = std::move(current);
+      out.files.emplace(part.name, part);
+    }
+    current.clear();
+  };
+  if (req.is_multipart_form_data()) {
+    reader(
+        [&](const httplib::MultipartFormData& header) {
+          finish_part();
+          part = header;
+          have_part = true;
+          return true;
+        },
+        [&](const char* data, size_t n) {
+          if (!take(n)) return false;
+          if (!too_large) current.append(data, n);
+          return true;
+        });
+    finish_part();
+  } else {
+    reader([&](const char* data, size_t n) {
+      if (!take(n)) return false;
+      if (!too_large) out.body.append(data, n);
+      return true;
+    });
+  }
+  if (too_large) {
+    out.files.clear();
+    out.body.clear();
+    throw HttpError(413, what + " may be at most " + std::to_string(cap >> 20) + " MiB; this one has " +
+                             std::to_string(received >> 20) + " MiB or more");
+  }
+  return out;
+}
+
+std::optional<std::string> form_field(const httplib::Request& req, const std::string& name) {
+  const auto part = req.files.find(name);
+  if (part != req.files.end()) {
+    if (!part->second.filename.empty()) throw HttpError(400, "form field '" + name + "' must be text, not a file");
+    return part->second.content;
+  }
+  if (req.has_param(name)) return req.get_param_value(name);
+  return std::nullopt;
+}
+
+std::string text_field(const httplib::Request& req, const std::string& name, const std::string& fallback) {
+  const auto text = form_field(req, name);
+  return text && !text->empty() ? *text : fallback;
+}
+
+double number_field(const httplib::Request& req, const std::string& name, double fallback, double min, double max) {
+  const auto text = form_field(req, name);
+  if (!text || text->empty()) return fallback;
+  char* end = nullptr;
+  errno = 0;
+  const double value = std::strtod(text->c_str(), &end);
+  if (errno != 0 || end == text->c_str() || *end != '\0' || !std::isfinite(value))
+    throw HttpError(400, "form field '" + name + "': '" + *text + "' is not a number");
+  if (value < min || value > max)
+    throw HttpError(400, "form field '" + name + "': " + *text + " is outside [" + shortest(min) + ", " +
+                             shortest(max) + "]");
+  return value;
+}
+
+bool flag_field(const httplib::Request& req, const std::string& name) {
+  const auto text = form_field(req, name);
+  return text && (*text == "1" || *text == "true" || *text == "yes" || *text == "on");
+}
+
+}  // namespace maskterial::serve

@@ -1,0 +1,333 @@
+#include "maskterial/serve/server.hpp"
+
+#include <sys/socket.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <thread>
+
+#include <httplib.h>
+#include <opencv2/imgcodecs.hpp>
+#include <spdlog/spdlog.h>
+
+#include "classification_backend.hpp"
+#include "http_helpers.hpp"
+#include "image_header.hpp"
+#include "maskterial/image/io.hpp"
+#include "maskterial/pipeline/outputs.hpp"
+#include "maskterial/serve/http_error.hpp"
+#include "maskterial/serve/model_store.hpp"
+#include "maskterial/serve/training_jobs.hpp"
+#include "maskterial/serve/worker_pool.hpp"
+#include "web_assets.hpp"
+
+namespace fs = std::filesystem;
+
+namespace maskterial::serve {
+namespace {
+
+constexpr const char* kVersion = "0.1.0";
+constexpr size_t kSmallBody = size_t{1} << 20;  // the largest body a request other than an upload may have
+
+double ms_since(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+}
+
+std::string content_type_of(std::string_view path) {
+  const auto ends_with = [&](std::string_view ext) {
+    return path.size() >= ext.size() && path.substr(path.size() - ext.size()) == ext;
+  };
+  if (ends_with(".html")) return "text/html; charset=utf-8";
+  if (ends_with(".js")) return "text/javascript; charset=utf-8";
+  if (ends_with(".css")) return "text/css; charset=utf-8";
+  if (ends_with(".json")) return "application/json";
+  if (ends_with(".png")) return "image/png";
+  if (ends_with(".svg")) return "image/svg+xml";
+  return "application/octet-stream";
+}
+
+const WebAsset* find_asset(std::string_view path) {
+  for (const auto& asset : web_assets())
+    if (asset.path == path) return &asset;
+  return nullptr;
+}
+
+nlohmann::json postprocessing_models() {
+  nlohmann::json list = nlohmann::json::array();
+  for (const auto& set : postprocessing_rule_sets()) list.push_back({{"name", set.name}, {"description", set.description}});
+  return list;
+}
+
+// Debian's cpp-httplib 0.11 is compiled with a listen backlog of 5: a burst of new connections overflows it and
+// clients see resets. Its listening socket is reachable from a subclass, and listen() again widens the backlog.
+class HttpServer : public httplib::Server {
+ public:
+  void widen_backlog() const { ::listen(svr_sock_, SOMAXCONN); }
+};
+
+}  // namespace
+
+struct Server::Impl {
+  ServerOptions options;
+  ModelStore store;
+  WorkerPool pool;
+  TrainingJobs jobs;
+  HttpServer http;
+  std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
+
+  explicit Impl(ServerOptions o)
+      : options(std::move(o)),
+        store(options.models_dir),
+        pool(options.workers ? options.workers : std::max(1u, std::thread::hardware_concurrency()), options.queue),
+        jobs(store) {
+    // httplib's default also sets SO_REUSEPORT, with which a second server on a taken port starts silently and
+    // shares the requests; only SO_REUSEADDR (restart right after a stop) is wanted.
+    http.set_socket_options([](socket_t sock) {
+      const int yes = 1;
+      ::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
+    });
+    const size_t connections = std::max<size_t>(options.connections, 4);
+    http.new_task_queue = [connections] { return new httplib::ThreadPool(connections); };
+    // Bodies are capped per route by read_capped; this only bounds what httplib itself would accept.
+    http.set_payload_max_length(
+        std::max({options.max_image_bytes, options.max_model_bytes, options.max_training_bytes}) + kDrainLimit);
+    http.set_pre_routing_handler([](const httplib::Request& req, httplib::Response& res) {
+      return refuse_body(req, res) ? httplib::Server::HandlerResponse::Handled
+                                   : httplib::Server::HandlerResponse::Unhandled;
+    });
+    http.set_error_handler([](const httplib::Request&, httplib::Response& res) {
+      if (res.body.empty())  // httplib's own errors (413, 400, 404 for unknown routes) get a JSON body too
+        send_error(res, res.status, res.status == 404   ? "no such endpoint"
+                                    : res.status == 413 ? "upload too large"
+                                                        : "HTTP error " + std::to_string(res.status));
+    });
+    http.set_exception_handler([](const httplib::Request&, httplib::Response& res, std::exception_ptr) {
+      send_error(res, 500, "internal error");
+    });
+    http.set_logger([](const httplib::Request& req, const httplib::Response& res) {
+      spdlog::debug("{} {} -> {}", req.method, req.path, res.status);
+    });
+    add_routes();
+  }
+
+  // The upload routes read their bodies with a cap each (read_capped); every other request has no use for a
+  // large body, so one is refused before httplib reads it into memory.
+  static bool refuse_body(const httplib::Request& req, httplib::Response& res) {
+    const bool upload_route = (req.method == "POST" && (req.path == "/api/predict" || req.path == "/api/jobs")) ||
+                              (req.method == "PUT" && req.path.rfind("/api/models/", 0) == 0);
+    if (upload_route || !req.has_header("Content-Length")) return false;
+    if (std::strtoull(req.get_header_value("Content-Length").c_str(), nullptr, 10) <= kSmallBody) return false;
+    res.set_header("Connection", "close");  // the body is not read, so the connection cannot be reused
+    send_error(res, 413, req.method + " " + req.path + " takes no upload");
+    return true;
+  }
+
+  void add_routes() {
+    http.Get("/api/health", [this](const httplib::Request&, httplib::Response& res) { handle(res, [&] { health(res); }); });
+    http.Get("/api/openapi.json", [](const httplib::Request&, httplib::Response& res) {
+      const WebAsset* spec = find_asset("openapi.json");
+      res.set_content(spec->content.data(), spec->content.size(), "application/json");
+    });
+    http.Get("/api/models", [this](const httplib::Request&, httplib::Response& res) {
+      handle(res, [&] {
+        nlohmann::json list = store.list();
+        list["postprocessing"] = postprocessing_models();
+        send_json(res, 200, list);
+      });
+    });
+    // Registered before the plain model routes, which would match these paths too.
+    http.Get(R"(/api/models/([^/]+)/([^/]+)/files/(.+))", [this](const httplib::Request& req, httplib::Response& res) {
+      handle(res, [&] {
+        const std::string content = store.file(parse_model_kind(req.matches[1]), req.matches[2], req.matches[3]);
+        res.set_header("Content-Disposition", "attachment; filename=\"" + req.matches[3].str() + "\"");
+        res.set_content(content, "application/octet-stream");
+      });
+    });
+    http.Get(R"(/api/models/([^/]+)/(.+))", [this](const httplib::Request& req, httplib::Response& res) {
+      handle(res, [&] { send_json(res, 200, store.describe(parse_model_kind(req.matches[1]), req.matches[2])); });
+    });
+    http.Put(R"(/api/models/([^/]+)/(.+))",
+             [this](const httplib::Request& req, httplib::Response& res, const httplib::ContentReader& reader) {
+               handle(res, [&] { upload_model(read_capped(req, reader, options.max_model_bytes, "a model upload"), res); });
+             });
+    http.Delete(R"(/api/models/([^/]+)/(.+))", [this](const httplib::Request& req, httplib::Response& res) {
+      handle(res, [&] {
+        store.remove(parse_model_kind(req.matches[1]), req.matches[2]);
+        send_json(res, 200, {{"deleted", req.matches[2].str()}});
+      });
+    });
+    http.Post("/api/predict",
+              [this](const httplib::Request& req, httplib::Response& res, const httplib::ContentReader& reader) {
+                handle(res, [&] { predict(read_capped(req, reader, options.max_image_bytes, "an image upload"), res); });
+              });
+    http.Post("/api/jobs",
+              [this](const httplib::Request& req, httplib::Response& res, const httplib::ContentReader& reader) {
+                handle(res, [&] { start_job(read_capped(req, reader, options.max_training_bytes, "a training upload"), res); });
+              });
+    http.Get("/api/jobs", [this](const httplib::Request&, httplib::Response& res) {
+      handle(res, [&] { send_json(res, 200, jobs.list()); });
+    });
+    http.Get(R"(/api/jobs/([^/]+))", [this](const httplib::Request& req, httplib::Response& res) {
+      handle(res, [&] { send_json(res, 200, jobs.status(req.matches[1])); });
+    });
+    // The web page: every other GET is a file of web/, "/" is the page itself.
+    http.Get(R"(/(.*))", [](const httplib::Request& req, httplib::Response& res) {
+      const std::string path = req.matches[1].str().empty() ? "index.html" : req.matches[1].str();
+      const WebAsset* asset = path.rfind("api/", 0) == 0 ? nullptr : find_asset(path);
+      if (!asset) return send_error(res, 404, "no such endpoint or page: " + req.path);
+      res.set_content(asset->content.data(), asset->content.size(), content_type_of(asset->path));
+    });
+  }
+
+  // A decoded image must fit in memory: its size is read from the header before anything is decoded.
+  void check_pixels(const std::string& bytes, const std::string& name) const {
+    const auto size = image_size_from_header(bytes);
+    if (size && static_cast<double>(size->width) * size->height > static_cast<double>(options.max_image_pixels))
+      throw HttpError(413, name + ": " + std::to_string(size->width) + "x" + std::to_string(size->height) +
+                               " pixels is more than the server takes (" +
+                               std::to_string(options.max_image_pixels / 1000000) + " megapixels)");
+  }
+
+  void health(httplib::Response& res) {
+    const nlohmann::json models = store.list();
+    send_json(res, 200,
+              {{"status", "ok"},
+               {"version", kVersion},
+               {"uptime_s", ms_since(started) / 1000},
+               {"models", {{"classification", models["classification"].size()},
+                           {"segmentation", models["segmentation"].size()}}},
+               {"workers", {{"threads", pool.threads()}, {"busy", pool.busy()}, {"queued", pool.queued()},
+                            {"queue_capacity", pool.capacity()}}},
+               {"training_job_running", jobs.busy()}});
+  }
+
+  // Uploads take the request by value: file contents are moved on, never copied (training sets can be large).
+  void upload_model(httplib::Request req, httplib::Response& res) {
+    const ModelKind kind = parse_model_kind(req.matches[1]);
+    const std::string name = req.matches[2];
+    const bool overwrite = flag_field(req, "overwrite");
+    store.check_installable(kind, name, overwrite);
+    ModelFiles files;
+    if (req.is_multipart_form_data()) {
+      for (auto& [field, part] : req.files)
+        if (field != "overwrite") files.emplace_back(field, std::move(part.content));
+    } else if (req.get_header_value("Content-Type").rfind("application/json", 0) == 0) {
+      files.emplace_back("gmm.json", std::move(req.body));  // a single 2DMatGMM parameter file
+    } else {
+      throw HttpError(415, "upload a model as multipart/form-data (one field per file, named like the file) or "
+                           "a 2DMatGMM parameter file as application/json");
+    }
+    bool existed = false;
+    try {
+      store.describe(kind, name);
+      existed = true;
+    } catch (const HttpError&) {
+      // a new model
+    }
+    send_json(res, existed ? 200 : 201, store.install(kind, name, files, overwrite));
+  }
+
+  void predict(const httplib::Request& req, httplib::Response& res) {
+    const auto received = std::chrono::steady_clock::now();
+    if (!req.is_multipart_form_data())
+      throw HttpError(415, "send multipart/form-data with the image file in the field 'image'");
+    const auto image_part = req.files.find("image");
+    if (image_part == req.files.end()) throw HttpError(400, "no image: the form needs a file field 'image'");
+    const httplib::MultipartFormData& image = image_part->second;
+    const std::string image_name = image.filename.empty() ? "image" : fs::path(image.filename).filename().string();
+    if (image.content.empty()) throw HttpError(400, image_name + ": the uploaded image is empty");
+
+    const std::string model_name = text_field(req, "classification_model", kBuiltinClassificationModel);
+    const std::string segmentation = text_field(req, "segmentation_model", "");
+    if (!segmentation.empty())
+      throw HttpError(404, "no segmentation model named '" + segmentation + "' (this build has none yet)");
+    DetectionSettings settings;
+    settings.postprocessing = text_field(req, "postprocessing", settings.postprocessing);
+    const auto& sets = postprocessing_rule_sets();
+    if (std::none_of(sets.begin(), sets.end(), [&](const RuleSet& set) { return set.name == settings.postprocessing; }))
+      throw HttpError(400, "form field 'postprocessing': unknown '" + settings.postprocessing +
+                               "' (see GET /api/models)");
+    settings.std_threshold = number_field(req, "std_threshold", settings.std_threshold, 0, 1e3);
+    const double size_threshold = number_field(req, "size_threshold", settings.size_threshold, 1, 1 << 30);
+    if (size_threshold != std::floor(size_threshold))
+      throw HttpError(400, "form field 'size_threshold' must be a whole number of pixels");
+    settings.size_threshold = static_cast<int>(size_threshold);
+    settings.min_score = number_field(req, "min_score", settings.min_score, 0, 1);
+    const bool overlay = flag_field(req, "overlay");
+    // Held by this request until it is answered, whatever happens to the model store meanwhile.
+    const std::shared_ptr<const ClassificationModel> model = store.classification_model(model_name);
+
+    check_pixels(image.content, image_name);
+
+    auto work = [&, model]() {
+      const auto start = std::chrono::steady_clock::now();
+      const cv::Mat bgr8 = decode_image(image.content, image_name);
+      const double decode_ms = ms_since(start);
+      const Detection detection = detect_with_classification_model(*model, bgr8, image_name, settings);
+      nlohmann::json out = detection_to_json(detection);
+      out["models"] = {{"classification", model_name}, {"segmentation", nullptr},
+                       {"postprocessing", settings.postprocessing}};
+      out["settings"] = {{"std_threshold", settings.std_threshold},
+                         {"size_threshold", settings.size_threshold},
+                         {"min_score", settings.min_score}};
+      if (overlay) {
+        std::vector<uchar> png;
+        cv::imencode(".png", render_overlay(bgr8, detection), png);
+        out["overlay_png_base64"] = base64_encode(std::string(png.begin(), png.end()));
+      }
+      out["timing_ms"] = {{"decode", decode_ms}, {"detect", ms_since(start) - decode_ms}};
+      return out;
+    };
+    auto future = pool.try_submit(work);
+    if (!future) {
+      res.set_header("Retry-After", "1");
+      throw HttpError(503, "busy: all " + std::to_string(pool.threads()) + " workers are busy and " +
+                               std::to_string(pool.capacity()) + " requests are waiting; retry shortly");
+    }
+    nlohmann::json out = future->get();
+    out["timing_ms"]["total"] = ms_since(received);
+    send_json(res, 200, out);
+  }
+
+  void start_job(httplib::Request req, httplib::Response& res) {
+    if (!req.is_multipart_form_data())
+      throw HttpError(415, "send multipart/form-data: files 'images' (repeated), file 'annotations' (COCO JSON), "
+                           "field 'model'");
+    TrainingUpload upload;
+    upload.model_name = text_field(req, "model", "");
+    if (upload.model_name.empty()) throw HttpError(400, "form field 'model' (name of the model to train) is missing");
+    upload.overwrite = flag_field(req, "overwrite");
+    upload.type = text_field(req, "type", upload.type);
+    if (upload.type != "gmm" && upload.type != "amm" && upload.type != "mlp")
+      throw HttpError(400, "form field 'type': unknown classifier type '" + upload.type + "' (gmm, amm or mlp)");
+    if (!req.has_file("annotations")) throw HttpError(400, "no annotations: the form needs a COCO JSON file 'annotations'");
+    upload.annotations = std::move(req.files.find("annotations")->second.content);
+    const auto [first, last] = req.files.equal_range("images");
+    for (auto it = first; it != last; ++it) {
+      upload.images.emplace_back(fs::path(it->second.filename).filename().string(), std::move(it->second.content));
+      check_pixels(upload.images.back().second, upload.images.back().first);
+    }
+    send_json(res, 202, jobs.start(std::move(upload)));
+  }
+};
+
+Server::Server(ServerOptions options) : impl_(std::make_unique<Impl>(std::move(options))) {}
+
+Server::~Server() { stop(); }
+
+int Server::bind() {
+  const auto& o = impl_->options;
+  const int port = o.port == 0 ? impl_->http.bind_to_any_port(o.host) : (impl_->http.bind_to_port(o.host, o.port) ? o.port : -1);
+  if (port <= 0) throw Error("cannot listen on " + o.host + ":" + std::to_string(o.port) + " (port taken or bad address)");
+  impl_->http.widen_backlog();
+  return port;
+}
+
+void Server::listen() { impl_->http.listen_after_bind(); }
+
+void Server::stop() {
+  if (impl_) impl_->http.stop();
+}
+
+}  // namespace maskterial::serve

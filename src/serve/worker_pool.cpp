@@ -1,0 +1,56 @@
+#include "maskterial/serve/worker_pool.hpp"
+
+namespace maskterial::serve {
+
+WorkerPool::WorkerPool(size_t threads, size_t capacity) : capacity_(capacity) {
+  if (threads == 0) threads = 1;
+  threads_.reserve(threads);
+  for (size_t i = 0; i < threads; ++i) threads_.emplace_back([this] { work(); });
+}
+
+WorkerPool::~WorkerPool() {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    stopping_ = true;
+  }
+  wake_.notify_all();
+  for (auto& t : threads_) t.join();
+}
+
+bool WorkerPool::try_enqueue(std::function<void()> task) {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    // Accepted and unfinished tasks: one per thread running, up to capacity_ waiting.
+    if (stopping_ || queue_.size() + running_ >= threads_.size() + capacity_) return false;
+    queue_.push_back(std::move(task));
+  }
+  wake_.notify_one();
+  return true;
+}
+
+size_t WorkerPool::queued() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return queue_.size();
+}
+
+size_t WorkerPool::busy() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return running_;
+}
+
+void WorkerPool::work() {
+  std::unique_lock<std::mutex> lock(mutex_);
+  for (;;) {
+    wake_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
+    if (queue_.empty()) return;  // stopping and drained
+    auto task = std::move(queue_.front());
+    queue_.pop_front();
+    ++running_;
+    lock.unlock();
+    task();  // packaged tasks keep their exceptions for the future
+    lock.lock();
+    --running_;
+  }
+}
+
+}  // namespace maskterial::serve

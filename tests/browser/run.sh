@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Browser test of the web page: starts `maskterial serve` on a free port, opens the page in Debian's headless
+# Chromium through playwright-core, uploads a microscope image and checks that flake outlines and table rows
+# appear (web_page.test.mjs); with a training image folder it also trains a classifier from the page, using
+# graphene_h_instances.json (the COCO instances of the shared maskterial-demo GrapheneH instance masks, as
+# coco::read_instance_mask_folder reads them). Exit 77 (ctest: skipped) only when Chromium or Node.js is not
+# installed.
+# Usage: run.sh MASKTERIAL_BINARY IMAGE SCREENSHOT.png [TRAINING_IMAGE_FOLDER]
+set -euo pipefail
+cli=$1 image=$2 screenshot=$3 training=${4:-}
+here=$(cd "$(dirname "$0")" && pwd)
+
+chromium=${CHROMIUM:-$(command -v chromium || command -v chromium-browser || true)}
+if [ -z "$chromium" ]; then
+  echo "SKIPPED: Chromium is not installed (scripts/install_deps.sh installs the Debian package 'chromium')"
+  exit 77
+fi
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+  echo "SKIPPED: Node.js and npm are not installed (needed to drive Chromium with playwright-core)"
+  exit 77
+fi
+if [ ! -d "$here/node_modules/playwright-core" ]; then
+  (cd "$here" && npm ci --no-audit --no-fund --loglevel=error)
+fi
+
+work=$(mktemp -d)
+server_pid=""
+cleanup() {
+  [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+"$cli" serve --port 0 --models "$work/models" >"$work/server.log" 2>&1 &
+server_pid=$!
+for _ in $(seq 100); do
+  grep -q "serving on" "$work/server.log" && break
+  kill -0 "$server_pid" 2>/dev/null || { cat "$work/server.log"; exit 1; }
+  sleep 0.1
+done
+url=$(sed -n 's/.*serving on \(http:[^ ]*\).*/\1/p' "$work/server.log")
+[ -n "$url" ] || { echo "the server did not start:"; cat "$work/server.log"; exit 1; }
+
+mkdir -p "$(dirname "$screenshot")"
+CHROMIUM="$chromium" node "$here/web_page.test.mjs" "$url" "$image" "$screenshot" "$training" \
+  "$here/graphene_h_instances.json"

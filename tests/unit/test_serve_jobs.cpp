@@ -1,0 +1,153 @@
+// Training jobs over HTTP: a classifier trained from uploaded images and COCO annotations, one job at a time,
+// detection served meanwhile, bad uploads refused up front, failures reported in the job status.
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <thread>
+
+#include "maskterial/coco/dataset.hpp"
+#include "maskterial/util/files.hpp"
+#include "serve_test_client.hpp"
+
+namespace fs = std::filesystem;
+using namespace maskterial;
+using namespace maskterial::serve;
+using namespace maskterial::serve::test;
+
+namespace {
+const std::string kShared = MASKTERIAL_SHARED_DATA;
+const std::string kImages = kShared + "/maskterial-demo/images/GrapheneH";
+const std::string kMasks = kShared + "/maskterial-demo/instance_masks/GrapheneH";
+const std::string kExample = std::string(MASKTERIAL_SOURCE_DIR) + "/examples/images/graphene_1.jpg";
+
+// The annotated GrapheneH images `copies` times under different names (a longer job), plus the COCO file.
+httplib::MultipartFormDataItems training_form(const std::string& model, int copies) {
+  const coco::Dataset annotated = coco::read_instance_mask_folder(kImages, kMasks);
+  coco::Dataset dataset;
+  dataset.categories = annotated.categories;
+  httplib::MultipartFormDataItems form{text_part("model", model)};
+  for (int copy = 0; copy < copies; ++copy) {
+    for (const auto& image : annotated.images) {
+      coco::ImageInfo renamed = image;
+      renamed.id = static_cast<int64_t>(dataset.images.size()) + 1;
+      renamed.file_name = std::to_string(copy) + "_" + fs::path(image.file_name).filename().string();
+      for (const auto* a : annotated.annotations_of(image.id)) {
+        coco::Annotation moved = *a;
+        moved.id = static_cast<int64_t>(dataset.annotations.size()) + 1;
+        moved.image_id = renamed.id;
+        dataset.annotations.push_back(moved);
+      }
+      dataset.images.push_back(renamed);
+      form.push_back(file_part("images", read_file(kImages + "/" + fs::path(image.file_name).filename().string()),
+                               renamed.file_name));
+    }
+  }
+  form.push_back(file_part("annotations", coco::dataset_to_json(dataset).dump(), "gt.json"));
+  return form;
+}
+
+nlohmann::json wait_for(httplib::Client& client, const std::string& id) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::minutes(3);
+  for (;;) {
+    const auto job = body_json(client.Get("/api/jobs/" + id));
+    if (job["state"] != "running" || std::chrono::steady_clock::now() > deadline) return job;
+    EXPECT_GE(job["progress"].get<double>(), 0.0);
+    EXPECT_LE(job["progress"].get<double>(), 1.0);
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+}
+}  // namespace
+
+TEST(ServeJobs, TrainsOneJobAtATimeWhileServingDetections) {
+  if (!fs::exists(kMasks)) GTEST_SKIP() << "shared data not found";
+  const ScratchDir scratch("mt_serve_jobs");
+  ServerOptions options;
+  options.models_dir = scratch.path();
+  LiveServer server(options);
+  auto client = server.client();
+
+  auto form = training_form("graphene-lab", 6);
+  form.push_back(file_part("images", read_file(kExample), "unlisted.jpg"));
+  const auto started = client.Post("/api/jobs", form);
+  ASSERT_EQ(status_of(started), 202) << error_of(started);
+  const auto job = body_json(started);
+  EXPECT_EQ(job["state"], "running");
+  EXPECT_EQ(job["images"], 30);
+  EXPECT_EQ(job["warnings"], nlohmann::json({"unlisted.jpg: not listed in the annotations; left out"}));
+
+  // A second job is refused while the first runs; detection goes on.
+  const auto second = client.Post("/api/jobs", training_form("other", 1));
+  EXPECT_EQ(status_of(second), 409) << error_of(second);
+  EXPECT_NE(error_of(second).find("one job runs at a time"), std::string::npos);
+  EXPECT_EQ(status_of(predict(client, read_file(kExample), "during.jpg")), 200);
+  EXPECT_TRUE(body_json(client.Get("/api/health"))["training_job_running"].get<bool>());
+
+  const auto done = wait_for(client, job["id"]);
+  ASSERT_EQ(done["state"], "succeeded") << done.dump();
+  EXPECT_EQ(done["progress"], 1.0);
+  EXPECT_EQ(done["result"]["classes"], nlohmann::json({"1"}));
+  EXPECT_EQ(body_json(client.Get("/api/jobs"))[0]["id"], job["id"]);
+
+  // The trained model is installed and detects graphene.
+  const auto model = body_json(client.Get("/api/models/classification/graphene-lab"));
+  EXPECT_EQ(model["status"], "ready");
+  EXPECT_TRUE(fs::exists(options.models_dir / "classification" / "graphene-lab" / "model.json"));
+  const auto r = predict(client, read_file(kImages + "/45ce9af7-5523-4aa2-9209-9639c3073766.jpg"), "g.jpg",
+                         {text_part("classification_model", "graphene-lab")});
+  ASSERT_EQ(status_of(r), 200) << error_of(r);
+  EXPECT_GT(body_json(r)["flakes"].size(), 0u);
+
+  // Same name again: refused unless overwrite is asked for.
+  const auto again = client.Post("/api/jobs", training_form("graphene-lab", 1));
+  EXPECT_EQ(status_of(again), 409);
+  EXPECT_NE(error_of(again).find("exists"), std::string::npos);
+}
+
+TEST(ServeJobs, BadTrainingUploadsAreRefusedAndFailuresReported) {
+  if (!fs::exists(kMasks)) GTEST_SKIP() << "shared data not found";
+  const ScratchDir scratch("mt_serve_bad_jobs");
+  ServerOptions options;
+  options.models_dir = scratch.path();
+  LiveServer server(options);
+  auto client = server.client();
+  const auto refused = [&](httplib::MultipartFormDataItems form, int status, const std::string& words) {
+    const auto r = client.Post("/api/jobs", form);
+    EXPECT_EQ(status_of(r), status) << error_of(r);
+    EXPECT_NE(error_of(r).find(words), std::string::npos) << error_of(r);
+    EXPECT_EQ(status_of(client.Get("/api/health")), 200);
+  };
+  const std::string image = read_file(kExample);
+  const std::string coco = R"({"images": [{"id": 1, "file_name": "dir/a.jpg", "width": 1920, "height": 1200}],
+      "annotations": [{"id": 1, "image_id": 1, "category_id": 1, "bbox": [0, 0, 10, 10], "area": 100,
+                       "segmentation": [[0, 0, 10, 0, 10, 10, 0, 10]]}],
+      "categories": [{"id": 1, "name": "1"}]})";
+  refused({file_part("annotations", coco, "gt.json"), file_part("images", image, "a.jpg")}, 400, "'model'");
+  refused({text_part("model", "../up"), file_part("annotations", coco, "gt.json"), file_part("images", image, "a.jpg")},
+          400, "invalid model name");
+  refused({text_part("model", "graphene-2dmatgmm"), file_part("annotations", coco, "gt.json"),
+           file_part("images", image, "a.jpg")}, 403, "built in");
+  refused({text_part("model", "m"), file_part("images", image, "a.jpg")}, 400, "annotations");
+  refused({text_part("model", "m"), file_part("annotations", "{oops", "gt.json"), file_part("images", image, "a.jpg")},
+          400, "annotations: not valid JSON");
+  refused({text_part("model", "m"), file_part("annotations", R"({"images": 3})", "gt.json"),
+           file_part("images", image, "a.jpg")}, 400, "annotations");
+  refused({text_part("model", "m"), file_part("annotations", coco, "gt.json")}, 400, "no training images");
+  refused({text_part("model", "m"), file_part("annotations", coco, "gt.json"), file_part("images", image, "b.jpg")},
+          400, "none of the uploaded images");
+  refused({text_part("model", "m"), file_part("annotations", coco, "gt.json"), file_part("images", image, "..")},
+          400, "invalid file name");
+  EXPECT_EQ(status_of(client.Post("/api/jobs", "{}", "application/json")), 415);
+
+  // Accepted, but the only image is unreadable: the job fails and says why; no model appears.
+  const auto started = client.Post("/api/jobs", httplib::MultipartFormDataItems{
+      text_part("model", "m"), file_part("annotations", coco, "gt.json"), file_part("images", "not a jpeg", "a.jpg")});
+  ASSERT_EQ(status_of(started), 202) << error_of(started);
+  const auto done = wait_for(client, body_json(started)["id"]);
+  EXPECT_EQ(done["state"], "failed");
+  EXPECT_NE(done["error"].get<std::string>().find("a.jpg"), std::string::npos) << done.dump();
+  EXPECT_EQ(done["error"].get<std::string>().find(options.models_dir.string()), std::string::npos) << done.dump();
+  EXPECT_EQ(status_of(client.Get("/api/models/classification/m")), 404);
+  EXPECT_EQ(status_of(client.Get("/api/jobs/999")), 404);
+  // Nothing left behind in the models folder.
+  for (const auto& e : fs::directory_iterator(options.models_dir / "classification")) ADD_FAILURE() << e.path();
+}
