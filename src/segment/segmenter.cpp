@@ -148,22 +148,24 @@ std::vector<InstanceMask> Segmenter::predict(const cv::Mat& bgr8) const {
   const torch::Tensor valid = masks.slice(1, 0, (sh + 3) / 4).slice(2, 0, (sw + 3) / 4).flatten(1);
   const torch::Tensor inside = (valid > 0).to(torch::kFloat32);
   const torch::Tensor mask_score = (valid.sigmoid() * inside).sum(1) / (inside.sum(1) + 1e-6);
-  const torch::Tensor score = (class_score * mask_score).to(torch::kCPU);
-  const torch::Tensor categories = category.to(torch::kCPU);
+  const torch::Tensor score = (class_score * mask_score).to(torch::kCPU, torch::kFloat32).contiguous();
+  const torch::Tensor categories = category.to(torch::kCPU).contiguous();
+  const auto score_of = score.accessor<float, 1>();
+  const auto category_of = categories.accessor<int64_t, 1>();
 
   std::vector<int64_t> kept;
   for (int64_t q = 0; q < score.size(0); ++q)
-    if (score[q].item<float>() > score_threshold_) kept.push_back(q);
-  std::stable_sort(kept.begin(), kept.end(),
-                   [&](int64_t a, int64_t b) { return score[a].item<float>() > score[b].item<float>(); });
+    if (score_of[q] > score_threshold_) kept.push_back(q);
+  std::stable_sort(kept.begin(), kept.end(), [&](int64_t a, int64_t b) { return score_of[a] > score_of[b]; });
 
-  const torch::Tensor low_res = masks.to(torch::kCPU).contiguous();
+  const torch::Tensor low_res = masks.to(torch::kCPU, torch::kFloat32).contiguous();
+  const int rows = static_cast<int>(low_res.size(1)), cols = static_cast<int>(low_res.size(2));
   std::vector<InstanceMask> instances;
   for (int64_t q : kept) {
-    cv::Mat mask = resample_mask(
-        cv::Mat(static_cast<int>(low_res.size(1)), static_cast<int>(low_res.size(2)), CV_32F, low_res[q].data_ptr<float>()),
-        static_cast<double>(sw) / (4.0 * bgr8.cols), static_cast<double>(sh) / (4.0 * bgr8.rows), bgr8.size());
-    if (!mask.empty()) instances.push_back({mask, score[q].item<float>(), static_cast<int>(categories[q].item<int64_t>())});
+    cv::Mat mask = resample_mask(cv::Mat(rows, cols, CV_32F, low_res[q].data_ptr<float>()),
+                                 static_cast<double>(sw) / (4.0 * bgr8.cols), static_cast<double>(sh) / (4.0 * bgr8.rows),
+                                 bgr8.size());
+    if (!mask.empty()) instances.push_back({mask, score_of[q], static_cast<int>(category_of[q])});
   }
   return instances;
 }
