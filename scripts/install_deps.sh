@@ -3,7 +3,7 @@
 set -euo pipefail
 packages=(build-essential cmake pkg-config libopencv-dev nlohmann-json3-dev libcli11-dev libspdlog-dev
           libgtest-dev libbenchmark-dev libnanoflann-dev
-          libtorch-dev libopenblas0-pthread)
+          libtorch-dev libopenblas0-pthread libgloo-dev)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
