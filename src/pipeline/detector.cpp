@@ -1,5 +1,7 @@
 #include "maskterial/pipeline/detector.hpp"
 
+#include <algorithm>
+#include <array>
 #include <chrono>
 #include <limits>
 
@@ -28,9 +30,17 @@ cv::Rect padded(const cv::Rect& box, const cv::Size& size) {
 
 }  // namespace
 
-Detector::Detector(ClassifierPtr classifier, DetectorOptions options, cv::Mat flat_field)
-    : classifier_(std::move(classifier)), options_(options), flat_field_(std::move(flat_field)) {
+Detector::Detector(ClassifierPtr classifier, DetectorOptions options, cv::Mat flat_field,
+                   segment::SegmenterPtr segmenter)
+    : classifier_(std::move(classifier)),
+      options_(options),
+      flat_field_(std::move(flat_field)),
+      segmenter_(std::move(segmenter)) {
   if (!classifier_ || classifier_->classes().empty()) throw Error("detector: the classifier has no classes");
+  if (segmenter_ && options_.rules == ExtractionRules::TwoDMatGmm)
+    throw Error("detector: the 2DMatGMM rules extract flakes from the class map; they take no segmenter");
+  if (!(options_.min_class_occupancy >= 0 && options_.min_class_occupancy <= 1))
+    throw Error("detector: min class occupancy must be in [0, 1]");
   if (options_.distance_threshold < 0) throw Error("detector: distance threshold must not be negative");
   if (options_.size_threshold < 1) throw Error("detector: size threshold must be at least 1 px");
 }
@@ -63,24 +73,29 @@ PixelClassification Detector::classify(const cv::Mat& input, const std::string& 
   return classifier_->classify(image, lut(bg), threshold());
 }
 
-void Detector::finish_flake(Flake& flake, const ClassLabel& label, const cv::Mat& labels, const cv::Mat& mask,
-                            const cv::Rect& roi) const {
-  flake.class_id = label.id;
-  flake.class_name = label.name;
-  // Share of the final (hole-filled) mask that the classifier put in this class.
-  const cv::Mat same = labels(roi) == label.id;
-  cv::Mat inside;
-  cv::bitwise_and(same, mask, inside);
-  flake.class_share = flake.area > 0 ? static_cast<double>(cv::countNonZero(inside)) / flake.area : 0.0;
+void Detector::set_class(Flake& flake, uint8_t id) const {
+  flake.class_id = id;
+  const ClassLabel* label = id == kUnknownClassId ? nullptr : classifier_->find_class(id);
+  flake.class_name = label ? label->name : "unknown";
   // How far the flake's mean colour is from its class: large = doubtful label (see PixelClassifier). An
   // unknown flake gets its distance to the nearest class.
-  if (label.id != kUnknownClassId) {
-    flake.uncertainty = classifier_->flake_uncertainty(flake.mean_contrast_bgr, label.id);
+  if (label) {
+    flake.uncertainty = classifier_->flake_uncertainty(flake.mean_contrast_bgr, id);
     return;
   }
   flake.uncertainty = std::numeric_limits<double>::infinity();
   for (const ClassLabel& c : classifier_->classes())
     flake.uncertainty = std::min(flake.uncertainty, classifier_->flake_uncertainty(flake.mean_contrast_bgr, c.id));
+}
+
+void Detector::finish_flake(Flake& flake, const ClassLabel& label, const cv::Mat& labels, const cv::Mat& mask,
+                            const cv::Rect& roi) const {
+  set_class(flake, label.id);
+  // Share of the final (hole-filled) mask that the classifier put in this class.
+  const cv::Mat same = labels(roi) == label.id;
+  cv::Mat inside;
+  cv::bitwise_and(same, mask, inside);
+  flake.class_share = flake.area > 0 ? static_cast<double>(cv::countNonZero(inside)) / flake.area : 0.0;
 }
 
 std::vector<ClassLabel> Detector::extracted_classes() const {
@@ -106,13 +121,29 @@ Detection Detector::detect(const cv::Mat& input, const std::string& name, Detect
   if (!has_valid_background(out.background_bgr))
     throw Error(name + ": no substrate background found (image too dark or saturated)");
 
-  PixelClassification pixels = classifier_->classify(image, lut(out.background_bgr), threshold());
+  std::vector<segment::InstanceMask> instances;
+  cv::Mat roi;  // with a segmenter only the pixels of its masks are classified
+  if (segmenter_) {
+    instances = segmenter_->predict(image);
+    roi = cv::Mat::zeros(image.size(), CV_8U);
+    for (const auto& instance : instances) {
+      if (instance.mask.size() != image.size() || instance.mask.type() != CV_8U)
+        throw Error(name + ": the segmenter returned a mask that is not an 8-bit image of the image's size");
+      cv::bitwise_or(roi, instance.mask, roi);
+    }
+    time.segment_ms = ms_since(t);
+  }
+
+  PixelClassification pixels;
+  if (!segmenter_ || !instances.empty()) pixels = classifier_->classify(image, lut(out.background_bgr), threshold(), roi);
   cv::Mat& labels = pixels.labels;
-  if (options_.report_unknown && classifier_->models_background())
+  if (options_.report_unknown && classifier_->models_background() && !labels.empty())
     labels.setTo(kUnknownClassId, (labels == 0) & (pixels.distance > threshold()));
   time.classify_ms = ms_since(t);
 
-  if (options_.rules == ExtractionRules::TwoDMatGmm)
+  if (segmenter_)
+    extract_segmented(instances, labels, image, out.background_bgr, out);
+  else if (options_.rules == ExtractionRules::TwoDMatGmm)
     extract_2dmatgmm(labels, image, out.background_bgr, out);
   else
     extract_maskterial(labels, image, out.background_bgr, out);
@@ -194,6 +225,54 @@ void Detector::extract_maskterial(const cv::Mat& labels, const cv::Mat& image, c
       finish_flake(flake, label, labels, mask, box);
       out.flakes.push_back(std::move(flake));
     }
+  }
+}
+
+void Detector::extract_segmented(const std::vector<segment::InstanceMask>& instances, const cv::Mat& labels,
+                                 const cv::Mat& image, const Bgr& background, Detection& out) const {
+  const FlakeSource source{image, background};
+  for (const auto& instance : instances) {
+    const cv::Rect box = cv::boundingRect(instance.mask);
+    const cv::Mat raw = instance.mask(box);
+    const int pixels = box.area() > 0 ? cv::countNonZero(raw) : 0;
+    if (pixels < options_.size_threshold) continue;
+    // Majority vote of the classifier inside the mask as predicted (MaskTerial); ties go to the smaller id.
+    std::array<int, 256> votes{};
+    for (int y = 0; y < box.height; ++y) {
+      const uint8_t* m = raw.ptr<uint8_t>(y);
+      const uint8_t* l = labels.ptr<uint8_t>(box.y + y) + box.x;
+      for (int x = 0; x < box.width; ++x)
+        if (m[x]) ++votes[l[x]];
+    }
+    const auto winner = std::max_element(votes.begin(), votes.end());
+    const auto id = static_cast<uint8_t>(winner - votes.begin());
+    const double share = static_cast<double>(*winner) / pixels;
+    if (id == 0 || share < options_.min_class_occupancy) continue;
+
+    // The flake: the mask's largest outer contour, holes filled.
+    std::vector<std::vector<cv::Point>> contours;
+    cv::findContours(raw, contours, cv::RETR_EXTERNAL, cv::CHAIN_APPROX_NONE, box.tl());
+    if (contours.empty()) continue;
+    const auto largest = std::max_element(contours.begin(), contours.end(), [](const auto& a, const auto& b) {
+      return cv::contourArea(a) < cv::contourArea(b);
+    });
+    const cv::Rect outline_box = cv::boundingRect(*largest);
+    cv::Mat mask = cv::Mat::zeros(outline_box.size(), CV_8U);
+    cv::drawContours(mask, contours, static_cast<int>(largest - contours.begin()), 255, cv::FILLED, cv::LINE_8,
+                     cv::noArray(), INT_MAX, -outline_box.tl());
+    if (cv::countNonZero(mask) < options_.size_threshold) continue;
+
+    Flake flake = measure_flake(source, mask, outline_box, *largest);
+    const cv::Moments m = cv::moments(*largest);
+    if (m.m00 > 0) flake.center = {static_cast<int>(m.m10 / m.m00), static_cast<int>(m.m01 / m.m00)};
+    cv::Mat predicted;
+    cv::bitwise_and(instance.mask(outline_box), mask, predicted);
+    flake.size = cv::countNonZero(predicted);
+    set_class(flake, id);
+    flake.class_share = share;
+    flake.score = instance.score;
+    flake.false_positive_probability = 1.0 - instance.score;
+    out.flakes.push_back(std::move(flake));
   }
 }
 

@@ -48,7 +48,7 @@ Runner add_classify(CLI::App& app) {
   cmd->add_option("image", args->image, "Image file")->required()->check(CLI::ExistingFile);
   cmd->add_option("-o,--out", args->out, "Output PNG (pixel = class id, 0 = background or unknown)")->required();
   cmd->add_option("--distance-out", args->distance_out, "Also write the distance to the nearest class (16-bit PNG, x100)");
-  args->detector.add_to(*cmd);
+  args->detector.add_to(*cmd, false);
   return [args] { return run(*args); };
 }
 

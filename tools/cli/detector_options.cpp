@@ -2,10 +2,11 @@
 
 #include "maskterial/core/embedded_models.hpp"
 #include "maskterial/image/io.hpp"
+#include "maskterial/segment/segmenter.hpp"
 
 namespace maskterial::cli {
 
-void DetectorCliOptions::add_to(CLI::App& command) {
+void DetectorCliOptions::add_to(CLI::App& command, bool with_segmenter) {
   command
       .add_option("--classifier,--gmm", classifier_path,
                   "Classifier: model directory (maskterial or MaskTerial AMM/MLP) or 2DMatGMM JSON file; "
@@ -28,6 +29,21 @@ void DetectorCliOptions::add_to(CLI::App& command) {
                    "Also report regions unlike every trained class (substrate included) as class \"unknown\" "
                    "(AMM / MLP models)");
   command.add_option("--flat-field", flat_field, "Flat-field image to remove vignetting")->check(CLI::ExistingFile);
+  if (!with_segmenter) return;
+  command
+      .add_option("--segmenter", segmenter_path,
+                  "Segmentation model directory (Mask2Former): flakes are its masks, classified by majority vote")
+      ->check(CLI::ExistingDirectory);
+  command
+      .add_option("--score-threshold", score_threshold,
+                  "Segmenter: keep masks scoring above this (class probability x mean mask probability)")
+      ->capture_default_str()
+      ->check(CLI::Range(0.0, 0.999));
+  command
+      .add_option("--min-class-occupancy", detector.min_class_occupancy,
+                  "Segmenter: drop flakes whose majority class holds less than this share of the mask")
+      ->capture_default_str()
+      ->check(CLI::Range(0.0, 1.0));
 }
 
 std::unique_ptr<Detector> DetectorCliOptions::build() const {
@@ -35,11 +51,14 @@ std::unique_ptr<Detector> DetectorCliOptions::build() const {
   DetectorOptions options = detector;
   options.rules = compat == "2dmatgmm" ? ExtractionRules::TwoDMatGmm : ExtractionRules::MaskTerial;
   cv::Mat flat = flat_field.empty() ? cv::Mat() : load_image(flat_field);
-  return std::make_unique<Detector>(std::move(classifier), options, flat);
+  segment::SegmenterPtr segmenter;
+  if (!segmenter_path.empty()) segmenter = segment::Segmenter::load(segmenter_path, score_threshold);
+  return std::make_unique<Detector>(std::move(classifier), options, flat, std::move(segmenter));
 }
 
 std::string DetectorCliOptions::model_name() const {
-  return (classifier_path.empty() ? std::string(kDefaultGmmName) : classifier_path) +
+  return (segmenter_path.empty() ? "" : "segmenter " + segmenter_path + " + ") +
+         (classifier_path.empty() ? std::string(kDefaultGmmName) : classifier_path) +
          (compat.empty() ? "" : " [" + compat + " rules]");
 }
 

@@ -13,9 +13,12 @@ struct DetectorCliOptions {
   std::string classifier_path;  // empty = built-in graphene GMM
   std::string compat;           // "" or "2dmatgmm"
   std::string flat_field;
+  std::string segmenter_path;  // empty = flakes from the classifier alone
+  double score_threshold = segment::kDefaultScoreThreshold;
   DetectorOptions detector;
 
-  void add_to(CLI::App& command);
+  // with_segmenter: also offer --segmenter and its options (commands that extract flakes).
+  void add_to(CLI::App& command, bool with_segmenter = true);
   // Throws Error naming the file on unreadable models.
   std::unique_ptr<Detector> build() const;
   std::string model_name() const;

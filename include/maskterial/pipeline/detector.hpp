@@ -6,12 +6,17 @@
 //    after filling the outer contour, centre from contour moments); contrast rounded as the model expects.
 //  - TwoDMatGmm: the 2DMatGMM detector exactly (5x5 median blur, radius-2 disk opening, size counted before
 //    hole filling, centre of the rotated bounding rectangle, float32 contrast), to reproduce published results.
+// With an instance segmenter (MaskTerial's full pipeline), flakes come from its masks instead: largest outer
+// contour, holes filled, size threshold; the classifier labels only the masks' pixels and each flake takes
+// the majority class inside its mask (dropped if that is background or holds less than min_class_occupancy).
 #include <string>
+#include <vector>
 
 #include <opencv2/core.hpp>
 
 #include "maskterial/classify/pixel_classifier.hpp"
 #include "maskterial/core/flake.hpp"
+#include "maskterial/segment/instance_segmenter.hpp"
 
 namespace maskterial {
 
@@ -26,6 +31,9 @@ struct DetectorOptions {
   // (only for classifiers with a background class: AMM, MLP). Unseen thicknesses and materials show up
   // there, next to bulk crystals and dirt.
   bool report_unknown = false;
+  // With a segmenter: smallest share of a mask's pixels its majority class must hold (MaskTerial's
+  // min_class_occupancy).
+  double min_class_occupancy = 0.5;
 };
 
 // Class id and name of the "unknown" flakes of DetectorOptions::report_unknown.
@@ -35,14 +43,18 @@ constexpr uint8_t kUnknownClassId = 255;
 struct DetectTimings {
   double preprocess_ms = 0;  // flat field, median blur
   double background_ms = 0;
+  double segment_ms = 0;     // instance segmentation (with a segmenter)
   double classify_ms = 0;    // per-pixel classification
   double components_ms = 0;  // opening, components, contours and flake measurement
-  double total() const { return preprocess_ms + background_ms + classify_ms + components_ms; }
+  double total() const { return preprocess_ms + background_ms + segment_ms + classify_ms + components_ms; }
 };
 
 class Detector {
  public:
-  Detector(ClassifierPtr classifier, DetectorOptions options, cv::Mat flat_field = {});
+  // segmenter: optional; without it flakes are the classifier's connected regions. It cannot be combined with
+  // the 2DMatGMM rules.
+  Detector(ClassifierPtr classifier, DetectorOptions options, cv::Mat flat_field = {},
+           segment::SegmenterPtr segmenter = {});
 
   // bgr8: 8-bit BGR image. Thread-safe (no mutable state).
   Detection detect(const cv::Mat& bgr8, const std::string& name, DetectTimings* timings = nullptr) const;
@@ -52,6 +64,7 @@ class Detector {
   PixelClassification classify(const cv::Mat& bgr8, const std::string& name, Bgr* background = nullptr) const;
 
   const PixelClassifier& classifier() const { return *classifier_; }
+  const segment::InstanceSegmenter* segmenter() const { return segmenter_.get(); }
   const DetectorOptions& options() const { return options_; }
   double threshold() const;
 
@@ -62,13 +75,17 @@ class Detector {
                         Detection& out) const;
   void extract_maskterial(const cv::Mat& labels, const cv::Mat& image, const Bgr& background,
                           Detection& out) const;
+  void extract_segmented(const std::vector<segment::InstanceMask>& instances, const cv::Mat& labels,
+                         const cv::Mat& image, const Bgr& background, Detection& out) const;
   void finish_flake(Flake& flake, const ClassLabel& label, const cv::Mat& labels, const cv::Mat& mask,
                     const cv::Rect& roi) const;
   std::vector<ClassLabel> extracted_classes() const;
+  void set_class(Flake& flake, uint8_t id) const;  // class id, name and uncertainty
 
   ClassifierPtr classifier_;
   DetectorOptions options_;
   cv::Mat flat_field_;
+  segment::SegmenterPtr segmenter_;
 };
 
 }  // namespace maskterial

@@ -1,0 +1,51 @@
+#pragma once
+// Inference with a Mask2Former model, and its model directory:
+//   model.json  {"format": "maskterial", "kind": "segmentation", "type": "mask2former",
+//                "options": SegmenterOptions, "files": {"weights": "model.pt"}, "training": {...}}
+//   model.pt    the module's parameters and buffers (torch::save, libtorch's serialize archive)
+// An image is resized by the model's inference_scale, padded to multiples of 32 with the pixel mean, and
+// passed through the network once; per query, score = class probability × mean mask probability inside the
+// binarised mask (as MaskTerial's Mask2Former instance inference, computed at the mask logits' 1/4
+// resolution); queries scoring above the threshold become full-resolution masks (logits upsampled
+// bilinearly, > 0).
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+#include <opencv2/core.hpp>
+
+#include "maskterial/segment/instance_segmenter.hpp"
+#include "maskterial/segment/mask2former.hpp"
+
+namespace maskterial::segment {
+
+class Segmenter : public InstanceSegmenter {
+ public:
+  // Puts the model in evaluation mode. training: free-form record of how the model was made (model.json).
+  explicit Segmenter(Mask2Former model, nlohmann::json training = nlohmann::json::object(),
+                     double score_threshold = kDefaultScoreThreshold);
+
+  // Throws Error naming the file: missing or malformed model.json, wrong kind or type, bad options,
+  // missing weights, weights that do not fit the architecture.
+  static std::shared_ptr<Segmenter> load(const std::string& dir, double score_threshold = kDefaultScoreThreshold);
+  // Writes the model directory atomically (whole or not at all).
+  void save(const std::string& dir) const;
+  nlohmann::json describe() const;  // the model.json content
+
+  std::vector<InstanceMask> predict(const cv::Mat& bgr8) const override;
+
+  Mask2Former model() const { return model_; }
+  double score_threshold() const { return score_threshold_; }
+
+ private:
+  Mask2Former model_;
+  nlohmann::json training_;
+  double score_threshold_;
+};
+
+// The image the network sees: bgr8 resized by `scale` (area averaging when shrinking, bilinear when
+// growing). Training on images of the same scale keeps flakes the size the model learnt.
+cv::Mat scale_image(const cv::Mat& bgr8, double scale);
+
+}  // namespace maskterial::segment

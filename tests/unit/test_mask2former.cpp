@@ -1,0 +1,321 @@
+// The Mask2Former model: options, output shapes of the presets and pixel decoders, deformable sampling,
+// masked attention, determinism, and the segmenter's model directory and inference.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <filesystem>
+#include <functional>
+
+#include <unistd.h>
+
+#include "maskterial/segment/mask2former.hpp"
+#include "maskterial/segment/segmenter.hpp"
+#include "maskterial/util/error.hpp"
+#include "maskterial/util/files.hpp"
+
+namespace fs = std::filesystem;
+using namespace maskterial;
+using namespace maskterial::segment;
+
+namespace {
+
+// A model small enough to run in milliseconds.
+SegmenterOptions tiny_options(const std::string& pixel_decoder = "msdeform") {
+  SegmenterOptions o = SegmenterOptions::preset_named("lite");
+  o.backbone.stem_width = 8;
+  o.pixel_decoder.type = pixel_decoder;
+  o.pixel_decoder.hidden_dim = 32;
+  o.pixel_decoder.mask_dim = 16;
+  o.pixel_decoder.encoder_layers = 1;
+  o.pixel_decoder.ffn_dim = 32;
+  o.decoder.hidden_dim = 16;
+  o.decoder.layers = 3;
+  o.decoder.queries = 5;
+  o.decoder.heads = 2;
+  o.decoder.ffn_dim = 32;
+  return o;
+}
+
+Mask2Former seeded_model(const SegmenterOptions& options) {
+  torch::manual_seed(7);
+  return Mask2Former(options);
+}
+
+std::string temp_dir(const std::string& name) {
+  const fs::path dir = fs::temp_directory_path() / ("maskterial_m2f_" + name + "_" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  return dir.string();
+}
+
+void expect_error_naming(const std::function<void()>& f, const std::string& fragment) {
+  try {
+    f();
+    ADD_FAILURE() << "no Error thrown, expected one naming " << fragment;
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find(fragment), std::string::npos) << e.what();
+  }
+}
+
+torch::Tensor& parameter(Mask2Former& model, const std::string& name) {
+  for (auto& p : model->named_parameters(true))
+    if (p.key() == name) return p.value();
+  throw std::runtime_error("no parameter " + name);
+}
+
+}  // namespace
+
+TEST(SegmenterOptions, PresetsRoundTripThroughJsonAndOverridesApply) {
+  for (const char* name : {"paper", "lite"}) {
+    const SegmenterOptions o = SegmenterOptions::preset_named(name);
+    EXPECT_EQ(SegmenterOptions::from_json(o.to_json(), "x").to_json(), o.to_json());
+  }
+  const SegmenterOptions paper = SegmenterOptions::preset_named("paper");
+  EXPECT_EQ(paper.backbone.depth, 50);
+  EXPECT_EQ(paper.pixel_decoder.encoder_layers, 6);
+  EXPECT_EQ(paper.decoder.layers, 9);
+  EXPECT_EQ(paper.decoder.queries, 100);
+  const SegmenterOptions o = SegmenterOptions::from_json(
+      {{"preset", "lite"}, {"decoder", {{"queries", 7}}}, {"pixel_decoder", {{"type", "fpn"}}}}, "x");
+  EXPECT_EQ(o.preset, "lite");
+  EXPECT_EQ(o.decoder.queries, 7);
+  EXPECT_EQ(o.pixel_decoder.type, "fpn");
+  EXPECT_EQ(o.backbone.depth, SegmenterOptions::preset_named("lite").backbone.depth);
+}
+
+TEST(SegmenterOptions, BadValuesAreErrorsNamingTheSource) {
+  expect_error_naming([] { SegmenterOptions::from_json({{"preset", "huge"}}, "m.json"); }, "m.json");
+  expect_error_naming([] { SegmenterOptions::from_json({{"decoder", {{"querys", 5}}}}, "m.json"); }, "querys");
+  expect_error_naming([] { SegmenterOptions::from_json({{"backbone", {{"depth", 101}}}}, "m.json"); }, "depth");
+  expect_error_naming([] { SegmenterOptions::from_json({{"backbone", {{"depth", "50"}}}}, "m.json"); }, "depth");
+  expect_error_naming([] { SegmenterOptions::from_json({{"pixel_decoder", {{"type", "unet"}}}}, "m.json"); },
+                      "msdeform");
+  expect_error_naming([] { SegmenterOptions::from_json({{"pixel_std", {1, 0, 1}}}, "m.json"); }, "pixel_std");
+  expect_error_naming([] { SegmenterOptions::from_json(nlohmann::json::array(), "m.json"); }, "m.json");
+}
+
+TEST(Mask2Former, OutputShapesForBothPixelDecoders) {
+  for (const char* type : {"msdeform", "fpn"}) {
+    SCOPED_TRACE(type);
+    Mask2Former model = seeded_model(tiny_options(type));
+    const SegmenterOutput out = model->forward(torch::rand({2, 3, 64, 96}) * 255);
+    EXPECT_EQ(out.logits.sizes(), (std::vector<int64_t>{2, 5, 2}));
+    EXPECT_EQ(out.masks.sizes(), (std::vector<int64_t>{2, 5, 16, 24}));
+    ASSERT_EQ(out.aux.size(), 3u);  // the prediction before the first layer and after all but the last
+    for (const auto& aux : out.aux) {
+      EXPECT_EQ(aux.logits.sizes(), out.logits.sizes());
+      EXPECT_EQ(aux.masks.sizes(), out.masks.sizes());
+      EXPECT_TRUE(aux.aux.empty());
+    }
+    EXPECT_TRUE(torch::isfinite(out.masks).all().item<bool>());
+  }
+}
+
+TEST(Mask2Former, PresetsBuildAndRun) {
+  for (const char* name : {"lite", "paper"}) {
+    SCOPED_TRACE(name);
+    const SegmenterOptions o = SegmenterOptions::preset_named(name);
+    Mask2Former model = seeded_model(o);
+    model->eval();
+    torch::NoGradGuard no_grad;
+    const SegmenterOutput out = model->forward(torch::rand({1, 3, 64, 64}) * 255);
+    EXPECT_EQ(out.logits.sizes(), (std::vector<int64_t>{1, o.decoder.queries, 2}));
+    EXPECT_EQ(out.masks.sizes(), (std::vector<int64_t>{1, o.decoder.queries, 16, 16}));
+    EXPECT_EQ(out.aux.size(), static_cast<size_t>(o.decoder.layers));
+  }
+}
+
+TEST(Mask2Former, PartsAreRegisteredForFreezing) {
+  Mask2Former model = seeded_model(tiny_options());
+  size_t parts = 0;
+  for (torch::nn::Module* part : {&model->backbone(), &model->pixel_decoder(), &model->predictor()})
+    parts += part->parameters().size();
+  EXPECT_EQ(parts, model->parameters().size());
+  EXPECT_FALSE(model->backbone().parameters().empty());
+  EXPECT_FALSE(model->pixel_decoder().parameters().empty());
+  for (const auto& p : model->named_parameters(true))
+    EXPECT_TRUE(p.key().rfind("backbone.", 0) == 0 || p.key().rfind("pixel_decoder.", 0) == 0 ||
+                p.key().rfind("predictor.", 0) == 0)
+        << p.key();
+}
+
+TEST(Mask2Former, FrozenBatchNormHasNoParameters) {
+  SegmenterOptions o = tiny_options();
+  o.backbone.frozen_bn = true;
+  Mask2Former frozen = seeded_model(o);
+  o.backbone.frozen_bn = false;
+  Mask2Former trainable = seeded_model(o);
+  EXPECT_LT(frozen->backbone().parameters().size(), trainable->backbone().parameters().size());
+  // Training mode does not move its statistics.
+  const torch::Tensor before = frozen->backbone().buffers().front().clone();
+  frozen->train();
+  frozen->forward(torch::rand({2, 3, 64, 64}) * 255);
+  EXPECT_TRUE(torch::equal(before, frozen->backbone().buffers().front()));
+}
+
+TEST(Mask2Former, RejectsInputsNotMultipleOf32) {
+  Mask2Former model = seeded_model(tiny_options());
+  EXPECT_THROW(model->forward(torch::zeros({1, 3, 48, 64})), Error);
+  EXPECT_THROW(model->forward(torch::zeros({1, 1, 64, 64})), Error);
+}
+
+TEST(Mask2Former, ForwardIsDeterministic) {
+  const torch::Tensor images = torch::rand({1, 3, 64, 64}) * 255;
+  Mask2Former a = seeded_model(tiny_options());
+  Mask2Former b = seeded_model(tiny_options());
+  a->eval();
+  b->eval();
+  torch::NoGradGuard no_grad;
+  const SegmenterOutput first = a->forward(images);
+  EXPECT_TRUE(torch::equal(first.masks, a->forward(images).masks));
+  EXPECT_TRUE(torch::equal(first.masks, b->forward(images).masks));
+  EXPECT_TRUE(torch::equal(first.logits, b->forward(images).logits));
+}
+
+TEST(Mask2Former, GradientsReachEveryPart) {
+  Mask2Former model = seeded_model(tiny_options());
+  const SegmenterOutput out = model->forward(torch::rand({1, 3, 64, 64}) * 255);
+  (out.masks.sigmoid().mean() + out.logits.softmax(-1).select(2, 0).mean()).backward();
+  for (torch::nn::Module* part : {&model->backbone(), &model->pixel_decoder(), &model->predictor()}) {
+    double norm = 0;
+    for (const auto& p : part->parameters())
+      if (p.grad().defined()) norm += p.grad().norm().item<double>();
+    EXPECT_GT(norm, 0);
+  }
+}
+
+TEST(DeformableAttention, SamplesValuesAtPixelCentresWithBilinearWeights) {
+  // One head, depth 1, two levels (3x4 and 2x2); value = pixel index within its level.
+  const std::vector<std::pair<int64_t, int64_t>> shapes{{3, 4}, {2, 2}};
+  const torch::Tensor value = torch::cat({torch::arange(12.0), torch::arange(4.0)}).view({1, 16, 1, 1});
+  // One query, one point per level: level 0 at the centre of pixel (x 1, y 2) = index 9, level 1 halfway
+  // between pixels 0 and 1 of the top row = 0.5.
+  const torch::Tensor locations = torch::tensor({1.5f / 4, 2.5f / 3, 1.0f / 2, 0.5f / 2}).view({1, 1, 1, 2, 1, 2});
+  const torch::Tensor weights = torch::tensor({0.25f, 0.75f}).view({1, 1, 1, 2, 1});
+  const torch::Tensor out = deformable_sample(value, shapes, locations, weights);
+  ASSERT_EQ(out.sizes(), (std::vector<int64_t>{1, 1, 1}));
+  EXPECT_NEAR(out.item<float>(), 0.25 * 9 + 0.75 * 0.5, 1e-5);
+  // Outside the map it reads zeros.
+  const torch::Tensor outside = torch::tensor({-1.0f, -1.0f, 2.0f, 2.0f}).view({1, 1, 1, 2, 1, 2});
+  EXPECT_NEAR(deformable_sample(value, shapes, outside, weights).item<float>(), 0.0, 1e-6);
+}
+
+TEST(MaskedAttention, BlocksOutsideThePredictedMaskAndNeverEveryPixel) {
+  // Query 0: positive only in the top-left 2x2 of a 4x4 map; query 1: negative everywhere.
+  torch::Tensor logits = torch::full({1, 2, 4, 4}, -5.0);
+  logits.index_put_({0, 0, torch::indexing::Slice(0, 2), torch::indexing::Slice(0, 2)}, 5.0);
+  const torch::Tensor blocked = attention_mask(logits, 4, 4);
+  ASSERT_EQ(blocked.sizes(), (std::vector<int64_t>{1, 2, 16}));
+  EXPECT_EQ(blocked.dtype(), torch::kBool);
+  for (int64_t y = 0; y < 4; ++y)
+    for (int64_t x = 0; x < 4; ++x) EXPECT_EQ(blocked[0][0][y * 4 + x].item<bool>(), !(y < 2 && x < 2));
+  EXPECT_FALSE(blocked[0][1].any().item<bool>());  // an empty mask would block everything: unmasked
+  // Resized to a coarser level the mask follows: 2x2 → only the top-left cell open.
+  const torch::Tensor coarse = attention_mask(logits, 2, 2);
+  EXPECT_EQ(coarse[0][0].to(torch::kInt32).sum().item<int>(), 3);
+  EXPECT_FALSE(coarse[0][0][0].item<bool>());
+}
+
+TEST(MaskedAttention, BlockedKeysGetNoWeight) {
+  torch::manual_seed(3);
+  Attention attention(8, 2);
+  const torch::Tensor query = torch::randn({1, 2, 8});
+  torch::Tensor memory = torch::randn({1, 5, 8});
+  torch::Tensor blocked = torch::zeros({1, 2, 5}, torch::kBool);
+  blocked.index_put_({0, torch::indexing::Slice(), 4}, true);
+  const torch::Tensor before = attention->forward(query, memory, memory, blocked);
+  memory.index_put_({0, 4}, torch::randn({8}) * 100);  // changing a blocked key and value changes nothing
+  EXPECT_TRUE(torch::allclose(before, attention->forward(query, memory, memory, blocked), 1e-5, 1e-6));
+  EXPECT_FALSE(torch::allclose(before, attention->forward(query, memory, memory), 1e-5, 1e-6));
+}
+
+TEST(Segmenter, SaveLoadRoundTripGivesIdenticalOutputs) {
+  const std::string dir = temp_dir("roundtrip");
+  const Segmenter original(seeded_model(tiny_options()), {{"iterations", 12}});
+  original.save(dir);
+  EXPECT_TRUE(fs::exists(fs::path(dir) / "model.json"));
+  const auto loaded = Segmenter::load(dir);
+  EXPECT_EQ(loaded->describe(), original.describe());
+  EXPECT_EQ(loaded->describe()["training"]["iterations"], 12);
+  const torch::Tensor images = torch::rand({1, 3, 64, 96}) * 255;
+  torch::NoGradGuard no_grad;
+  const SegmenterOutput a = original.model()->forward(images);
+  const SegmenterOutput b = loaded->model()->forward(images);
+  EXPECT_TRUE(torch::equal(a.logits, b.logits));
+  EXPECT_TRUE(torch::equal(a.masks, b.masks));
+  fs::remove_all(dir);
+}
+
+TEST(Segmenter, BadModelDirectoriesAreErrorsNamingTheFile) {
+  const std::string dir = temp_dir("bad");
+  expect_error_naming([&] { Segmenter::load(dir); }, dir);  // missing
+  fs::create_directories(dir);
+  const std::string meta = dir + "/model.json";
+  expect_error_naming([&] { Segmenter::load(dir); }, meta);  // no model.json
+  write_file_atomic(meta, "{ not json");
+  expect_error_naming([&] { Segmenter::load(dir); }, meta);
+  fs::remove_all(dir);
+
+  Segmenter(seeded_model(tiny_options()), {}).save(dir);
+  nlohmann::json good = read_json(meta);
+  nlohmann::json wrong_kind = good;
+  wrong_kind["kind"] = "classification";
+  write_json_atomic(meta, wrong_kind);
+  expect_error_naming([&] { Segmenter::load(dir); }, meta);
+  nlohmann::json bad_options = good;
+  bad_options["options"]["decoder"]["heads"] = 3;
+  write_json_atomic(meta, bad_options);
+  expect_error_naming([&] { Segmenter::load(dir); }, meta);
+  // Options of another architecture than the weights: named tensor does not fit.
+  nlohmann::json other = good;
+  other["options"]["decoder"]["queries"] = 6;
+  write_json_atomic(meta, other);
+  expect_error_naming([&] { Segmenter::load(dir); }, dir + "/model.pt");
+  nlohmann::json fewer_layers = good;
+  fewer_layers["options"]["decoder"]["layers"] = 4;  // needs tensors the file lacks
+  write_json_atomic(meta, fewer_layers);
+  expect_error_naming([&] { Segmenter::load(dir); }, dir + "/model.pt");
+  write_json_atomic(meta, good);
+  write_file_atomic(dir + "/model.pt", "garbage");
+  expect_error_naming([&] { Segmenter::load(dir); }, dir + "/model.pt");
+  fs::remove(dir + "/model.pt");
+  expect_error_naming([&] { Segmenter::load(dir); }, dir + "/model.pt");
+  fs::remove_all(dir);
+}
+
+TEST(Segmenter, PredictGivesFullSizeMasksWithTheExpectedScore) {
+  // Weights set by hand: every query says "flake" (p ≈ 1) and predicts the constant mask logit
+  // bias · mask-feature bias = 2 everywhere, so every query is the whole image with score sigmoid(2).
+  SegmenterOptions o = tiny_options();
+  o.inference_scale = 0.5;  // and the image is no multiple of 32: crop and resize paths
+  Mask2Former model = seeded_model(o);
+  {
+    torch::NoGradGuard no_grad;
+    parameter(model, "predictor.class_embed.weight").zero_();
+    parameter(model, "predictor.class_embed.bias").copy_(torch::tensor({20.0f, -20.0f}));
+    parameter(model, "predictor.mask_embed.4.weight").zero_();
+    parameter(model, "predictor.mask_embed.4.bias").fill_(1.0);
+    parameter(model, "pixel_decoder.mask_features.weight").zero_();
+    parameter(model, "pixel_decoder.mask_features.bias").fill_(2.0 / o.pixel_decoder.mask_dim);
+  }
+  const cv::Mat image(90, 130, CV_8UC3, cv::Scalar(100, 140, 90));
+  const auto instances = Segmenter(model).predict(image);
+  ASSERT_EQ(instances.size(), static_cast<size_t>(o.decoder.queries));
+  for (const auto& instance : instances) {
+    EXPECT_EQ(instance.mask.size(), image.size());
+    EXPECT_EQ(instance.mask.type(), CV_8U);
+    EXPECT_EQ(cv::countNonZero(instance.mask == 255), image.rows * image.cols);
+    EXPECT_NEAR(instance.score, 1.0 / (1.0 + std::exp(-2.0)), 1e-4);
+    EXPECT_EQ(instance.category, 0);
+  }
+  // Above the threshold only: sigmoid(2) = 0.88.
+  EXPECT_TRUE(Segmenter(model, {}, 0.9).predict(image).empty());
+  EXPECT_THROW(Segmenter(model).predict(cv::Mat(10, 10, CV_8UC1)), Error);
+}
+
+TEST(Segmenter, ScaleImageKeepsAspectAndType) {
+  const cv::Mat image(1200, 1920, CV_8UC3, cv::Scalar(1, 2, 3));
+  const cv::Mat half = scale_image(image, 0.5);
+  EXPECT_EQ(half.size(), cv::Size(960, 600));
+  EXPECT_EQ(half.type(), CV_8UC3);
+  EXPECT_EQ(scale_image(image, 1.0).data, image.data);
+}

@@ -1,0 +1,121 @@
+// The detector with an instance segmenter (MaskTerial's full pipeline): a stand-in segmenter returns known
+// masks on a synthetic image with known classes, so the flake extraction and majority vote can be checked
+// exactly.
+#include <gtest/gtest.h>
+
+#include "maskterial/classify/gmm.hpp"
+#include "maskterial/pipeline/detector.hpp"
+#include "maskterial/util/error.hpp"
+
+using namespace maskterial;
+using segment::InstanceMask;
+
+namespace {
+
+class KnownMasks : public segment::InstanceSegmenter {
+ public:
+  explicit KnownMasks(std::vector<InstanceMask> masks) : masks_(std::move(masks)) {}
+  std::vector<InstanceMask> predict(const cv::Mat&) const override { return masks_; }
+
+ private:
+  std::vector<InstanceMask> masks_;
+};
+
+const cv::Size kSize(400, 300);
+const cv::Scalar kSubstrate(150, 110, 130);
+const cv::Scalar kClass1(135, 88, 110.5);  // contrast (-0.1, -0.2, -0.15)
+const cv::Scalar kClass2(120, 71.5, 91);   // contrast (-0.2, -0.35, -0.3)
+
+ClassifierPtr two_class_gmm() {
+  const auto cov = nlohmann::ordered_json{{1e-4, 0, 0}, {0, 1e-4, 0}, {0, 0, 1e-4}};
+  return std::make_shared<GmmClassifier>(GmmClassifier::from_json(
+      nlohmann::ordered_json{
+          {"1", {{"contrast", {{"b", -0.1}, {"g", -0.2}, {"r", -0.15}}}, {"covariance_matrix", cov}}},
+          {"2", {{"contrast", {{"b", -0.2}, {"g", -0.35}, {"r", -0.3}}}, {"covariance_matrix", cov}}}},
+      "inline"));
+}
+
+// Flake A: a 60x40 monolayer with an 8x8 hole. Region B: 40x40, 16 columns class 1, 14 class 2, 10 substrate.
+// A 10x10 class-1 speck.
+cv::Mat scene() {
+  cv::Mat image(kSize, CV_8UC3, kSubstrate);
+  image(cv::Rect(100, 120, 60, 40)).setTo(kClass1);
+  image(cv::Rect(120, 135, 8, 8)).setTo(kSubstrate);
+  image(cv::Rect(250, 50, 16, 40)).setTo(kClass1);
+  image(cv::Rect(266, 50, 14, 40)).setTo(kClass2);
+  image(cv::Rect(20, 250, 10, 10)).setTo(kClass1);
+  return image;
+}
+
+InstanceMask mask_of(const std::vector<cv::Rect>& parts, float score, const cv::Rect& hole = {}) {
+  InstanceMask m{cv::Mat::zeros(kSize, CV_8U), score, 0};
+  for (const auto& r : parts) m.mask(r).setTo(255);
+  if (hole.area() > 0) m.mask(hole).setTo(0);
+  return m;
+}
+
+std::vector<InstanceMask> scene_masks() {
+  return {
+      // Flake A as predicted: with its hole, plus a 5x5 speck of substrate elsewhere.
+      mask_of({cv::Rect(100, 120, 60, 40), cv::Rect(20, 20, 5, 5)}, 0.9f, cv::Rect(120, 135, 8, 8)),
+      mask_of({cv::Rect(250, 50, 40, 40)}, 0.8f),   // class 1 holds only 40%
+      mask_of({cv::Rect(300, 200, 30, 30)}, 0.7f),  // substrate
+      mask_of({cv::Rect(20, 250, 10, 10)}, 0.6f),   // below the size threshold
+  };
+}
+
+}  // namespace
+
+TEST(SegmentedDetector, FlakesAreFilledLargestOutlinesWithTheMajorityClass) {
+  const Detector detector(two_class_gmm(), {}, {}, std::make_shared<KnownMasks>(scene_masks()));
+  const Detection d = detector.detect(scene(), "scene");
+  ASSERT_EQ(d.flakes.size(), 1u);
+  const Flake& f = d.flakes[0];
+  EXPECT_EQ(f.class_name, "1");
+  EXPECT_EQ(f.area, 60 * 40);          // the hole filled, the speck dropped
+  EXPECT_EQ(f.size, 60 * 40 - 8 * 8);  // as predicted inside the outline
+  EXPECT_EQ(f.bbox, (std::array<double, 4>{100, 120, 60, 40}));
+  // The vote counts the mask as predicted, speck included: 2336 class 1, 25 substrate.
+  EXPECT_NEAR(f.class_share, 2336.0 / 2361.0, 1e-9);
+  EXPECT_NEAR(f.score, 0.9, 1e-6);
+  EXPECT_NEAR(f.false_positive_probability, 0.1, 1e-6);
+  EXPECT_LT(f.uncertainty, 1.0);
+  EXPECT_NEAR(f.center[0], 129.5, 1.0);
+  EXPECT_NEAR(f.center[1], 139.5, 1.0);
+  EXPECT_EQ(f.segmentation.height, 300);
+  EXPECT_EQ(f.segmentation.width, 400);
+}
+
+TEST(SegmentedDetector, MinClassOccupancyDecidesMixedMasks) {
+  DetectorOptions options;
+  options.min_class_occupancy = 0.3;
+  const Detector detector(two_class_gmm(), options, {}, std::make_shared<KnownMasks>(scene_masks()));
+  const Detection d = detector.detect(scene(), "scene");
+  ASSERT_EQ(d.flakes.size(), 2u);
+  EXPECT_EQ(d.flakes[1].class_name, "1");
+  EXPECT_NEAR(d.flakes[1].class_share, 0.4, 1e-9);
+  EXPECT_NEAR(d.flakes[1].score, 0.8, 1e-6);
+  // The size threshold still applies: lowered, the speck becomes a flake too.
+  options.size_threshold = 50;
+  const Detection small = Detector(two_class_gmm(), options, {}, std::make_shared<KnownMasks>(scene_masks()))
+                              .detect(scene(), "scene");
+  ASSERT_EQ(small.flakes.size(), 3u);
+  EXPECT_EQ(small.flakes[2].area, 100);
+}
+
+TEST(SegmentedDetector, NoMasksNoFlakesAndBadMasksAreErrors) {
+  EXPECT_TRUE(Detector(two_class_gmm(), {}, {}, std::make_shared<KnownMasks>(std::vector<InstanceMask>{}))
+                  .detect(scene(), "scene")
+                  .flakes.empty());
+  const InstanceMask wrong_size{cv::Mat::zeros(10, 10, CV_8U), 0.9f, 0};
+  try {
+    Detector(two_class_gmm(), {}, {}, std::make_shared<KnownMasks>(std::vector<InstanceMask>{wrong_size}))
+        .detect(scene(), "scene.png");
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("scene.png"), std::string::npos);
+  }
+  DetectorOptions compat;
+  compat.rules = ExtractionRules::TwoDMatGmm;
+  EXPECT_THROW(Detector(two_class_gmm(), compat, {}, std::make_shared<KnownMasks>(scene_masks())), Error);
+}
