@@ -23,6 +23,18 @@ bool is_norm_or_embedding(const torch::nn::Module& m) {
 
 std::string checkpoint_state_key() { return "maskterial_state"; }
 
+// Training mode, except for batch norm layers whose parameters are frozen: they keep their running statistics,
+// so a frozen backbone stays exactly as it was.
+void set_training_mode(torch::nn::Module& module) {
+  module.train();
+  for (const auto& m : module.modules()) {
+    const bool batch_norm = m->as<torch::nn::BatchNorm1d>() || m->as<torch::nn::BatchNorm2d>() || m->as<torch::nn::BatchNorm3d>();
+    if (!batch_norm) continue;
+    const auto params = m->parameters(false);
+    if (std::none_of(params.begin(), params.end(), [](const torch::Tensor& p) { return p.requires_grad(); })) m->eval();
+  }
+}
+
 }  // namespace
 
 TrainerOptions TrainerOptions::finetuning() { return TrainerOptions{}; }
@@ -151,7 +163,7 @@ LossTerms SegmentationTrainer::step(const SampleSource& data) {
   double num_masks = static_cast<double>(batch.instances());
   if (group_) num_masks = group_->sum(num_masks) / world;
 
-  module_->train();
+  set_training_mode(*module_);
   const SegmenterOutput output = forward_(batch.images);
   LossTerms terms = segmentation_loss(output, batch.targets, options_.criterion, num_masks);
   optimizer_->zero_grad();

@@ -481,13 +481,19 @@ TEST(SegmentTrainer, FrozenPartsStayUnchanged) {
   torch::manual_seed(0);
   test::TinySegmenter net;
   freeze(*net->stem);
-  const std::vector<torch::Tensor> before = cloned(net->stem->parameters());
+  freeze(*net->stem_norm);
+  std::vector<torch::Tensor> before = cloned(net->stem->parameters());
+  for (const auto& t : net->stem_norm->parameters()) before.push_back(t.detach().clone());
+  for (const auto& t : net->stem_norm->buffers()) before.push_back(t.detach().clone());  // running statistics
   const std::vector<torch::Tensor> embed_before = cloned(net->embed->parameters());
   const SyntheticSource source(tiny_generator(64), {64, 64}, AugmentOptions::finetuning());
   SegmentationTrainer trainer(net.ptr(), test::forward_of(net), tiny_options(2));
-  EXPECT_EQ(trainer.trainable_parameters().size(), net->parameters().size() - 2);
+  EXPECT_EQ(trainer.trainable_parameters().size(), net->parameters().size() - 4);
   trainer.train(source);
-  EXPECT_TRUE(all_equal(before, cloned(net->stem->parameters())));
+  std::vector<torch::Tensor> after = cloned(net->stem->parameters());
+  for (const auto& t : net->stem_norm->parameters()) after.push_back(t.detach().clone());
+  for (const auto& t : net->stem_norm->buffers()) after.push_back(t.detach().clone());
+  EXPECT_TRUE(all_equal(before, after));
   EXPECT_FALSE(all_equal(embed_before, cloned(net->embed->parameters())));
   freeze(*net);
   EXPECT_THROW(SegmentationTrainer(net.ptr(), test::forward_of(net), tiny_options(2)), Error);

@@ -19,6 +19,8 @@ int main(int argc, char** argv) {
   const Runner classify = add_classify(app);
   const Runner optics = add_optics(app);
   const Runner synth = add_synth(app);
+  const Runner pretrain = add_pretrain(app);
+  const Runner finetune = add_finetune(app);
 
   try {
     app.parse(argc, argv);
@@ -35,6 +37,8 @@ int main(int argc, char** argv) {
     if (app.got_subcommand("classify")) return classify();
     if (app.got_subcommand("optics")) return optics();
     if (app.got_subcommand("synth")) return synth();
+    if (app.got_subcommand("pretrain")) return pretrain();
+    if (app.got_subcommand("finetune")) return finetune();
   } catch (const maskterial::Error& e) {
     spdlog::error("{}", e.what());
     return kFatal;
