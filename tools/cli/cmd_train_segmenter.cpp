@@ -101,11 +101,15 @@ int run_pretrain(const PretrainArgs& args) {
 
 struct FinetuneArgs {
   TrainingArgs training;
-  std::string images, annotations, base, preset;
+  std::string images, annotations, instance_masks, base, preset;
   bool freeze_pixel_decoder = false;
 };
 
 int run_finetune(const FinetuneArgs& args) {
+  if (args.annotations.empty() == args.instance_masks.empty()) {
+    spdlog::error("finetune needs either --annotations COCO.json or --instance-masks DIR, not both");
+    return kUsage;
+  }
   std::string base = args.base;
   segment::SegmenterOptions fresh;
   if (!args.preset.empty()) {
@@ -121,7 +125,10 @@ int run_finetune(const FinetuneArgs& args) {
   segment::TrainerOptions trainer = segment::TrainerOptions::finetuning();
   if (args.training.iterations > 0) trainer.iterations = args.training.iterations;
   const segment::SegmenterTrainingRun run = args.training.run(trainer);
-  const segment::FinetuneData data{coco::read_dataset(args.annotations), args.images};
+  const segment::FinetuneData data{args.annotations.empty()
+                                       ? coco::read_instance_mask_folder(args.images, args.instance_masks)
+                                       : coco::read_dataset(args.annotations),
+                                   args.images};
   const auto segmenter = segment::finetune_segmenter(base, fresh, data, args.freeze_pixel_decoder, run);
   report(*segmenter, args.training.out);
   return kOk;
@@ -153,8 +160,10 @@ Runner add_finetune(CLI::App& app) {
   CLI::App* cmd = app.add_subcommand("finetune", "Fine-tune the segmentation model on a few annotated images (backbone frozen)");
   cmd->add_option("--images", args->images, "Folder of training images")->required()->check(CLI::ExistingDirectory);
   cmd->add_option("--annotations", args->annotations, "COCO instances JSON (every instance is a flake)")
-      ->required()
       ->check(CLI::ExistingFile);
+  cmd->add_option("--instance-masks", args->instance_masks,
+                  "Or: folder of instance masks (PNG named like the images, pixel = instance id)")
+      ->check(CLI::ExistingDirectory);
   args->training.add_to(cmd, "Training iterations (default 500, as MaskTerial)");
   cmd->add_option("--base", args->base, "Pretrained model directory to start from (default: the shipped lite model)")
       ->check(CLI::ExistingDirectory);
