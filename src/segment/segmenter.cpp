@@ -15,19 +15,9 @@ namespace fs = std::filesystem;
 namespace maskterial::segment {
 namespace {
 
-namespace F = torch::nn::functional;
-
 constexpr char kWeightsFile[] = "model.pt";
-constexpr int64_t kUpsampleChunk = 16;  // queries upsampled to full resolution at once (bounds memory)
-
 int64_t round_up(int64_t value, int64_t multiple) { return (value + multiple - 1) / multiple * multiple; }
 
-torch::Tensor resize(const torch::Tensor& x, int64_t height, int64_t width) {
-  return F::interpolate(x, F::InterpolateFuncOptions()
-                               .size(std::vector<int64_t>{height, width})
-                               .mode(torch::kBilinear)
-                               .align_corners(false));
-}
 
 std::string first_line(const std::string& text) { return text.substr(0, text.find('\n')); }
 
@@ -40,6 +30,27 @@ std::map<std::string, std::vector<int64_t>> tensor_shapes(const torch::nn::Modul
 }
 
 }  // namespace
+
+cv::Mat resample_mask(const cv::Mat& logits, double scale_x, double scale_y, const cv::Size& size) {
+  const cv::Rect box = cv::boundingRect(logits > 0);
+  if (box.empty()) return {};
+  const auto span = [](int first, int end, double scale, int limit) {  // image range reading [first-1, end]
+    const int lo = std::max(0, static_cast<int>(std::floor((first - 0.5) / scale - 0.5)) - 1);
+    const int hi = std::min(limit, static_cast<int>(std::ceil((end + 0.5) / scale - 0.5)) + 2);
+    return std::make_pair(lo, hi);
+  };
+  const auto [x0, x1] = span(box.x, box.x + box.width, scale_x, size.width);
+  const auto [y0, y1] = span(box.y, box.y + box.height, scale_y, size.height);
+  if (x1 <= x0 || y1 <= y0) return {};
+  const cv::Matx23d to_logits(scale_x, 0, (x0 + 0.5) * scale_x - 0.5, 0, scale_y, (y0 + 0.5) * scale_y - 0.5);
+  cv::Mat resampled;
+  cv::warpAffine(logits, resampled, to_logits, cv::Size(x1 - x0, y1 - y0), cv::INTER_LINEAR | cv::WARP_INVERSE_MAP,
+                 cv::BORDER_REPLICATE);
+  cv::Mat mask = cv::Mat::zeros(size, CV_8U);
+  mask(cv::Rect(x0, y0, x1 - x0, y1 - y0)).setTo(255, resampled > 0);
+  if (cv::countNonZero(mask) == 0) return {};
+  return mask;
+}
 
 cv::Mat scale_image(const cv::Mat& bgr8, double scale) {
   if (scale == 1.0) return bgr8;
@@ -137,29 +148,24 @@ std::vector<InstanceMask> Segmenter::predict(const cv::Mat& bgr8) const {
   const torch::Tensor valid = masks.slice(1, 0, (sh + 3) / 4).slice(2, 0, (sw + 3) / 4).flatten(1);
   const torch::Tensor inside = (valid > 0).to(torch::kFloat32);
   const torch::Tensor mask_score = (valid.sigmoid() * inside).sum(1) / (inside.sum(1) + 1e-6);
-  const torch::Tensor score = (class_score * mask_score).to(torch::kCPU);
-  const torch::Tensor categories = category.to(torch::kCPU);
+  const torch::Tensor score = (class_score * mask_score).to(torch::kCPU, torch::kFloat32).contiguous();
+  const torch::Tensor categories = category.to(torch::kCPU).contiguous();
+  const auto score_of = score.accessor<float, 1>();
+  const auto category_of = categories.accessor<int64_t, 1>();
 
   std::vector<int64_t> kept;
   for (int64_t q = 0; q < score.size(0); ++q)
-    if (score[q].item<float>() > score_threshold_) kept.push_back(q);
-  std::stable_sort(kept.begin(), kept.end(),
-                   [&](int64_t a, int64_t b) { return score[a].item<float>() > score[b].item<float>(); });
+    if (score_of[q] > score_threshold_) kept.push_back(q);
+  std::stable_sort(kept.begin(), kept.end(), [&](int64_t a, int64_t b) { return score_of[a] > score_of[b]; });
 
+  const torch::Tensor low_res = masks.to(torch::kCPU, torch::kFloat32).contiguous();
+  const int rows = static_cast<int>(low_res.size(1)), cols = static_cast<int>(low_res.size(2));
   std::vector<InstanceMask> instances;
-  for (size_t start = 0; start < kept.size(); start += kUpsampleChunk) {
-    const size_t end = std::min(kept.size(), start + static_cast<size_t>(kUpsampleChunk));
-    const std::vector<int64_t> chunk(kept.begin() + static_cast<long>(start), kept.begin() + static_cast<long>(end));
-    const torch::Tensor index = torch::tensor(chunk, torch::kInt64).to(device);
-    // As detectron2: upsample to the padded network input, crop the image, resize to the original size.
-    torch::Tensor full = resize(masks.index_select(0, index).unsqueeze(0), ph, pw).slice(2, 0, sh).slice(3, 0, sw);
-    if (sh != bgr8.rows || sw != bgr8.cols) full = resize(full, bgr8.rows, bgr8.cols);
-    const torch::Tensor binary = (full[0] > 0).to(torch::kUInt8).mul_(255).to(torch::kCPU).contiguous();
-    for (size_t i = 0; i < chunk.size(); ++i) {
-      cv::Mat mask(bgr8.rows, bgr8.cols, CV_8U, binary[static_cast<int64_t>(i)].data_ptr<uint8_t>());
-      if (cv::countNonZero(mask) == 0) continue;
-      instances.push_back({mask.clone(), score[chunk[i]].item<float>(), static_cast<int>(categories[chunk[i]].item<int64_t>())});
-    }
+  for (int64_t q : kept) {
+    cv::Mat mask = resample_mask(cv::Mat(rows, cols, CV_32F, low_res[q].data_ptr<float>()),
+                                 static_cast<double>(sw) / (4.0 * bgr8.cols), static_cast<double>(sh) / (4.0 * bgr8.rows),
+                                 bgr8.size());
+    if (!mask.empty()) instances.push_back({mask, score_of[q], static_cast<int>(category_of[q])});
   }
   return instances;
 }

@@ -11,7 +11,9 @@
 
 #include "maskterial/coco/dataset.hpp"
 #include "maskterial/coco/rle.hpp"
+#include "maskterial/segment/segmenter.hpp"
 #include "maskterial/util/files.hpp"
+#include "segmenter_test_models.hpp"
 
 namespace fs = std::filesystem;
 using namespace maskterial;
@@ -299,4 +301,43 @@ TEST(Cli, SynthWritesImagesAndCocoAnnotations) {
   EXPECT_EQ(read_file((out / "images/000002.png").string()), read_file((again / "images/000002.png").string()));
   EXPECT_EQ(run("synth --count 2 --agnostic --material graphene --out " + out.string()).code, 2);
   EXPECT_EQ(run("synth --count 2 --material kryptonite -q --out " + out.string()).code, 3);
+}
+
+TEST(Cli, DetectWithASegmenterVotesTheClassOfEachMask) {
+  // A segmenter whose every query is the whole image (score sigmoid(3)); 55% of the image is class 1 in four
+  // slightly different colours, 45% substrate (the background colour): one flake of class 1, the whole image.
+  const fs::path dir = fresh_dir("maskterial_cli_segmenter");
+  segment::SegmenterOptions one_query = test_models::tiny_segmenter_options();
+  one_query.decoder.queries = 1;  // identical queries would give identical flakes
+  segment::Segmenter(test_models::constant_mask_model(one_query, 3.0)).save((dir / "model").string());
+  const auto cov = nlohmann::ordered_json{{1e-4, 0, 0}, {0, 1e-4, 0}, {0, 0, 1e-4}};
+  write_json_atomic((dir / "gmm.json").string(),
+                    nlohmann::ordered_json{{"1", {{"contrast", {{"b", -0.1}, {"g", -0.2}, {"r", -0.15}}},
+                                                  {"covariance_matrix", cov}}}});
+  cv::Mat image(60, 100, CV_8UC3, cv::Scalar(150, 110, 130));
+  const cv::Scalar shades[] = {{135, 88, 110}, {136, 88, 110}, {135, 89, 110}, {135, 88, 111}};
+  for (int y = 0; y < 60; ++y) image(cv::Rect(0, y, 55, 1)).setTo(shades[y % 4]);
+  cv::imwrite((dir / "scan.png").string(), image);
+
+  const CliRun ok = run("detect " + (dir / "scan.png").string() + " --segmenter " + (dir / "model").string() +
+                        " --classifier " + (dir / "gmm.json").string() + " --out " + (dir / "out").string() + " -q");
+  ASSERT_EQ(ok.code, 0) << ok.output;
+  const auto record = read_json((dir / "out" / "scan.json").string());
+  ASSERT_EQ(record["flakes"].size(), 1u) << record.dump();
+  EXPECT_EQ(record["flakes"][0]["class"], "1");
+  EXPECT_EQ(record["flakes"][0]["area"], 60 * 100);
+  EXPECT_NEAR(record["flakes"][0]["class_share"].get<double>(), 0.55, 1e-4);
+  EXPECT_NEAR(record["flakes"][0]["score"].get<double>(), 1.0 / (1.0 + std::exp(-3.0)), 1e-4);
+  // A stricter occupancy drops it; a missing model is a fatal error naming the directory.
+  const CliRun strict = run("detect " + (dir / "scan.png").string() + " --segmenter " + (dir / "model").string() +
+                            " --classifier " + (dir / "gmm.json").string() + " --min-class-occupancy 0.6 --out " +
+                            (dir / "strict").string() + " -q");
+  ASSERT_EQ(strict.code, 0) << strict.output;
+  EXPECT_TRUE(read_json((dir / "strict" / "scan.json").string())["flakes"].empty());
+  fs::remove(dir / "model" / "model.pt");
+  const CliRun broken = run("detect " + (dir / "scan.png").string() + " --segmenter " + (dir / "model").string() +
+                            " --out " + (dir / "broken").string() + " -q");
+  EXPECT_EQ(broken.code, 3) << broken.output;
+  EXPECT_NE(broken.output.find("model.pt"), std::string::npos) << broken.output;
+  fs::remove_all(dir);
 }

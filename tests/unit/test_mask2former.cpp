@@ -12,6 +12,7 @@
 #include "maskterial/segment/segmenter.hpp"
 #include "maskterial/util/error.hpp"
 #include "maskterial/util/files.hpp"
+#include "segmenter_test_models.hpp"
 
 namespace fs = std::filesystem;
 using namespace maskterial;
@@ -19,22 +20,8 @@ using namespace maskterial::segment;
 
 namespace {
 
-// A model small enough to run in milliseconds.
-SegmenterOptions tiny_options(const std::string& pixel_decoder = "msdeform") {
-  SegmenterOptions o = SegmenterOptions::preset_named("lite");
-  o.backbone.stem_width = 8;
-  o.pixel_decoder.type = pixel_decoder;
-  o.pixel_decoder.hidden_dim = 32;
-  o.pixel_decoder.mask_dim = 16;
-  o.pixel_decoder.encoder_layers = 1;
-  o.pixel_decoder.ffn_dim = 32;
-  o.decoder.hidden_dim = 16;
-  o.decoder.layers = 3;
-  o.decoder.queries = 5;
-  o.decoder.heads = 2;
-  o.decoder.ffn_dim = 32;
-  return o;
-}
+using test_models::constant_mask_model;
+using test_models::tiny_segmenter_options;
 
 Mask2Former seeded_model(const SegmenterOptions& options) {
   torch::manual_seed(7);
@@ -54,12 +41,6 @@ void expect_error_naming(const std::function<void()>& f, const std::string& frag
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find(fragment), std::string::npos) << e.what();
   }
-}
-
-torch::Tensor& parameter(Mask2Former& model, const std::string& name) {
-  for (auto& p : model->named_parameters(true))
-    if (p.key() == name) return p.value();
-  throw std::runtime_error("no parameter " + name);
 }
 
 }  // namespace
@@ -96,7 +77,7 @@ TEST(SegmenterOptions, BadValuesAreErrorsNamingTheSource) {
 TEST(Mask2Former, OutputShapesForBothPixelDecoders) {
   for (const char* type : {"msdeform", "fpn"}) {
     SCOPED_TRACE(type);
-    Mask2Former model = seeded_model(tiny_options(type));
+    Mask2Former model = seeded_model(tiny_segmenter_options(type));
     const SegmenterOutput out = model->forward(torch::rand({2, 3, 64, 96}) * 255);
     EXPECT_EQ(out.logits.sizes(), (std::vector<int64_t>{2, 5, 2}));
     EXPECT_EQ(out.masks.sizes(), (std::vector<int64_t>{2, 5, 16, 24}));
@@ -125,7 +106,7 @@ TEST(Mask2Former, PresetsBuildAndRun) {
 }
 
 TEST(Mask2Former, PartsAreRegisteredForFreezing) {
-  Mask2Former model = seeded_model(tiny_options());
+  Mask2Former model = seeded_model(tiny_segmenter_options());
   size_t parts = 0;
   for (torch::nn::Module* part : {&model->backbone(), &model->pixel_decoder(), &model->predictor()})
     parts += part->parameters().size();
@@ -139,7 +120,7 @@ TEST(Mask2Former, PartsAreRegisteredForFreezing) {
 }
 
 TEST(Mask2Former, FrozenBatchNormHasNoParameters) {
-  SegmenterOptions o = tiny_options();
+  SegmenterOptions o = tiny_segmenter_options();
   o.backbone.frozen_bn = true;
   Mask2Former frozen = seeded_model(o);
   o.backbone.frozen_bn = false;
@@ -153,15 +134,15 @@ TEST(Mask2Former, FrozenBatchNormHasNoParameters) {
 }
 
 TEST(Mask2Former, RejectsInputsNotMultipleOf32) {
-  Mask2Former model = seeded_model(tiny_options());
+  Mask2Former model = seeded_model(tiny_segmenter_options());
   EXPECT_THROW(model->forward(torch::zeros({1, 3, 48, 64})), Error);
   EXPECT_THROW(model->forward(torch::zeros({1, 1, 64, 64})), Error);
 }
 
 TEST(Mask2Former, ForwardIsDeterministic) {
   const torch::Tensor images = torch::rand({1, 3, 64, 64}) * 255;
-  Mask2Former a = seeded_model(tiny_options());
-  Mask2Former b = seeded_model(tiny_options());
+  Mask2Former a = seeded_model(tiny_segmenter_options());
+  Mask2Former b = seeded_model(tiny_segmenter_options());
   a->eval();
   b->eval();
   torch::NoGradGuard no_grad;
@@ -172,7 +153,7 @@ TEST(Mask2Former, ForwardIsDeterministic) {
 }
 
 TEST(Mask2Former, GradientsReachEveryPart) {
-  Mask2Former model = seeded_model(tiny_options());
+  Mask2Former model = seeded_model(tiny_segmenter_options());
   const SegmenterOutput out = model->forward(torch::rand({1, 3, 64, 64}) * 255);
   (out.masks.sigmoid().mean() + out.logits.softmax(-1).select(2, 0).mean()).backward();
   for (torch::nn::Module* part : {&model->backbone(), &model->pixel_decoder(), &model->predictor()}) {
@@ -230,7 +211,7 @@ TEST(MaskedAttention, BlockedKeysGetNoWeight) {
 
 TEST(Segmenter, SaveLoadRoundTripGivesIdenticalOutputs) {
   const std::string dir = temp_dir("roundtrip");
-  const Segmenter original(seeded_model(tiny_options()), {{"iterations", 12}});
+  const Segmenter original(seeded_model(tiny_segmenter_options()), {{"iterations", 12}});
   original.save(dir);
   EXPECT_TRUE(fs::exists(fs::path(dir) / "model.json"));
   const auto loaded = Segmenter::load(dir);
@@ -255,7 +236,7 @@ TEST(Segmenter, BadModelDirectoriesAreErrorsNamingTheFile) {
   expect_error_naming([&] { Segmenter::load(dir); }, meta);
   fs::remove_all(dir);
 
-  Segmenter(seeded_model(tiny_options()), {}).save(dir);
+  Segmenter(seeded_model(tiny_segmenter_options()), {}).save(dir);
   nlohmann::json good = read_json(meta);
   nlohmann::json wrong_kind = good;
   wrong_kind["kind"] = "classification";
@@ -283,20 +264,10 @@ TEST(Segmenter, BadModelDirectoriesAreErrorsNamingTheFile) {
 }
 
 TEST(Segmenter, PredictGivesFullSizeMasksWithTheExpectedScore) {
-  // Weights set by hand: every query says "flake" (p ≈ 1) and predicts the constant mask logit
-  // bias · mask-feature bias = 2 everywhere, so every query is the whole image with score sigmoid(2).
-  SegmenterOptions o = tiny_options();
+  // Every query is the whole image with score sigmoid(2) (see constant_mask_model).
+  SegmenterOptions o = tiny_segmenter_options();
   o.inference_scale = 0.5;  // and the image is no multiple of 32: crop and resize paths
-  Mask2Former model = seeded_model(o);
-  {
-    torch::NoGradGuard no_grad;
-    parameter(model, "predictor.class_embed.weight").zero_();
-    parameter(model, "predictor.class_embed.bias").copy_(torch::tensor({20.0f, -20.0f}));
-    parameter(model, "predictor.mask_embed.4.weight").zero_();
-    parameter(model, "predictor.mask_embed.4.bias").fill_(1.0);
-    parameter(model, "pixel_decoder.mask_features.weight").zero_();
-    parameter(model, "pixel_decoder.mask_features.bias").fill_(2.0 / o.pixel_decoder.mask_dim);
-  }
+  const Mask2Former model = constant_mask_model(o, 2.0);
   const cv::Mat image(90, 130, CV_8UC3, cv::Scalar(100, 140, 90));
   const auto instances = Segmenter(model).predict(image);
   ASSERT_EQ(instances.size(), static_cast<size_t>(o.decoder.queries));
@@ -318,4 +289,26 @@ TEST(Segmenter, ScaleImageKeepsAspectAndType) {
   EXPECT_EQ(half.size(), cv::Size(960, 600));
   EXPECT_EQ(half.type(), CV_8UC3);
   EXPECT_EQ(scale_image(image, 1.0).data, image.data);
+}
+
+TEST(Segmenter, ResampledMasksMatchBilinearUpsamplingAndStayInPlace) {
+  // A 10x12 logit map with a positive block (+1 on -2.5, so no pixel lands exactly on 0), upsampled x4 as
+  // detectron2 does (bilinear, align_corners = false): the same mask.
+  torch::Tensor logits = torch::full({10, 12}, -2.5f);
+  logits.index_put_({torch::indexing::Slice(3, 6), torch::indexing::Slice(2, 5)}, 1.0f);
+  logits.index_put_({9, 11}, 1.0f);  // a corner pixel: the border replicates
+  const cv::Mat mat(10, 12, CV_32F, logits.data_ptr<float>());
+  const cv::Mat mask = resample_mask(mat, 0.25, 0.25, cv::Size(48, 40));
+  namespace F = torch::nn::functional;
+  const torch::Tensor expected =
+      F::interpolate(logits.view({1, 1, 10, 12}),
+                     F::InterpolateFuncOptions().size(std::vector<int64_t>{40, 48}).mode(torch::kBilinear).align_corners(false))
+          .view({40, 48}) > 0;
+  ASSERT_EQ(mask.size(), cv::Size(48, 40));
+  int differences = 0;
+  for (int y = 0; y < 40; ++y)
+    for (int x = 0; x < 48; ++x) differences += (mask.at<uint8_t>(y, x) == 255) != expected[y][x].item<bool>();
+  EXPECT_EQ(differences, 0);
+  EXPECT_GT(cv::countNonZero(mask), 10 * 10);  // 3x3 positive logits reach ~1.1 px past their centres
+  EXPECT_TRUE(resample_mask(cv::Mat(4, 4, CV_32F, cv::Scalar(-1)), 0.25, 0.25, cv::Size(16, 16)).empty());
 }

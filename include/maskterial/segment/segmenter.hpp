@@ -48,4 +48,10 @@ class Segmenter : public InstanceSegmenter {
 // growing). Training on images of the same scale keeps flakes the size the model learnt.
 cv::Mat scale_image(const cv::Mat& bgr8, double scale);
 
+// One query's mask at the image's resolution: its logits (CV_32F, at 1/4 of the network input) resampled
+// bilinearly with pixel centres aligned (image pixel x reads logit column (x + 0.5) * scale_x - 0.5), > 0.
+// CV_8U of `size`, 255 inside; empty when no pixel is positive. Bilinear values are positive only next to
+// positive logits, so only their box is resampled.
+cv::Mat resample_mask(const cv::Mat& logits, double scale_x, double scale_y, const cv::Size& size);
+
 }  // namespace maskterial::segment
