@@ -5,6 +5,7 @@
 
 #include <random>
 
+#include "maskterial/coco/dataset.hpp"
 #include "maskterial/segment/hungarian.hpp"
 #include "maskterial/segment/trainer.hpp"
 
@@ -81,6 +82,23 @@ void BM_SyntheticTrainingSample(benchmark::State& state) {
   state.counters["images/s"] = benchmark::Counter(static_cast<double>(index), benchmark::Counter::kIsRate);
 }
 BENCHMARK(BM_SyntheticTrainingSample)->Unit(benchmark::kMillisecond)->UseRealTime();
+
+// A fine-tuning batch (MaskTerial's 16 images) from the 5 annotated GrapheneH demo images (1920x1200),
+// resized by the lite scale, cropped and augmented.
+void BM_FinetuneBatchOfRealImages(benchmark::State& state) {
+  const std::string root = std::string(MASKTERIAL_SHARED_DATA) + "/maskterial-demo/";
+  AugmentOptions augment = AugmentOptions::finetuning();
+  augment.scale = 0.5;
+  const CocoSource source(coco::read_instance_mask_folder(root + "images/GrapheneH", root + "instance_masks/GrapheneH"),
+                          root + "images/GrapheneH", {512, 512}, augment);
+  uint64_t first = 0;
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(load_batch(source, 1, first, 16));
+    first += 16;
+  }
+  state.counters["images/s"] = benchmark::Counter(static_cast<double>(first), benchmark::Counter::kIsRate);
+}
+BENCHMARK(BM_FinetuneBatchOfRealImages)->Unit(benchmark::kMillisecond)->UseRealTime();
 
 void BM_Hungarian100x10(benchmark::State& state) {
   std::mt19937_64 rng(1);
