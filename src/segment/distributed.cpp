@@ -133,10 +133,6 @@ double DistributedGroup::sum(double value) {
   return t.to(torch::kCPU).item<double>();
 }
 
-void DistributedGroup::barrier() {
-  if (world_size_ > 1) impl_->run([](auto& group) { group.barrier()->wait(); });
-}
-
 #else  // no c10d backend in this build
 
 struct DistributedGroup::Impl {};
@@ -154,7 +150,6 @@ DistributedGroup::~DistributedGroup() = default;
 void DistributedGroup::broadcast(const std::vector<torch::Tensor>&) {}
 void DistributedGroup::average_gradients(const std::vector<torch::Tensor>&) {}
 double DistributedGroup::sum(double value) { return value; }
-void DistributedGroup::barrier() {}
 
 #endif
 

@@ -35,7 +35,6 @@ class DistributedGroup {
   void average_gradients(const std::vector<torch::Tensor>& parameters);
   // Sum of a number over all processes.
   double sum(double value);
-  void barrier();
 
  private:
   struct Impl;
