@@ -23,5 +23,7 @@ Runner add_classify(CLI::App& app);
 Runner add_optics(CLI::App& app);
 Runner add_synth(CLI::App& app);
 Runner add_serve(CLI::App& app);
+Runner add_pretrain(CLI::App& app);
+Runner add_finetune(CLI::App& app);
 
 }  // namespace maskterial::cli

@@ -20,6 +20,8 @@ int main(int argc, char** argv) {
   const Runner optics = add_optics(app);
   const Runner synth = add_synth(app);
   const Runner serve = add_serve(app);
+  const Runner pretrain = add_pretrain(app);
+  const Runner finetune = add_finetune(app);
 
   try {
     app.parse(argc, argv);
@@ -37,6 +39,8 @@ int main(int argc, char** argv) {
     if (app.got_subcommand("optics")) return optics();
     if (app.got_subcommand("synth")) return synth();
     if (app.got_subcommand("serve")) return serve();
+    if (app.got_subcommand("pretrain")) return pretrain();
+    if (app.got_subcommand("finetune")) return finetune();
   } catch (const maskterial::Error& e) {
     spdlog::error("{}", e.what());
     return kFatal;

@@ -1,0 +1,134 @@
+// `maskterial pretrain` and `maskterial finetune` as a user runs them, on tiny sizes.
+#include <gtest/gtest.h>
+
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <future>
+
+#include "maskterial/segment/segmenter.hpp"
+#include "maskterial/synth/dataset_writer.hpp"
+#include "maskterial/util/files.hpp"
+
+namespace fs = std::filesystem;
+using namespace maskterial;
+
+namespace {
+const std::string kCli = MASKTERIAL_CLI;
+
+struct CliRun {
+  int code;
+  std::string output;
+};
+
+CliRun run(const std::string& args) {
+  const std::string command = kCli + " " + args + " 2>&1";
+  FILE* pipe = popen(command.c_str(), "r");
+  std::string output;
+  char buffer[4096];
+  while (size_t n = fread(buffer, 1, sizeof buffer, pipe)) output.append(buffer, n);
+  const int status = pclose(pipe);
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, output};
+}
+
+fs::path fresh_dir(const std::string& name) {
+  const fs::path dir = fs::temp_directory_path() / name;
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  return dir;
+}
+
+int free_port() {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address);
+  socklen_t length = sizeof address;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length);
+  ::close(fd);
+  return ntohs(address.sin_port);
+}
+
+const std::string kTiny = " --preset lite --batch-size 1 --size 64 --threads 1 -q";
+}  // namespace
+
+TEST(CliSegmentTraining, PretrainResumeAndFinetune) {
+  const fs::path dir = fresh_dir("maskterial_cli_seg_train");
+  const std::string model = (dir / "pretrained").string();
+  CliRun r = run("pretrain --out " + model + " --iterations 2" + kTiny);
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_TRUE(fs::exists(model + "/training_curves.png"));
+  EXPECT_TRUE(fs::exists(model + ".checkpoint.pt"));
+  nlohmann::json training = segment::Segmenter::load(model)->describe()["training"];
+  EXPECT_EQ(training["mode"], "pretrain");
+  EXPECT_EQ(training["log"]["iteration"].back(), 2);
+  EXPECT_EQ(training["data"]["type"], "synthetic");
+
+  // One more iteration, continuing from the checkpoint.
+  r = run("pretrain --out " + model + " --iterations 3 --resume" + kTiny);
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_NE(r.output.find("resuming"), std::string::npos) << r.output;
+  training = segment::Segmenter::load(model)->describe()["training"];
+  EXPECT_EQ(training["log"]["iteration"].back(), 3);
+  EXPECT_EQ(training["trainer"]["iterations"], 3);
+
+  // A small COCO dataset to fine-tune on.
+  synth::SynthConfig config;
+  config.width = config.height = 160;
+  config.min_flake_px = 20;
+  config.max_flake_px = 60;
+  synth::SynthRunOptions options;
+  options.count = 2;
+  options.progress = false;
+  synth::write_synthetic_dataset(synth::Generator(config), (dir / "data").string(), options);
+  const std::string tuned = (dir / "tuned").string();
+  r = run("finetune --images " + (dir / "data/images").string() + " --annotations " +
+          (dir / "data/annotations_agnostic.json").string() + " --base " + model + " --out " + tuned +
+          " --iterations 2 --batch-size 1 --size 64 --threads 1 -q --freeze-pixel-decoder");
+  ASSERT_EQ(r.code, 0) << r.output;
+  training = segment::Segmenter::load(tuned)->describe()["training"];
+  EXPECT_EQ(training["mode"], "finetune");
+  EXPECT_EQ(training["base"], model);
+  EXPECT_EQ(training["frozen"], nlohmann::json({"backbone", "pixel_decoder"}));
+  EXPECT_EQ(training["data"]["type"], "coco");
+  EXPECT_DOUBLE_EQ(training["trainer"]["learning_rate"].get<double>(), 1e-5);  // MaskTerial's fine-tuning
+}
+
+TEST(CliSegmentTraining, UsageErrors) {
+  const fs::path dir = fresh_dir("maskterial_cli_seg_usage");
+  EXPECT_EQ(run("pretrain --help").code, 0);
+  EXPECT_EQ(run("finetune --help").code, 0);
+  EXPECT_EQ(run("pretrain --out " + (dir / "m").string()).code, 2);  // --iterations missing
+  EXPECT_EQ(run("pretrain --out " + (dir / "m").string() + " --iterations 1 --preset huge").code, 2);
+  EXPECT_EQ(run("pretrain --out " + (dir / "m").string() + " --iterations 1 --world-size 2 --rank 2").code, 2);
+  EXPECT_EQ(run("finetune --images " + dir.string() + " --annotations nope.json --out " + (dir / "m").string()).code, 2);
+  // A training size that is no multiple of 32 is refused before any work.
+  const CliRun r = run("pretrain --out " + (dir / "m").string() + " --iterations 1 --size 100 -q");
+  EXPECT_EQ(r.code, 3);
+  EXPECT_NE(r.output.find("multiple of 32"), std::string::npos) << r.output;
+}
+
+TEST(CliSegmentTraining, TwoProcessPretraining) {
+  const fs::path dir = fresh_dir("maskterial_cli_seg_ddp");
+  const std::string master = "127.0.0.1:" + std::to_string(free_port());
+  auto rank = [&](int r) {
+    return std::async(std::launch::async, [&, r] {
+      return run("pretrain --out " + (dir / ("rank" + std::to_string(r))).string() +
+                 " --iterations 2 --world-size 2 --rank " + std::to_string(r) + " --master " + master +
+                 " --preset lite --batch-size 2 --size 64 --threads 1 -q");
+    });
+  };
+  auto first = rank(0), second = rank(1);
+  const CliRun a = first.get(), b = second.get();
+  ASSERT_EQ(a.code, 0) << a.output;
+  ASSERT_EQ(b.code, 0) << b.output;
+  // Rank 0 writes the model (trained on both processes' images); rank 1 writes nothing.
+  const nlohmann::json training = segment::Segmenter::load((dir / "rank0").string())->describe()["training"];
+  EXPECT_EQ(training["processes"], 2);
+  EXPECT_FALSE(fs::exists(dir / "rank1"));
+}
