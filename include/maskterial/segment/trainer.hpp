@@ -39,8 +39,9 @@ struct TrainerOptions {
   bool show_progress = true;
   CriterionOptions criterion;
 
-  // MaskTerial's fine-tuning (configs/M2F/base_config.yaml): lr 1e-5, no warm-up, 500 iterations, batch 16,
-  // clip 0.01.
+  // MaskTerial's fine-tuning schedule (configs/M2F/base_config.yaml: no warm-up, 500 iterations, clip 0.01)
+  // at a CPU budget: batch 4 instead of 16 and lr 1e-4 instead of 1e-5 (see trainer.cpp). The struct's
+  // defaults are MaskTerial's values (batch 16, lr 1e-5).
   static TrainerOptions finetuning();
   // MaskTerial's pretraining schedule (lr 1e-4, warm-up from 0.001 over up to 1000 iterations, clip 0.01)
   // scaled to a CPU budget: batch 8 and the warm-up at most a tenth of the run.
