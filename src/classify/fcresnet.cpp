@@ -3,33 +3,20 @@
 #include <cmath>
 
 #include "maskterial/util/error.hpp"
+#include "maskterial/util/json_fields.hpp"
 
 namespace maskterial {
-namespace {
-
-template <class T>
-void read_key(const nlohmann::json& json, const char* key, T& out, const std::string& source) {
-  if (!json.contains(key)) return;
-  try {
-    out = json.at(key).get<T>();
-  } catch (const nlohmann::json::exception&) {
-    throw file_error(source, std::string("model_arch.") + key + " has the wrong type");
-  }
-}
-
-}  // namespace
-
 FCResNetOptions FCResNetOptions::from_json(const nlohmann::json& json, const std::string& source) {
   if (!json.is_object()) throw file_error(source, "model_arch is not an object");
   FCResNetOptions o;
-  read_key(json, "input_dim", o.input_dim, source);
-  read_key(json, "embedding_dim", o.embedding_dim, source);
-  read_key(json, "depth", o.depth, source);
-  read_key(json, "num_classes", o.num_classes, source);
-  read_key(json, "spectral_normalization", o.spectral_normalization, source);
-  read_key(json, "spec_coeff", o.spec_coeff, source);
-  read_key(json, "n_power_iterations", o.n_power_iterations, source);
-  read_key(json, "dropout_rate", o.dropout_rate, source);
+  read_json_field(json, "input_dim", o.input_dim, source, "model_arch");
+  read_json_field(json, "embedding_dim", o.embedding_dim, source, "model_arch");
+  read_json_field(json, "depth", o.depth, source, "model_arch");
+  read_json_field(json, "num_classes", o.num_classes, source, "model_arch");
+  read_json_field(json, "spectral_normalization", o.spectral_normalization, source, "model_arch");
+  read_json_field(json, "spec_coeff", o.spec_coeff, source, "model_arch");
+  read_json_field(json, "n_power_iterations", o.n_power_iterations, source, "model_arch");
+  read_json_field(json, "dropout_rate", o.dropout_rate, source, "model_arch");
   if (o.input_dim < 1 || o.embedding_dim < 1 || o.depth < 0 || o.num_classes < 1 || o.n_power_iterations < 1 ||
       !(o.spec_coeff > 0) || !(o.dropout_rate >= 0 && o.dropout_rate < 1))
     throw file_error(source, "model_arch has an out-of-range value");

@@ -5,20 +5,11 @@
 #include <random>
 
 #include "maskterial/util/error.hpp"
+#include "maskterial/util/json_fields.hpp"
 #include "maskterial/util/progress.hpp"
 
 namespace maskterial {
 namespace {
-
-template <class T>
-void read_key(const nlohmann::json& section, const char* key, T& out, const std::string& source) {
-  if (!section.is_object() || !section.contains(key)) return;
-  try {
-    out = section.at(key).get<T>();
-  } catch (const nlohmann::json::exception&) {
-    throw file_error(source, std::string("config key '") + key + "' has the wrong type");
-  }
-}
 
 torch::Tensor to_tensor(const std::vector<Contrast>& contrasts) {
   torch::Tensor t = torch::empty({static_cast<int64_t>(contrasts.size()), 3}, torch::kFloat32);
@@ -62,20 +53,22 @@ void NetworkTrainingOptions::apply_config(const nlohmann::json& config, Training
   if (!config.is_object()) throw file_error(source, "config must be a JSON object");
   const nlohmann::json empty = nlohmann::json::object();
   const auto& train = config.contains("train_params") ? config.at("train_params") : empty;
-  read_key(train, "num_iterations", iterations, source);
-  read_key(train, "learning_rate", learning_rate, source);
-  read_key(train, "batch_size", batch_size, source);
-  read_key(train, "test_interval", test_interval, source);
+  read_json_field(train, "num_iterations", iterations, source, "train_params");
+  read_json_field(train, "learning_rate", learning_rate, source, "train_params");
+  read_json_field(train, "batch_size", batch_size, source, "train_params");
+  read_json_field(train, "test_interval", test_interval, source, "train_params");
   const auto& d = config.contains("data_params") ? config.at("data_params") : empty;
-  read_key(d, "max_samples_per_class", data.samples_per_class, source);
-  read_key(d, "loaded_test_samples", data.max_eval_samples, source);
-  read_key(d, "uniform_class_sampling", uniform_class_sampling, source);
-  read_key(d, "use_normalization", standardise, source);
-  read_key(d, "use_DBSCAN", data.dbscan, source);
-  read_key(d, "DBSCAN_eps", data.dbscan_eps, source);
+  int64_t per_class = static_cast<int64_t>(data.samples_per_class);
+  read_json_field(d, "max_samples_per_class", per_class, source, "data_params");
+  data.samples_per_class = per_class < 0 ? 0 : static_cast<size_t>(per_class);  // MaskTerial's -1: keep all
+  read_json_field(d, "loaded_test_samples", data.max_eval_samples, source, "data_params");
+  read_json_field(d, "uniform_class_sampling", uniform_class_sampling, source, "data_params");
+  read_json_field(d, "use_normalization", standardise, source, "data_params");
+  read_json_field(d, "use_DBSCAN", data.dbscan, source, "data_params");
+  read_json_field(d, "DBSCAN_eps", data.dbscan_eps, source, "data_params");
   bool knn = data.knn_neighbors > 0;
-  read_key(d, "use_Nearest_Neighbors", knn, source);
-  read_key(d, "neighbors", data.knn_neighbors, source);
+  read_json_field(d, "use_Nearest_Neighbors", knn, source, "data_params");
+  read_json_field(d, "neighbors", data.knn_neighbors, source, "data_params");
   if (!knn) data.knn_neighbors = 0;
   if (config.contains("model_arch")) arch = FCResNetOptions::from_json(config.at("model_arch"), source);
   if (iterations < 1 || batch_size < 1 || test_interval < 1 || !(learning_rate > 0))

@@ -2,21 +2,12 @@
 
 #include "maskterial/segment/point_losses.hpp"
 #include "maskterial/util/error.hpp"
+#include "maskterial/util/json_fields.hpp"
 
 namespace maskterial::segment {
 namespace {
 
 namespace F = torch::nn::functional;
-
-template <class T>
-void read_key(const nlohmann::json& json, const char* key, T& out, const std::string& source) {
-  if (!json.contains(key)) return;
-  try {
-    out = json.at(key).get<T>();
-  } catch (const nlohmann::json::exception&) {
-    throw file_error(source, std::string("criterion key '") + key + "' has the wrong type");
-  }
-}
 
 torch::Tensor index_tensor(const std::vector<int64_t>& values) {
   return torch::tensor(values, torch::kInt64);
@@ -44,15 +35,15 @@ nlohmann::json CriterionOptions::to_json() const {
 CriterionOptions CriterionOptions::from_json(const nlohmann::json& json, const std::string& source) {
   if (!json.is_object()) throw file_error(source, "criterion options must be a JSON object");
   CriterionOptions o;
-  read_key(json, "num_classes", o.num_classes, source);
-  read_key(json, "class_weight", o.class_weight, source);
-  read_key(json, "mask_weight", o.mask_weight, source);
-  read_key(json, "dice_weight", o.dice_weight, source);
-  read_key(json, "no_object_weight", o.no_object_weight, source);
-  read_key(json, "points", o.points, source);
-  read_key(json, "oversample_ratio", o.oversample_ratio, source);
-  read_key(json, "importance_sample_ratio", o.importance_sample_ratio, source);
-  read_key(json, "deep_supervision", o.deep_supervision, source);
+  read_json_field(json, "num_classes", o.num_classes, source, "criterion");
+  read_json_field(json, "class_weight", o.class_weight, source, "criterion");
+  read_json_field(json, "mask_weight", o.mask_weight, source, "criterion");
+  read_json_field(json, "dice_weight", o.dice_weight, source, "criterion");
+  read_json_field(json, "no_object_weight", o.no_object_weight, source, "criterion");
+  read_json_field(json, "points", o.points, source, "criterion");
+  read_json_field(json, "oversample_ratio", o.oversample_ratio, source, "criterion");
+  read_json_field(json, "importance_sample_ratio", o.importance_sample_ratio, source, "criterion");
+  read_json_field(json, "deep_supervision", o.deep_supervision, source, "criterion");
   if (o.num_classes < 1 || o.points < 1 || o.oversample_ratio < 1 || o.importance_sample_ratio < 0 ||
       o.importance_sample_ratio > 1 || o.no_object_weight < 0)
     throw file_error(source, "criterion options out of range");

@@ -13,36 +13,16 @@
 #include "maskterial/coco/rle.hpp"
 #include "maskterial/segment/segmenter.hpp"
 #include "maskterial/util/files.hpp"
+#include "cli_test_helpers.hpp"
 #include "segmenter_test_models.hpp"
 
 namespace fs = std::filesystem;
 using namespace maskterial;
+using namespace maskterial::cli_test;
 
 namespace {
-const std::string kCli = MASKTERIAL_CLI;
 const std::string kShared = MASKTERIAL_SHARED_DATA;
 
-struct CliRun {
-  int code;
-  std::string output;
-};
-
-CliRun run(const std::string& args) {
-  const std::string command = kCli + " " + args + " 2>&1";
-  FILE* pipe = popen(command.c_str(), "r");
-  std::string output;
-  char buffer[4096];
-  while (size_t n = fread(buffer, 1, sizeof buffer, pipe)) output.append(buffer, n);
-  const int status = pclose(pipe);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, output};
-}
-
-fs::path fresh_dir(const std::string& name) {
-  const fs::path dir = fs::temp_directory_path() / name;
-  fs::remove_all(dir);
-  fs::create_directories(dir);
-  return dir;
-}
 
 bool no_temp_files(const fs::path& dir) {
   for (const auto& e : fs::recursive_directory_iterator(dir))
@@ -52,21 +32,21 @@ bool no_temp_files(const fs::path& dir) {
 }  // namespace
 
 TEST(Cli, HelpAndUsageErrors) {
-  EXPECT_EQ(run("--help").code, 0);
-  EXPECT_EQ(run("detect --help").code, 0);
-  EXPECT_EQ(run("eval --help").code, 0);
-  EXPECT_EQ(run("train-classifier --help").code, 0);
-  EXPECT_EQ(run("classify --help").code, 0);
-  EXPECT_EQ(run("").code, 2);
-  EXPECT_EQ(run("detect").code, 2);
-  EXPECT_EQ(run("detect --compat nonsense x.jpg").code, 2);
+  EXPECT_EQ(run_cli("--help").code, 0);
+  EXPECT_EQ(run_cli("detect --help").code, 0);
+  EXPECT_EQ(run_cli("eval --help").code, 0);
+  EXPECT_EQ(run_cli("train-classifier --help").code, 0);
+  EXPECT_EQ(run_cli("classify --help").code, 0);
+  EXPECT_EQ(run_cli("").code, 2);
+  EXPECT_EQ(run_cli("detect").code, 2);
+  EXPECT_EQ(run_cli("detect --compat nonsense x.jpg").code, 2);
 }
 
 TEST(Cli, DetectCompatReproducesReferenceAndWritesAllOutputs) {
   const std::string demo = kShared + "/2dmatgmm-demo";
   if (!fs::exists(demo)) GTEST_SKIP() << "shared data not found";
   const fs::path out = fresh_dir("mt_cli_detect");
-  const CliRun r = run("detect " + demo + "/images --gmm " + kShared +
+  const CliRun r = run_cli("detect " + demo + "/images --gmm " + kShared +
                     "/gmm-params/Graphene_GMM.json --compat 2dmatgmm -q --out " + out.string() +
                     " --coco-results " + (out / "coco.json").string());
   ASSERT_EQ(r.code, 0) << r.output;
@@ -98,7 +78,7 @@ TEST(Cli, BadInputsAreReportedAndTheRestIsProcessed) {
   const std::string bytes = read_file(demo);
   write_file_atomic((in / "cut.jpg").string(), bytes.substr(0, bytes.size() / 3));
   write_file_atomic((in / "notes.png").string(), "not an image");
-  const CliRun r = run("detect " + in.string() + " " + (in / "missing.jpg").string() + " -q --out " + out.string());
+  const CliRun r = run_cli("detect " + in.string() + " " + (in / "missing.jpg").string() + " -q --out " + out.string());
   EXPECT_EQ(r.code, 1) << r.output;
   EXPECT_NE(r.output.find("cut.jpg: truncated JPEG"), std::string::npos) << r.output;
   EXPECT_NE(r.output.find("notes.png: not a readable image"), std::string::npos) << r.output;
@@ -109,7 +89,7 @@ TEST(Cli, BadInputsAreReportedAndTheRestIsProcessed) {
 
   const fs::path params = in / "broken_gmm.json";
   write_file_atomic(params.string(), "{\"1\": {\"contrast\": ");
-  const CliRun bad_model = run("detect " + (in / "good.jpg").string() + " --gmm " + params.string() + " -q --out " +
+  const CliRun bad_model = run_cli("detect " + (in / "good.jpg").string() + " --gmm " + params.string() + " -q --out " +
                             out.string());
   EXPECT_EQ(bad_model.code, 3);
   EXPECT_NE(bad_model.output.find("broken_gmm.json: malformed JSON"), std::string::npos) << bad_model.output;
@@ -121,11 +101,11 @@ TEST(Cli, DetectThenEvalOnRealInstanceMasks) {
   if (!fs::exists(masks)) GTEST_SKIP() << "shared data not found";
   const fs::path out = fresh_dir("mt_cli_eval");
   coco::write_dataset((out / "gt.json").string(), coco::read_instance_mask_folder(images, masks));
-  const CliRun detect = run("detect " + images + " -q --no-overlays --out " + (out / "det").string() + " --gt " +
+  const CliRun detect = run_cli("detect " + images + " -q --no-overlays --out " + (out / "det").string() + " --gt " +
                          (out / "gt.json").string() + " --coco-results " + (out / "dt.json").string());
   // Images without a ground-truth entry are reported (they have no COCO id), the others evaluated.
   ASSERT_LE(detect.code, 1) << detect.output;
-  const CliRun eval = run("eval --gt " + (out / "gt.json").string() + " --dt " + (out / "dt.json").string() +
+  const CliRun eval = run_cli("eval --gt " + (out / "gt.json").string() + " --dt " + (out / "dt.json").string() +
                        " --class-agnostic --out " + (out / "report.json").string());
   ASSERT_EQ(eval.code, 0) << eval.output;
   const auto report = read_json((out / "report.json").string());
@@ -135,7 +115,7 @@ TEST(Cli, DetectThenEvalOnRealInstanceMasks) {
   EXPECT_TRUE(report.contains("flake_metrics"));
 
   // One step: run the detector on the ground truth's images and evaluate.
-  const CliRun direct = run("eval --gt " + (out / "gt.json").string() + " --images " + images + " --class-agnostic");
+  const CliRun direct = run_cli("eval --gt " + (out / "gt.json").string() + " --images " + images + " --class-agnostic");
   ASSERT_EQ(direct.code, 0) << direct.output;
   const auto start = direct.output.find('{');
   ASSERT_NE(start, std::string::npos);
@@ -149,7 +129,7 @@ TEST(Cli, TrainGmmClassifierThenEval) {
   if (!fs::exists(masks)) GTEST_SKIP() << "shared data not found";
   const fs::path out = fresh_dir("mt_cli_train");
   coco::write_dataset((out / "gt.json").string(), coco::read_instance_mask_folder(images, masks));
-  const CliRun train = run("train-classifier --type gmm -q --images " + images + " --annotations " +
+  const CliRun train = run_cli("train-classifier --type gmm -q --images " + images + " --annotations " +
                            (out / "gt.json").string() + " --out " + (out / "gmm").string() + " --test-images " +
                            images + " --test-annotations " + (out / "gt.json").string());
   ASSERT_EQ(train.code, 0) << train.output;
@@ -159,7 +139,7 @@ TEST(Cli, TrainGmmClassifierThenEval) {
   ASSERT_TRUE(params.contains("1"));
   EXPECT_LT(params["1"]["contrast"]["g"].get<double>(), -0.05);  // graphene is darker than the substrate
 
-  const CliRun eval = run("eval --gt " + (out / "gt.json").string() + " --images " + images + " --classifier " +
+  const CliRun eval = run_cli("eval --gt " + (out / "gt.json").string() + " --images " + images + " --classifier " +
                           (out / "gmm").string() + " --class-agnostic -j 2");
   ASSERT_EQ(eval.code, 0) << eval.output;
   const auto report = nlohmann::json::parse(eval.output.substr(eval.output.find('{')));
@@ -172,14 +152,14 @@ TEST(Cli, ClassifyWritesMaskTerialsClassMap) {
   const std::string image = kShared + "/maskterial-demo/images/" + reference["image"].get<std::string>();
   if (!fs::exists(image)) GTEST_SKIP() << "shared data not found";
   const fs::path out = fresh_dir("mt_cli_classify");
-  const CliRun r = run("classify --classifier " + fixture + " --out " + (out / "map.png").string() + " " + image);
+  const CliRun r = run_cli("classify --classifier " + fixture + " --out " + (out / "map.png").string() + " " + image);
   ASSERT_EQ(r.code, 0) << r.output;
   const cv::Mat got = cv::imread((out / "map.png").string(), cv::IMREAD_UNCHANGED);
   const cv::Mat expected = cv::imread(fixture + "/reference_class_map.png", cv::IMREAD_UNCHANGED);
   ASSERT_EQ(got.type(), CV_8U);
   ASSERT_EQ(got.size(), expected.size());
   EXPECT_LE(cv::countNonZero(got != expected), 5);
-  EXPECT_EQ(run("classify --classifier " + fixture + " --out " + (out / "x.png").string() + " " +
+  EXPECT_EQ(run_cli("classify --classifier " + fixture + " --out " + (out / "x.png").string() + " " +
                 (out / "missing.jpg").string()).code, 2);
 }
 
@@ -192,7 +172,7 @@ TEST(Cli, TrainAmmThenDetectThenEvalAndFlagUnseenThickness) {
   const fs::path out = fresh_dir("mt_cli_amm");
   const coco::Dataset all = coco::read_instance_mask_folder(images, masks);
   coco::write_dataset((out / "gt.json").string(), all);
-  const CliRun train = run("train-classifier --type amm -q --iterations 300 --images " + images +
+  const CliRun train = run_cli("train-classifier --type amm -q --iterations 300 --images " + images +
                            " --annotations " + (out / "gt.json").string() + " --out " + (out / "amm").string() +
                            " --test-images " + images + " --test-annotations " + (out / "gt.json").string());
   ASSERT_EQ(train.code, 0) << train.output;
@@ -203,11 +183,11 @@ TEST(Cli, TrainAmmThenDetectThenEvalAndFlagUnseenThickness) {
 
   std::string annotated;
   for (const auto& im : all.images) annotated += images + "/" + im.file_name + " ";
-  const CliRun detect = run("detect " + annotated + "-q --classifier " + (out / "amm").string() + " --out " +
+  const CliRun detect = run_cli("detect " + annotated + "-q --classifier " + (out / "amm").string() + " --out " +
                             (out / "det").string() + " --coco-results " + (out / "dt.json").string() + " --gt " +
                             (out / "gt.json").string());
   ASSERT_EQ(detect.code, 0) << detect.output;
-  const CliRun eval = run("eval --gt " + (out / "gt.json").string() + " --dt " + (out / "dt.json").string() +
+  const CliRun eval = run_cli("eval --gt " + (out / "gt.json").string() + " --dt " + (out / "dt.json").string() +
                           " --class-agnostic");
   ASSERT_EQ(eval.code, 0) << eval.output;
   const auto report = nlohmann::json::parse(eval.output.substr(eval.output.find('{')));
@@ -227,9 +207,9 @@ TEST(Cli, TrainAmmThenDetectThenEvalAndFlagUnseenThickness) {
   ASSERT_EQ(mono.images.size(), 1u);
   ASSERT_GE(bilayer_id, 0);
   coco::write_dataset((out / "mono.json").string(), mono);
-  ASSERT_EQ(run("train-classifier --type amm -q --iterations 300 --images " + images + " --annotations " +
+  ASSERT_EQ(run_cli("train-classifier --type amm -q --iterations 300 --images " + images + " --annotations " +
                 (out / "mono.json").string() + " --out " + (out / "mono").string()).code, 0);
-  ASSERT_EQ(run("classify --classifier " + (out / "mono").string() + " --out " + (out / "bi.png").string() + " " +
+  ASSERT_EQ(run_cli("classify --classifier " + (out / "mono").string() + " --out " + (out / "bi.png").string() + " " +
                 images + "/" + bilayer_file).code, 0);
   const cv::Mat labels = cv::imread((out / "bi.png").string(), cv::IMREAD_UNCHANGED);
   size_t as_mono = 0, total = 0;
@@ -244,7 +224,7 @@ TEST(Cli, TrainAmmThenDetectThenEvalAndFlagUnseenThickness) {
   EXPECT_LT(as_mono, total / 10);
 
   // With --report-unknown, detect reports the bilayers as flakes of class "unknown" (not as monolayers).
-  ASSERT_EQ(run("detect -q --report-unknown --no-overlays --classifier " + (out / "mono").string() + " --out " +
+  ASSERT_EQ(run_cli("detect -q --report-unknown --no-overlays --classifier " + (out / "mono").string() + " --out " +
                 (out / "unknown").string() + " " + images + "/" + bilayer_file).code, 0);
   const auto record = read_json((out / "unknown" / (fs::path(bilayer_file).stem().string() + ".json")).string());
   size_t covered = 0;
@@ -259,7 +239,7 @@ TEST(Cli, TrainAmmThenDetectThenEvalAndFlagUnseenThickness) {
 }
 
 TEST(Cli, OpticsPrintsContrastPerLayerCount) {
-  const CliRun json = run("optics --material graphene --oxide-nm 90 --layers 1-4 --json");
+  const CliRun json = run_cli("optics --material graphene --oxide-nm 90 --layers 1-4 --json");
   ASSERT_EQ(json.code, 0) << json.output;
   const auto report = nlohmann::json::parse(json.output);
   EXPECT_EQ(report["material"], "graphene");
@@ -269,17 +249,17 @@ TEST(Cli, OpticsPrintsContrastPerLayerCount) {
   ASSERT_EQ(monolayer.size(), 3u);
   EXPECT_NEAR(monolayer[1].get<double>(), -0.14, 0.02);
   EXPECT_LT(report["contrast_bgr"]["4"][1].get<double>(), monolayer[1].get<double>());
-  EXPECT_EQ(run("optics --material graphene --layers 2,5").code, 0);
-  EXPECT_EQ(run("optics --material unobtainium").code, 3);
-  EXPECT_EQ(run("optics --layers 0-3").code, 3);
-  EXPECT_EQ(run("optics --oxide-nm -5").code, 2);
+  EXPECT_EQ(run_cli("optics --material graphene --layers 2,5").code, 0);
+  EXPECT_EQ(run_cli("optics --material unobtainium").code, 3);
+  EXPECT_EQ(run_cli("optics --layers 0-3").code, 3);
+  EXPECT_EQ(run_cli("optics --oxide-nm -5").code, 2);
 }
 
 TEST(Cli, OpticsCalibratesAndWritesAZeroShotGmm) {
   const std::string gmm = kShared + "/gmm-params/Graphene_GMM.json";
   if (!fs::exists(gmm)) GTEST_SKIP() << "shared data not found";
   const fs::path out = fresh_dir("mt_cli_optics");
-  const CliRun r = run("optics --layers 1-4 --json --calibrate-gmm " + gmm + " --gmm-out " + (out / "zero.json").string());
+  const CliRun r = run_cli("optics --layers 1-4 --json --calibrate-gmm " + gmm + " --gmm-out " + (out / "zero.json").string());
   ASSERT_EQ(r.code, 0) << r.output;
   const auto report = nlohmann::json::parse(r.output.substr(r.output.find('{')));
   EXPECT_LT(report["calibration"]["rms_residual"].get<double>(), 0.01);
@@ -288,7 +268,7 @@ TEST(Cli, OpticsCalibratesAndWritesAZeroShotGmm) {
 
 TEST(Cli, SynthWritesImagesAndCocoAnnotations) {
   const fs::path out = fresh_dir("mt_cli_synth");
-  const CliRun r = run("synth --count 3 --seed 5 --size 128 -q --out " + out.string());
+  const CliRun r = run_cli("synth --count 3 --seed 5 --size 128 -q --out " + out.string());
   ASSERT_EQ(r.code, 0) << r.output;
   const coco::Dataset dataset = coco::read_dataset((out / "annotations.json").string());
   ASSERT_EQ(dataset.images.size(), 3u);
@@ -297,10 +277,10 @@ TEST(Cli, SynthWritesImagesAndCocoAnnotations) {
   EXPECT_TRUE(no_temp_files(out));
   // Same seed, same bytes.
   const fs::path again = fresh_dir("mt_cli_synth_again");
-  ASSERT_EQ(run("synth --count 3 --seed 5 --size 128 -q -j 1 --out " + again.string()).code, 0);
+  ASSERT_EQ(run_cli("synth --count 3 --seed 5 --size 128 -q -j 1 --out " + again.string()).code, 0);
   EXPECT_EQ(read_file((out / "images/000002.png").string()), read_file((again / "images/000002.png").string()));
-  EXPECT_EQ(run("synth --count 2 --agnostic --material graphene --out " + out.string()).code, 2);
-  EXPECT_EQ(run("synth --count 2 --material kryptonite -q --out " + out.string()).code, 3);
+  EXPECT_EQ(run_cli("synth --count 2 --agnostic --material graphene --out " + out.string()).code, 2);
+  EXPECT_EQ(run_cli("synth --count 2 --material kryptonite -q --out " + out.string()).code, 3);
 }
 
 TEST(Cli, DetectWithASegmenterVotesTheClassOfEachMask) {
@@ -319,7 +299,7 @@ TEST(Cli, DetectWithASegmenterVotesTheClassOfEachMask) {
   for (int y = 0; y < 60; ++y) image(cv::Rect(0, y, 55, 1)).setTo(shades[y % 4]);
   cv::imwrite((dir / "scan.png").string(), image);
 
-  const CliRun ok = run("detect " + (dir / "scan.png").string() + " --segmenter " + (dir / "model").string() +
+  const CliRun ok = run_cli("detect " + (dir / "scan.png").string() + " --segmenter " + (dir / "model").string() +
                         " --classifier " + (dir / "gmm.json").string() + " --out " + (dir / "out").string() + " -q");
   ASSERT_EQ(ok.code, 0) << ok.output;
   const auto record = read_json((dir / "out" / "scan.json").string());
@@ -329,13 +309,13 @@ TEST(Cli, DetectWithASegmenterVotesTheClassOfEachMask) {
   EXPECT_NEAR(record["flakes"][0]["class_share"].get<double>(), 0.55, 1e-4);
   EXPECT_NEAR(record["flakes"][0]["score"].get<double>(), 1.0 / (1.0 + std::exp(-3.0)), 1e-4);
   // A stricter occupancy drops it; a missing model is a fatal error naming the directory.
-  const CliRun strict = run("detect " + (dir / "scan.png").string() + " --segmenter " + (dir / "model").string() +
+  const CliRun strict = run_cli("detect " + (dir / "scan.png").string() + " --segmenter " + (dir / "model").string() +
                             " --classifier " + (dir / "gmm.json").string() + " --min-class-occupancy 0.6 --out " +
                             (dir / "strict").string() + " -q");
   ASSERT_EQ(strict.code, 0) << strict.output;
   EXPECT_TRUE(read_json((dir / "strict" / "scan.json").string())["flakes"].empty());
   fs::remove(dir / "model" / "model.pt");
-  const CliRun broken = run("detect " + (dir / "scan.png").string() + " --segmenter " + (dir / "model").string() +
+  const CliRun broken = run_cli("detect " + (dir / "scan.png").string() + " --segmenter " + (dir / "model").string() +
                             " --out " + (dir / "broken").string() + " -q");
   EXPECT_EQ(broken.code, 3) << broken.output;
   EXPECT_NE(broken.output.find("model.pt"), std::string::npos) << broken.output;

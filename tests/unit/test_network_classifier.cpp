@@ -14,21 +14,16 @@
 #include "maskterial/serialize/state_dict.hpp"
 #include "maskterial/util/error.hpp"
 #include "maskterial/util/files.hpp"
+#include "cli_test_helpers.hpp"
 
 namespace fs = std::filesystem;
 using namespace maskterial;
+using maskterial::cli_test::fresh_dir;
 
 namespace {
 
 const std::string kFixture = std::string(MASKTERIAL_TEST_DATA) + "/amm_maskterial";
 const std::string kShared = MASKTERIAL_SHARED_DATA;
-
-fs::path fresh_dir(const std::string& name) {
-  const fs::path dir = fs::temp_directory_path() / (name + "-" + std::to_string(::getpid()));
-  fs::remove_all(dir);
-  fs::create_directories(dir);
-  return dir;
-}
 
 // Gaussian blobs in contrast space: background at 0 and graphene-like layer classes, darker with thickness.
 ContrastSamples blobs(const std::vector<int64_t>& labels, size_t per_class, uint64_t seed) {

@@ -15,6 +15,7 @@
 #include "maskterial/segment/trainer.hpp"
 #include "maskterial/util/compute_threads.hpp"
 #include "maskterial/util/error.hpp"
+#include "cli_test_helpers.hpp"
 #include "tiny_segmenter.hpp"
 
 extern char** environ;
@@ -22,21 +23,10 @@ extern char** environ;
 namespace fs = std::filesystem;
 using namespace maskterial;
 using namespace maskterial::segment;
+using maskterial::cli_test::free_port;
 
 namespace {
 
-// A port the kernel just handed out, free again for the store to take.
-int free_port() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address);
-  socklen_t length = sizeof address;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length);
-  ::close(fd);
-  return ntohs(address.sin_port);
-}
 
 pid_t spawn_worker(int rank, const std::string& master, const std::string& out) {
   std::vector<std::string> env;

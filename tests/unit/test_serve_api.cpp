@@ -11,6 +11,7 @@
 
 #include "maskterial/serve/model_store.hpp"
 #include "maskterial/util/files.hpp"
+#include "cli_test_helpers.hpp"
 #include "serve_test_client.hpp"
 
 namespace fs = std::filesystem;
@@ -23,17 +24,6 @@ const std::string kShared = MASKTERIAL_SHARED_DATA;
 const std::string kExample = std::string(MASKTERIAL_SOURCE_DIR) + "/examples/images/graphene_1.jpg";
 const std::string kWse2Gmm = kShared + "/gmm-params/WSe2_GMM.json";
 
-// Runs the CLI to its end (at most a minute: a server that should not have started ends with 124); returns its
-// exit code and output.
-std::pair<int, std::string> run_cli(const std::string& args) {
-  const std::string command = "timeout 60 " + std::string(MASKTERIAL_CLI) + " " + args + " 2>&1";
-  FILE* pipe = popen(command.c_str(), "r");
-  std::string output;
-  char buffer[4096];
-  while (size_t n = fread(buffer, 1, sizeof buffer, pipe)) output.append(buffer, n);
-  const int status = pclose(pipe);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, output};
-}
 
 class ServeApi : public ::testing::Test {
  protected:
@@ -115,7 +105,7 @@ TEST_F(ServeApi, PredictReturnsTheFlakesDetectWrites) {
   for (const auto& image : images) {
     const ScratchDir scratch("mt_serve_detect_out");
     const fs::path& out = scratch.path();
-    ASSERT_EQ(run_cli("detect " + image + " -q --no-overlays --out " + out.string()).first, 0);
+    ASSERT_EQ(maskterial::cli_test::run_cli("detect " + image + " -q --no-overlays --out " + out.string(), 60).code, 0);
     const auto expected = read_json((out / (fs::path(image).stem().string() + ".json")).string());
     const auto r = predict(client, read_file(image), fs::path(image).filename().string());
     ASSERT_EQ(status_of(r), 200) << error_of(r);
@@ -127,9 +117,9 @@ TEST_F(ServeApi, PredictReturnsTheFlakesDetectWrites) {
     EXPECT_EQ(got["models"]["classification"], kBuiltinClassificationModel);
 
     if (!have_gmm) continue;
-    ASSERT_EQ(run_cli("detect " + image + " -q --no-overlays --gmm " + kShared +
+    ASSERT_EQ(maskterial::cli_test::run_cli("detect " + image + " -q --no-overlays --gmm " + kShared +
                       "/gmm-params/Graphene_GMM.json --compat 2dmatgmm --std-threshold 4 --size-threshold 150 --out " +
-                      out.string()).first, 0);
+                      out.string(), 60).code, 0);
     const auto expected_compat = read_json((out / (fs::path(image).stem().string() + ".json")).string());
     const auto compat = predict(client, read_file(image), "x.jpg",
                                 {text_part("classification_model", "graphene-paper"), text_part("postprocessing", "2dmatgmm"),
@@ -327,8 +317,8 @@ TEST(ServeModels, ModelsPersistAndBrokenOnesAreListedWithTheirError) {
 TEST(ServeCli, ServeCommandStartsAnswersAndStopsOnSigterm) {
   const ScratchDir scratch("mt_serve_cli");
   const fs::path& dir = scratch.path();
-  EXPECT_EQ(run_cli("serve --help").first, 0);
-  EXPECT_EQ(run_cli("serve --port 70000").first, 2);
+  EXPECT_EQ(maskterial::cli_test::run_cli("serve --help", 60).code, 0);
+  EXPECT_EQ(maskterial::cli_test::run_cli("serve --port 70000", 60).code, 2);
   int out[2];
   ASSERT_EQ(pipe(out), 0);
   const pid_t pid = fork();
@@ -349,9 +339,9 @@ TEST(ServeCli, ServeCommandStartsAnswersAndStopsOnSigterm) {
   EXPECT_EQ(status_of(health), 200);
   EXPECT_TRUE(fs::is_directory(dir / "classification"));
   // A second server on the same port cannot start, and says so.
-  const auto taken = run_cli("serve --port " + std::to_string(port) + " --models " + dir.string());
-  EXPECT_EQ(taken.first, 3);
-  EXPECT_NE(taken.second.find("cannot listen on 127.0.0.1:" + std::to_string(port)), std::string::npos) << taken.second;
+  const auto taken = maskterial::cli_test::run_cli("serve --port " + std::to_string(port) + " --models " + dir.string(), 60);
+  EXPECT_EQ(taken.code, 3);
+  EXPECT_NE(taken.output.find("cannot listen on 127.0.0.1:" + std::to_string(port)), std::string::npos) << taken.output;
   kill(pid, SIGTERM);
   int status = 0;
   waitpid(pid, &status, 0);
@@ -372,8 +362,8 @@ TEST_F(ServeApi, UploadedMaskTerialAmmPredictsAsDetectDoes) {
   EXPECT_EQ(body_json(put)["classes"], nlohmann::json({"1", "2", "3"}));
 
   const ScratchDir scratch("mt_serve_amm_out");
-  ASSERT_EQ(run_cli("detect " + kExample + " -q --no-overlays --classifier " + fixture + " --out " +
-                    scratch.path().string()).first, 0);
+  ASSERT_EQ(maskterial::cli_test::run_cli("detect " + kExample + " -q --no-overlays --classifier " + fixture + " --out " +
+                    scratch.path().string(), 60).code, 0);
   const auto expected = read_json((scratch.path() / (fs::path(kExample).stem().string() + ".json")).string());
   const auto r = predict(client, read_file(kExample), fs::path(kExample).filename().string(),
                          {text_part("classification_model", "amm-fixture")});
