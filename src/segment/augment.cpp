@@ -17,9 +17,30 @@ void resize_all(TrainingSample& s, double factor) {
   for (cv::Mat& m : s.masks) cv::resize(m, m, size, 0, 0, cv::INTER_NEAREST);
 }
 
-void crop_all(TrainingSample& s, cv::Size size, synth::Random& random) {
-  const int x = s.image.cols > size.width ? random.integer(0, s.image.cols - size.width) : 0;
-  const int y = s.image.rows > size.height ? random.integer(0, s.image.rows - size.height) : 0;
+// Crop origins [lo, hi] along one axis that keep [first, last] inside; centred when it does not fit.
+std::pair<int, int> origins_covering(int first, int last, int crop, int extent) {
+  const int lo = std::max(0, last - crop + 1), hi = std::min(extent - crop, first);
+  if (lo <= hi) return {lo, hi};
+  const int centred = std::clamp((first + last + 1 - crop) / 2, 0, extent - crop);
+  return {centred, centred};
+}
+
+void crop_all(TrainingSample& s, cv::Size size, bool around_instance, synth::Random& random) {
+  int x = s.image.cols > size.width ? random.integer(0, s.image.cols - size.width) : 0;
+  int y = s.image.rows > size.height ? random.integer(0, s.image.rows - size.height) : 0;
+  if (around_instance && !s.masks.empty()) {
+    const cv::Rect box = cv::boundingRect(s.masks[static_cast<size_t>(random.integer(0, static_cast<int>(s.masks.size()) - 1))]);
+    if (!box.empty()) {
+      if (s.image.cols > size.width) {
+        const auto [lo, hi] = origins_covering(box.x, box.x + box.width - 1, size.width, s.image.cols);
+        x = random.integer(lo, hi);
+      }
+      if (s.image.rows > size.height) {
+        const auto [lo, hi] = origins_covering(box.y, box.y + box.height - 1, size.height, s.image.rows);
+        y = random.integer(lo, hi);
+      }
+    }
+  }
   const cv::Rect roi(x, y, std::min(size.width, s.image.cols), std::min(size.height, s.image.rows));
   auto crop = [&](const cv::Mat& m, const cv::Scalar& fill) {
     cv::Mat out(size, m.type(), fill);
@@ -111,7 +132,11 @@ void salt_and_pepper(cv::Mat& image, const AugmentOptions& o, synth::Random& ran
 
 }  // namespace
 
-AugmentOptions AugmentOptions::finetuning() { return AugmentOptions{}; }
+AugmentOptions AugmentOptions::finetuning() {
+  AugmentOptions o;
+  o.instance_crop_probability = 0.8;
+  return o;
+}
 
 AugmentOptions AugmentOptions::pretraining() {
   AugmentOptions o;
@@ -127,7 +152,7 @@ AugmentOptions AugmentOptions::pretraining() {
 nlohmann::json AugmentOptions::to_json() const {
   return {{"scale", scale},
           {"resize_probability", resize_probability}, {"resize_min", resize_min}, {"resize_max", resize_max},
-          {"flip_probability", flip_probability},
+          {"instance_crop_probability", instance_crop_probability}, {"flip_probability", flip_probability},
           {"channel_drop_probability", channel_drop_probability}, {"channel_drop_rate", channel_drop_rate},
           {"channel_shuffle_probability", channel_shuffle_probability},
           {"white_balance_min", white_balance_min}, {"white_balance_max", white_balance_max},
@@ -144,7 +169,8 @@ TrainingSample augment(const TrainingSample& sample, cv::Size size, const Augmen
   double factor = options.scale;
   if (random.chance(options.resize_probability)) factor *= random.uniform(options.resize_min, options.resize_max);
   resize_all(s, factor);
-  crop_all(s, size, random);
+  const bool around_instance = options.instance_crop_probability > 0 && random.chance(options.instance_crop_probability);
+  crop_all(s, size, around_instance, random);
   if (random.chance(options.flip_probability)) flip_all(s, 1);
   if (random.chance(options.flip_probability)) flip_all(s, 0);
   colour_changes(s.image, options, random);

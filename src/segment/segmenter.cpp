@@ -31,18 +31,20 @@ std::map<std::string, std::vector<int64_t>> tensor_shapes(const torch::nn::Modul
 
 }  // namespace
 
-cv::Mat resample_mask(const cv::Mat& logits, double scale_x, double scale_y, const cv::Size& size) {
+cv::Mat resample_mask(const cv::Mat& logits, double scale_x, double scale_y, const cv::Size& size, cv::Point2d offset) {
   const cv::Rect box = cv::boundingRect(logits > 0);
   if (box.empty()) return {};
-  const auto span = [](int first, int end, double scale, int limit) {  // image range reading [first-1, end]
+  // Image range whose pixels read logits in [first - 1, end] (columns in the whole image's 1/4 grid).
+  const auto span = [](double first, double end, double scale, int limit) {
     const int lo = std::max(0, static_cast<int>(std::floor((first - 0.5) / scale - 0.5)) - 1);
     const int hi = std::min(limit, static_cast<int>(std::ceil((end + 0.5) / scale - 0.5)) + 2);
     return std::make_pair(lo, hi);
   };
-  const auto [x0, x1] = span(box.x, box.x + box.width, scale_x, size.width);
-  const auto [y0, y1] = span(box.y, box.y + box.height, scale_y, size.height);
+  const auto [x0, x1] = span(box.x + offset.x, box.x + box.width + offset.x, scale_x, size.width);
+  const auto [y0, y1] = span(box.y + offset.y, box.y + box.height + offset.y, scale_y, size.height);
   if (x1 <= x0 || y1 <= y0) return {};
-  const cv::Matx23d to_logits(scale_x, 0, (x0 + 0.5) * scale_x - 0.5, 0, scale_y, (y0 + 0.5) * scale_y - 0.5);
+  const cv::Matx23d to_logits(scale_x, 0, (x0 + 0.5) * scale_x - 0.5 - offset.x, 0, scale_y,
+                              (y0 + 0.5) * scale_y - 0.5 - offset.y);
   cv::Mat resampled;
   cv::warpAffine(logits, resampled, to_logits, cv::Size(x1 - x0, y1 - y0), cv::INTER_LINEAR | cv::WARP_INVERSE_MAP,
                  cv::BORDER_REPLICATE);
@@ -50,6 +52,28 @@ cv::Mat resample_mask(const cv::Mat& logits, double scale_x, double scale_y, con
   mask(cv::Rect(x0, y0, x1 - x0, y1 - y0)).setTo(255, resampled > 0);
   if (cv::countNonZero(mask) == 0) return {};
   return mask;
+}
+
+std::vector<Tile> plan_tiles(cv::Size image, int tile, int overlap) {
+  // Along one axis: evenly spread origins, the last flush with the end, neighbours overlapping by at least
+  // `overlap`; each tile owns up to the middle of its overlaps.
+  struct Span { int origin, length; double owned_lo, owned_hi; };
+  const auto spans = [&](int extent) {
+    const int length = tile > 0 ? std::min(tile, extent) : extent;
+    const int n = length >= extent ? 1 : 1 + (extent - length + (length - overlap) - 1) / (length - overlap);
+    std::vector<Span> out;
+    for (int i = 0; i < n; ++i)
+      out.push_back({n == 1 ? 0 : static_cast<int>(std::lround(static_cast<double>(i) * (extent - length) / (n - 1))),
+                     length, -HUGE_VAL, HUGE_VAL});
+    for (int i = 0; i + 1 < n; ++i)
+      out[i].owned_hi = out[i + 1].owned_lo = 0.5 * (out[i + 1].origin + out[i].origin + length);
+    return out;
+  };
+  std::vector<Tile> tiles;
+  for (const Span& y : spans(image.height))
+    for (const Span& x : spans(image.width))
+      tiles.push_back({cv::Rect(x.origin, y.origin, x.length, y.length), x.owned_lo, x.owned_hi, y.owned_lo, y.owned_hi});
+  return tiles;
 }
 
 cv::Mat scale_image(const cv::Mat& bgr8, double scale) {
@@ -129,44 +153,76 @@ std::vector<InstanceMask> Segmenter::predict(const cv::Mat& bgr8) const {
   torch::NoGradGuard no_grad;
   const SegmenterOptions& o = model_->options();
   const cv::Mat scaled = scale_image(bgr8, o.inference_scale);
-  const int64_t sh = scaled.rows, sw = scaled.cols;
-  const int64_t ph = round_up(sh, 32), pw = round_up(sw, 32);
-  cv::Mat padded;  // always a fresh continuous buffer
-  cv::copyMakeBorder(scaled, padded, 0, static_cast<int>(ph - sh), 0, static_cast<int>(pw - sw), cv::BORDER_CONSTANT,
-                     cv::Scalar(o.pixel_mean[0], o.pixel_mean[1], o.pixel_mean[2]));
+  const std::vector<Tile> tiles = plan_tiles(scaled.size(), o.inference_tile, o.inference_tile_overlap);
+  const int th = static_cast<int>(round_up(tiles.front().region.height, 32));
+  const int tw = static_cast<int>(round_up(tiles.front().region.width, 32));
+  const double scale_x = static_cast<double>(scaled.cols) / (4.0 * bgr8.cols);
+  const double scale_y = static_cast<double>(scaled.rows) / (4.0 * bgr8.rows);
   const torch::Device device = model_->parameters().front().device();
-  const torch::Tensor images = torch::from_blob(padded.data, {1, ph, pw, 3}, torch::kUInt8)
-                                   .to(device)
-                                   .permute({0, 3, 1, 2})
-                                   .to(torch::kFloat32);
-  const SegmenterOutput out = model_.ptr()->forward(images);
+  constexpr size_t kTilesPerPass = 4;
+  // A tile's region in the original image's pixels (image edges stay exact).
+  const auto image_region = [&](const cv::Rect& r) {
+    const auto edge = [](int at, int scaled_extent, int extent) {
+      return at >= scaled_extent ? extent : static_cast<int>(std::lround(at * static_cast<double>(extent) / scaled_extent));
+    };
+    const int x0 = edge(r.x, scaled.cols, bgr8.cols), x1 = edge(r.br().x, scaled.cols, bgr8.cols);
+    const int y0 = edge(r.y, scaled.rows, bgr8.rows), y1 = edge(r.br().y, scaled.rows, bgr8.rows);
+    return cv::Rect(x0, y0, x1 - x0, y1 - y0);
+  };
 
-  const torch::Tensor logits = out.logits[0];  // [Q, C + 1]
-  const torch::Tensor masks = out.masks[0];    // [Q, ph/4, pw/4]
-  const auto [class_score, category] = torch::softmax(logits, -1).slice(1, 0, o.num_classes).max(1);
-  // Mask quality over the part of the 1/4-resolution map that covers the image (not the padding).
-  const torch::Tensor valid = masks.slice(1, 0, (sh + 3) / 4).slice(2, 0, (sw + 3) / 4).flatten(1);
-  const torch::Tensor inside = (valid > 0).to(torch::kFloat32);
-  const torch::Tensor mask_score = (valid.sigmoid() * inside).sum(1) / (inside.sum(1) + 1e-6);
-  const torch::Tensor score = (class_score * mask_score).to(torch::kCPU, torch::kFloat32).contiguous();
-  const torch::Tensor categories = category.to(torch::kCPU).contiguous();
-  const auto score_of = score.accessor<float, 1>();
-  const auto category_of = categories.accessor<int64_t, 1>();
-
-  std::vector<int64_t> kept;
-  for (int64_t q = 0; q < score.size(0); ++q)
-    if (score_of[q] > score_threshold_) kept.push_back(q);
-  std::stable_sort(kept.begin(), kept.end(), [&](int64_t a, int64_t b) { return score_of[a] > score_of[b]; });
-
-  const torch::Tensor low_res = masks.to(torch::kCPU, torch::kFloat32).contiguous();
-  const int rows = static_cast<int>(low_res.size(1)), cols = static_cast<int>(low_res.size(2));
   std::vector<InstanceMask> instances;
-  for (int64_t q : kept) {
-    cv::Mat mask = resample_mask(cv::Mat(rows, cols, CV_32F, low_res[q].data_ptr<float>()),
-                                 static_cast<double>(sw) / (4.0 * bgr8.cols), static_cast<double>(sh) / (4.0 * bgr8.rows),
-                                 bgr8.size());
-    if (!mask.empty()) instances.push_back({mask, score_of[q], static_cast<int>(category_of[q])});
+  for (size_t first = 0; first < tiles.size(); first += kTilesPerPass) {
+    const size_t count = std::min(kTilesPerPass, tiles.size() - first);
+    // Tiles padded to multiples of 32 with the pixel mean, in one fresh continuous buffer.
+    cv::Mat batch(static_cast<int>(count) * th, tw, CV_8UC3, cv::Scalar(o.pixel_mean[0], o.pixel_mean[1], o.pixel_mean[2]));
+    for (size_t t = 0; t < count; ++t) {
+      const cv::Rect& r = tiles[first + t].region;
+      scaled(r).copyTo(batch(cv::Rect(0, static_cast<int>(t) * th, r.width, r.height)));
+    }
+    const torch::Tensor images = torch::from_blob(batch.data, {static_cast<int64_t>(count), th, tw, 3}, torch::kUInt8)
+                                     .to(device)
+                                     .permute({0, 3, 1, 2})
+                                     .to(torch::kFloat32);
+    const SegmenterOutput out = model_.ptr()->forward(images);
+    const torch::Tensor logits_all = out.logits.to(torch::kCPU, torch::kFloat32);
+    const torch::Tensor masks_all = out.masks.to(torch::kCPU, torch::kFloat32).contiguous();
+
+    for (size_t t = 0; t < count; ++t) {
+      const Tile& tile = tiles[first + t];
+      const int rows = (tile.region.height + 3) / 4, cols = (tile.region.width + 3) / 4;  // the image, not padding
+      const auto [class_score, category] =
+          torch::softmax(logits_all[static_cast<int64_t>(t)], -1).slice(1, 0, o.num_classes).max(1);
+      const torch::Tensor masks = masks_all[static_cast<int64_t>(t)];  // [Q, th/4, tw/4]
+      const torch::Tensor valid = masks.slice(1, 0, rows).slice(2, 0, cols).flatten(1);
+      const torch::Tensor inside = (valid > 0).to(torch::kFloat32);
+      const torch::Tensor mask_score = (valid.sigmoid() * inside).sum(1) / (inside.sum(1) + 1e-6);
+      const torch::Tensor score = (class_score * mask_score).contiguous();
+      const auto score_of = score.accessor<float, 1>();
+      const auto category_of = category.accessor<int64_t, 1>();
+      for (int64_t q = 0; q < score.size(0); ++q) {
+        if (!(score_of[q] > score_threshold_)) continue;
+        const cv::Mat logits = cv::Mat(static_cast<int>(masks.size(1)), static_cast<int>(masks.size(2)), CV_32F,
+                                        masks[q].data_ptr<float>())(cv::Rect(0, 0, cols, rows));
+        const cv::Rect box = cv::boundingRect(logits > 0);
+        if (box.empty()) continue;
+        // Owned by the tile that holds the mask's centre, so overlapping tiles report it once.
+        const double cx = tile.region.x + 4.0 * (box.x + 0.5 * box.width);
+        const double cy = tile.region.y + 4.0 * (box.y + 0.5 * box.height);
+        if (cx < tile.owned_x_lo || cx >= tile.owned_x_hi || cy < tile.owned_y_lo || cy >= tile.owned_y_hi) continue;
+        cv::Mat mask = resample_mask(logits, scale_x, scale_y, bgr8.size(),
+                                     cv::Point2d(tile.region.x / 4.0, tile.region.y / 4.0));
+        if (tiles.size() > 1 && !mask.empty()) {  // the tile saw nothing beyond its edges
+          const cv::Rect seen = image_region(tile.region);
+          cv::Mat clipped = cv::Mat::zeros(mask.size(), CV_8U);
+          mask(seen).copyTo(clipped(seen));
+          mask = cv::countNonZero(clipped) > 0 ? clipped : cv::Mat();
+        }
+        if (!mask.empty()) instances.push_back({mask, score_of[q], static_cast<int>(category_of[q])});
+      }
+    }
   }
+  std::stable_sort(instances.begin(), instances.end(),
+                   [](const InstanceMask& a, const InstanceMask& b) { return a.score > b.score; });
   return instances;
 }
 

@@ -312,3 +312,65 @@ TEST(Segmenter, ResampledMasksMatchBilinearUpsamplingAndStayInPlace) {
   EXPECT_GT(cv::countNonZero(mask), 10 * 10);  // 3x3 positive logits reach ~1.1 px past their centres
   EXPECT_TRUE(resample_mask(cv::Mat(4, 4, CV_32F, cv::Scalar(-1)), 0.25, 0.25, cv::Size(16, 16)).empty());
 }
+
+TEST(Segmenter, ResampledMaskOfACropWithItsOffsetEqualsTheWholeMap) {
+  torch::Tensor logits = torch::full({10, 12}, -2.5f);
+  logits.index_put_({torch::indexing::Slice(3, 6), torch::indexing::Slice(4, 7)}, 1.0f);
+  const cv::Mat whole(10, 12, CV_32F, logits.data_ptr<float>());
+  const cv::Mat crop = whole(cv::Rect(2, 1, 9, 8));  // the block stays clear of the crop's border
+  const cv::Mat expected = resample_mask(whole, 0.25, 0.25, cv::Size(48, 40));
+  const cv::Mat shifted = resample_mask(crop, 0.25, 0.25, cv::Size(48, 40), cv::Point2d(2, 1));
+  ASSERT_EQ(shifted.size(), expected.size());
+  EXPECT_EQ(cv::countNonZero(shifted != expected), 0);
+  EXPECT_GE(cv::countNonZero(shifted), 10 * 10);
+}
+
+TEST(Segmenter, TilesCoverTheImageOverlapAndOwnEveryPixelOnce) {
+  const std::vector<Tile> whole = plan_tiles(cv::Size(1920, 1200), 0, 128);
+  ASSERT_EQ(whole.size(), 1u);
+  EXPECT_EQ(whole[0].region, cv::Rect(0, 0, 1920, 1200));
+
+  const cv::Size image(1920, 1200);
+  const std::vector<Tile> tiles = plan_tiles(image, 384, 128);
+  EXPECT_EQ(tiles.size(), 7u * 5u);  // 1 + ceil((1920 - 384) / 256) columns, 1 + ceil((1200 - 384) / 256) rows
+  cv::Mat covered = cv::Mat::zeros(image, CV_32S), owners = cv::Mat::zeros(image, CV_32S);
+  for (const Tile& t : tiles) {
+    ASSERT_EQ(t.region & cv::Rect(cv::Point(0, 0), image), t.region);
+    EXPECT_EQ(t.region.size(), cv::Size(384, 384));
+    covered(t.region) += 1;
+    for (int y = t.region.y; y < t.region.y + t.region.height; ++y)
+      for (int x = t.region.x; x < t.region.x + t.region.width; ++x)
+        if (x + 0.5 >= t.owned_x_lo && x + 0.5 < t.owned_x_hi && y + 0.5 >= t.owned_y_lo && y + 0.5 < t.owned_y_hi)
+          owners.at<int>(y, x) += 1;
+  }
+  double lowest = 0;
+  cv::minMaxLoc(covered, &lowest);
+  EXPECT_GE(lowest, 1);
+  EXPECT_EQ(cv::countNonZero(owners != 1), 0);
+  // Neighbours overlap by at least the requested margin, so flakes up to half of it sit whole in their owner.
+  for (size_t i = 0; i + 1 < 7; ++i) EXPECT_GE(tiles[i].region.br().x - tiles[i + 1].region.x, 128);
+}
+
+TEST(Segmenter, TiledPredictReportsEachTilesMasksOnceAtTheirPlace) {
+  // Every query of the constant model covers its whole tile; each tile owns its centre, so every tile
+  // reports all its queries, and the masks are exactly the tiles.
+  SegmenterOptions o = tiny_segmenter_options();
+  o.inference_scale = 1.0;
+  o.inference_tile = 64;
+  o.inference_tile_overlap = 16;
+  const Mask2Former model = constant_mask_model(o, 2.0);
+  const cv::Mat image(100, 150, CV_8UC3, cv::Scalar(100, 140, 90));
+  const std::vector<Tile> tiles = plan_tiles(image.size(), 64, 16);
+  const auto instances = Segmenter(model).predict(image);
+  ASSERT_EQ(instances.size(), tiles.size() * static_cast<size_t>(o.decoder.queries));
+  size_t matched = 0;
+  for (const auto& instance : instances) {
+    EXPECT_NEAR(instance.score, 1.0 / (1.0 + std::exp(-2.0)), 1e-4);
+    for (const Tile& t : tiles) {
+      cv::Mat expected = cv::Mat::zeros(image.size(), CV_8U);
+      expected(t.region).setTo(255);
+      if (cv::countNonZero(instance.mask != expected) == 0) ++matched;
+    }
+  }
+  EXPECT_EQ(matched, instances.size());
+}

@@ -25,6 +25,9 @@ struct AugmentOptions {
   double scale = 1.0;                 // fixed resize first: the model's inference scale, so objects keep their size
   double resize_probability = 0.5;    // then a random resize by a factor in [resize_min, resize_max]
   double resize_min = 0.9, resize_max = 1.1;
+  // Share of crops placed so that a random instance lies inside: few-shot real images hold a handful of
+  // small flakes, and uniformly placed crops would mostly show bare substrate (no mask signal at all).
+  double instance_crop_probability = 0;
   double flip_probability = 0.5;      // horizontal and vertical, each
   double channel_drop_probability = 0;   // per image; each channel then dropped with channel_drop_rate
   double channel_drop_rate = 0.1;

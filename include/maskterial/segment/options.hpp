@@ -45,6 +45,11 @@ struct SegmenterOptions {
   std::array<float, 3> pixel_mean{107.0f, 148.0f, 85.0f};
   std::array<float, 3> pixel_std{33.0f, 34.0f, 40.0f};
   double inference_scale = 1.0;  // images are resized by this before the network (lite: 0.5)
+  // Tiled inference: square tiles of this side (pixels of the scaled image, a multiple of 32; 0 = the whole
+  // image at once) overlapping by at least inference_tile_overlap. Tiles the size of the training crops show
+  // the network as many flakes as it learnt to expect; each tile keeps the masks centred in the part it owns.
+  int inference_tile = 0;
+  int inference_tile_overlap = 128;
 
   // "paper": ResNet-50, msdeform encoder (6 layers, hidden 256), 9+1 decoder layers, 100 queries.
   // "lite": small enough to pretrain on a 2-core CPU and run a 1920x1200 image in under a second.

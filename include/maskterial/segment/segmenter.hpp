@@ -3,8 +3,8 @@
 //   model.json  {"format": "maskterial", "kind": "segmentation", "type": "mask2former",
 //                "options": SegmenterOptions, "files": {"weights": "model.pt"}, "training": {...}}
 //   model.pt    the module's parameters and buffers (torch::save, libtorch's serialize archive)
-// An image is resized by the model's inference_scale, padded to multiples of 32 with the pixel mean, and
-// passed through the network once; per query, score = class probability × mean mask probability inside the
+// An image is resized by the model's inference_scale, cut into tiles (or taken whole), padded to multiples
+// of 32 with the pixel mean and passed through the network; per query, score = class probability × mean mask probability inside the
 // binarised mask (as MaskTerial's Mask2Former instance inference, computed at the mask logits' 1/4
 // resolution); queries scoring above the threshold become full-resolution masks (logits upsampled
 // bilinearly, > 0).
@@ -52,6 +52,17 @@ cv::Mat scale_image(const cv::Mat& bgr8, double scale);
 // bilinearly with pixel centres aligned (image pixel x reads logit column (x + 0.5) * scale_x - 0.5), > 0.
 // CV_8U of `size`, 255 inside; empty when no pixel is positive. Bilinear values are positive only next to
 // positive logits, so only their box is resampled.
-cv::Mat resample_mask(const cv::Mat& logits, double scale_x, double scale_y, const cv::Size& size);
+// `offset`: where the logits' origin lies in the whole scaled image's 1/4 grid (a tile's origin / 4).
+cv::Mat resample_mask(const cv::Mat& logits, double scale_x, double scale_y, const cv::Size& size,
+                      cv::Point2d offset = {0, 0});
+
+// A tile of the scaled image and the part of it that it owns (half-open, scaled-image pixels).
+struct Tile {
+  cv::Rect region;
+  double owned_x_lo, owned_x_hi, owned_y_lo, owned_y_hi;
+};
+// Tiles of `tile` pixels (0 = one tile, the whole image) covering `image`, overlapping by at least `overlap`;
+// their owned parts partition the plane.
+std::vector<Tile> plan_tiles(cv::Size image, int tile, int overlap);
 
 }  // namespace maskterial::segment
