@@ -349,6 +349,30 @@ TEST(SegmentAugment, MasksStayAlignedWithTheImage) {
   }
 }
 
+TEST(SegmentAugment, InstanceCentredCropsKeepAnInstanceWhole) {
+  // One small flake in a large image: uniform crops mostly miss it, instance-centred ones always hold it whole.
+  cv::Mat image(600, 900, CV_8UC3, cv::Scalar(128, 128, 128));
+  cv::Mat mask = cv::Mat::zeros(600, 900, CV_8U);
+  cv::circle(mask, {700, 450}, 12, 1, cv::FILLED);
+  const TrainingSample sample{image, {mask}, {0}};
+  AugmentOptions o = AugmentOptions::finetuning();
+  o.resize_probability = 0;
+  EXPECT_DOUBLE_EQ(o.instance_crop_probability, 0.8);
+  o.instance_crop_probability = 1;
+  AugmentOptions uniform = o;
+  uniform.instance_crop_probability = 0;
+  int held = 0;
+  for (uint64_t seed = 0; seed < 50; ++seed) {
+    synth::Random random(seed), other(seed);
+    const TrainingSample out = augment(sample, {128, 128}, o, random);
+    ASSERT_EQ(out.masks.size(), 1u) << "seed " << seed;
+    EXPECT_EQ(cv::countNonZero(out.masks[0]), cv::countNonZero(mask)) << "seed " << seed;
+    held += static_cast<int>(augment(sample, {128, 128}, uniform, other).masks.size());
+  }
+  EXPECT_LT(held, 25);
+  EXPECT_DOUBLE_EQ(AugmentOptions::pretraining().instance_crop_probability, 0);
+}
+
 TEST(SegmentAugment, IsDeterministicPerRandomState) {
   cv::Mat image(80, 80, CV_8UC3);
   cv::randu(image, 0, 255);

@@ -8,6 +8,7 @@
 
 #include "commands.hpp"
 #include "maskterial/coco/dataset.hpp"
+#include "maskterial/core/shipped_models.hpp"
 #include "maskterial/segment/segmenter_training.hpp"
 #include "maskterial/util/compute_threads.hpp"
 #include "maskterial/util/files.hpp"
@@ -16,9 +17,6 @@ namespace fs = std::filesystem;
 
 namespace maskterial::cli {
 namespace {
-
-// Where the repository's pretrained lite model lives; `finetune` starts from it unless told otherwise.
-const std::string kShippedSegmenter = std::string(MASKTERIAL_SOURCE_DIR) + "/models/segmenter/lite";
 
 // Options both commands share; 0 / empty = the command's default.
 struct TrainingArgs {
@@ -115,12 +113,12 @@ int run_finetune(const FinetuneArgs& args) {
   if (!args.preset.empty()) {
     fresh = segment::SegmenterOptions::preset_named(args.preset);
   } else if (base.empty()) {
-    if (!fs::is_directory(kShippedSegmenter)) {
+    base = shipped_pretrained_segmenter_dir();
+    if (!fs::is_directory(base)) {
       spdlog::error("no pretrained segmentation model at {}: pass --base MODEL_DIR (or --preset to start from scratch)",
-                    kShippedSegmenter);
+                    base);
       return kUsage;
     }
-    base = kShippedSegmenter;
   }
   segment::TrainerOptions trainer = segment::TrainerOptions::finetuning();
   if (args.training.iterations > 0) trainer.iterations = args.training.iterations;

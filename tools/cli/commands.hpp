@@ -25,5 +25,6 @@ Runner add_synth(CLI::App& app);
 Runner add_serve(CLI::App& app);
 Runner add_pretrain(CLI::App& app);
 Runner add_finetune(CLI::App& app);
+Runner add_dataset(CLI::App& app);
 
 }  // namespace maskterial::cli

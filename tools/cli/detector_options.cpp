@@ -1,6 +1,12 @@
 #include "detector_options.hpp"
 
+#include <filesystem>
+#include <mutex>
+
+#include <spdlog/spdlog.h>
+
 #include "maskterial/core/embedded_models.hpp"
+#include "maskterial/core/shipped_models.hpp"
 #include "maskterial/image/io.hpp"
 #include "maskterial/segment/segmenter.hpp"
 
@@ -29,11 +35,13 @@ void DetectorCliOptions::add_to(CLI::App& command, bool with_segmenter) {
                    "Also report regions unlike every trained class (substrate included) as class \"unknown\" "
                    "(AMM / MLP models)");
   command.add_option("--flat-field", flat_field, "Flat-field image to remove vignetting")->check(CLI::ExistingFile);
+  offers_segmenter_ = with_segmenter;
   if (!with_segmenter) return;
   command
       .add_option("--segmenter", segmenter_path,
-                  "Segmentation model directory (Mask2Former): flakes are its masks, classified by majority vote")
-      ->check(CLI::ExistingDirectory);
+                  "Segmentation model directory (Mask2Former): flakes are its masks, classified by majority vote; "
+                  "default: the shipped lite model; none: flakes from the classifier alone (the 2DMatGMM way)")
+      ->check(CLI::ExistingDirectory | CLI::IsMember({"none"}));
   command
       .add_option("--score-threshold", score_threshold,
                   "Segmenter: keep masks scoring above this (class probability x mean mask probability)")
@@ -52,12 +60,28 @@ std::unique_ptr<Detector> DetectorCliOptions::build() const {
   options.rules = compat == "2dmatgmm" ? ExtractionRules::TwoDMatGmm : ExtractionRules::MaskTerial;
   cv::Mat flat = flat_field.empty() ? cv::Mat() : load_image(flat_field);
   segment::SegmenterPtr segmenter;
-  if (!segmenter_path.empty()) segmenter = segment::Segmenter::load(segmenter_path, score_threshold);
+  if (const std::string dir = segmenter_dir(); !dir.empty()) segmenter = segment::Segmenter::load(dir, score_threshold);
   return std::make_unique<Detector>(std::move(classifier), options, flat, std::move(segmenter));
 }
 
+std::string DetectorCliOptions::segmenter_dir() const {
+  if (!offers_segmenter_ || segmenter_path == "none") return "";
+  if (!segmenter_path.empty()) return segmenter_path;
+  if (!compat.empty()) return "";  // 2DMatGMM had no segmentation model
+  const std::string shipped = shipped_segmenter_dir();
+  if (std::filesystem::is_directory(shipped)) return shipped;
+  static std::once_flag warned;
+  std::call_once(warned, [&] {
+    spdlog::warn("no shipped segmentation model at {} (set MASKTERIAL_MODELS to the models folder): "
+                 "flakes come from the classifier alone",
+                 shipped);
+  });
+  return "";
+}
+
 std::string DetectorCliOptions::model_name() const {
-  return (segmenter_path.empty() ? "" : "segmenter " + segmenter_path + " + ") +
+  const std::string segmenter = segmenter_dir();
+  return (segmenter.empty() ? "" : "segmenter " + segmenter + " + ") +
          (classifier_path.empty() ? std::string(kDefaultGmmName) : classifier_path) +
          (compat.empty() ? "" : " [" + compat + " rules]");
 }

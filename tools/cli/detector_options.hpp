@@ -13,7 +13,9 @@ struct DetectorCliOptions {
   std::string classifier_path;  // empty = built-in graphene GMM
   std::string compat;           // "" or "2dmatgmm"
   std::string flat_field;
-  std::string segmenter_path;  // empty = flakes from the classifier alone
+  // Empty = the shipped segmentation model (flakes from the classifier alone where it is missing or with
+  // --compat); "none" = flakes from the classifier alone; else a model directory.
+  std::string segmenter_path;
   double score_threshold = segment::kDefaultScoreThreshold;
   DetectorOptions detector;
 
@@ -22,6 +24,10 @@ struct DetectorCliOptions {
   // Throws Error naming the file on unreadable models.
   std::unique_ptr<Detector> build() const;
   std::string model_name() const;
+
+ private:
+  std::string segmenter_dir() const;  // the model directory used, empty for none
+  bool offers_segmenter_ = false;
 };
 
 }  // namespace maskterial::cli

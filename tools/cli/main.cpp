@@ -22,6 +22,7 @@ int main(int argc, char** argv) {
   const Runner serve = add_serve(app);
   const Runner pretrain = add_pretrain(app);
   const Runner finetune = add_finetune(app);
+  const Runner dataset = add_dataset(app);
 
   try {
     app.parse(argc, argv);
@@ -41,6 +42,7 @@ int main(int argc, char** argv) {
     if (app.got_subcommand("serve")) return serve();
     if (app.got_subcommand("pretrain")) return pretrain();
     if (app.got_subcommand("finetune")) return finetune();
+    if (app.got_subcommand("dataset")) return dataset();
   } catch (const maskterial::Error& e) {
     spdlog::error("{}", e.what());
     return kFatal;
