@@ -101,7 +101,7 @@ TEST(Cli, DetectThenEvalOnRealInstanceMasks) {
   if (!fs::exists(masks)) GTEST_SKIP() << "shared data not found";
   const fs::path out = fresh_dir("mt_cli_eval");
   coco::write_dataset((out / "gt.json").string(), coco::read_instance_mask_folder(images, masks));
-  const CliRun detect = run_cli("detect " + images + " -q --no-overlays --out " + (out / "det").string() + " --gt " +
+  const CliRun detect = run_cli("detect " + images + " -q --segmenter none --no-overlays --out " + (out / "det").string() + " --gt " +
                          (out / "gt.json").string() + " --coco-results " + (out / "dt.json").string());
   // Images without a ground-truth entry are reported (they have no COCO id), the others evaluated.
   ASSERT_LE(detect.code, 1) << detect.output;
@@ -115,7 +115,8 @@ TEST(Cli, DetectThenEvalOnRealInstanceMasks) {
   EXPECT_TRUE(report.contains("flake_metrics"));
 
   // One step: run the detector on the ground truth's images and evaluate.
-  const CliRun direct = run_cli("eval --gt " + (out / "gt.json").string() + " --images " + images + " --class-agnostic");
+  const CliRun direct = run_cli("eval --gt " + (out / "gt.json").string() + " --images " + images +
+                                 " --class-agnostic --segmenter none");
   ASSERT_EQ(direct.code, 0) << direct.output;
   const auto start = direct.output.find('{');
   ASSERT_NE(start, std::string::npos);
@@ -140,7 +141,7 @@ TEST(Cli, TrainGmmClassifierThenEval) {
   EXPECT_LT(params["1"]["contrast"]["g"].get<double>(), -0.05);  // graphene is darker than the substrate
 
   const CliRun eval = run_cli("eval --gt " + (out / "gt.json").string() + " --images " + images + " --classifier " +
-                          (out / "gmm").string() + " --class-agnostic -j 2");
+                          (out / "gmm").string() + " --segmenter none --class-agnostic -j 2");
   ASSERT_EQ(eval.code, 0) << eval.output;
   const auto report = nlohmann::json::parse(eval.output.substr(eval.output.find('{')));
   EXPECT_GT(report["stats"]["AP50"].get<double>(), 0.1) << report.dump();
@@ -183,7 +184,7 @@ TEST(Cli, TrainAmmThenDetectThenEvalAndFlagUnseenThickness) {
 
   std::string annotated;
   for (const auto& im : all.images) annotated += images + "/" + im.file_name + " ";
-  const CliRun detect = run_cli("detect " + annotated + "-q --classifier " + (out / "amm").string() + " --out " +
+  const CliRun detect = run_cli("detect " + annotated + "-q --segmenter none --classifier " + (out / "amm").string() + " --out " +
                             (out / "det").string() + " --coco-results " + (out / "dt.json").string() + " --gt " +
                             (out / "gt.json").string());
   ASSERT_EQ(detect.code, 0) << detect.output;
@@ -224,7 +225,7 @@ TEST(Cli, TrainAmmThenDetectThenEvalAndFlagUnseenThickness) {
   EXPECT_LT(as_mono, total / 10);
 
   // With --report-unknown, detect reports the bilayers as flakes of class "unknown" (not as monolayers).
-  ASSERT_EQ(run_cli("detect -q --report-unknown --no-overlays --classifier " + (out / "mono").string() + " --out " +
+  ASSERT_EQ(run_cli("detect -q --segmenter none --report-unknown --no-overlays --classifier " + (out / "mono").string() + " --out " +
                 (out / "unknown").string() + " " + images + "/" + bilayer_file).code, 0);
   const auto record = read_json((out / "unknown" / (fs::path(bilayer_file).stem().string() + ".json")).string());
   size_t covered = 0;

@@ -21,8 +21,7 @@ using namespace maskterial::cli_test;
 
 namespace {
 
-
-
+const std::string kShared = MASKTERIAL_SHARED_DATA;
 const std::string kTiny = " --preset lite --batch-size 1 --size 64 --threads 1 -q";
 }  // namespace
 
@@ -100,4 +99,35 @@ TEST(CliSegmentTraining, TwoProcessPretraining) {
   const nlohmann::json training = segment::Segmenter::load((dir / "rank0").string())->describe()["training"];
   EXPECT_EQ(training["processes"], 2);
   EXPECT_FALSE(fs::exists(dir / "rank1"));
+}
+
+TEST(CliSegmentTraining, DetectAndFinetuneDefaultToTheShippedModels) {
+  const std::string image = kShared + "/maskterial-demo/images/WSe2/5e12dd38-ebfa-4dc6-8fb8-c5afe8027d8e.jpg";
+  if (!fs::exists(image)) GTEST_SKIP() << "shared data not found";
+  const fs::path dir = fresh_dir("maskterial_cli_seg_defaults");
+  // detect: the shipped segmentation model + the classifier, unless --segmenter none.
+  CliRun r = run_cli("detect --no-overlays -q --out " + (dir / "full").string() + " " + image);
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_NE(r.output.find("segmenter " + std::string(MASKTERIAL_SOURCE_DIR) + "/models/segmenter/lite +"),
+            std::string::npos) << r.output;
+  EXPECT_TRUE(fs::exists(dir / "full" / "5e12dd38-ebfa-4dc6-8fb8-c5afe8027d8e.json"));
+  r = run_cli("detect --no-overlays -q --segmenter none --out " + (dir / "classical").string() + " " + image);
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_EQ(r.output.find("segmenter"), std::string::npos) << r.output;
+  EXPECT_EQ(run_cli("detect --segmenter nowhere --out " + (dir / "x").string() + " " + image).code, 2);
+
+  // finetune: starts from the synthetic-only pretrained model.
+  const std::string masks = kShared + "/maskterial-demo/instance_masks/WSe2";
+  const fs::path one = dir / "one";
+  fs::create_directories(one / "images");
+  fs::create_directories(one / "masks");
+  fs::copy_file(image, one / "images" / "a.jpg");
+  fs::copy_file(masks + "/5e12dd38-ebfa-4dc6-8fb8-c5afe8027d8e.png", one / "masks" / "a.png");
+  ASSERT_EQ(run_cli("dataset --images " + (one / "images").string() + " --instance-masks " + (one / "masks").string() +
+                    " --out " + (one / "coco.json").string()).code, 0);
+  r = run_cli("finetune --images " + (one / "images").string() + " --annotations " + (one / "coco.json").string() +
+              " --out " + (dir / "tuned").string() + " --iterations 1 --batch-size 1 --size 64 --threads 1 -q");
+  ASSERT_EQ(r.code, 0) << r.output;
+  const nlohmann::json training = segment::Segmenter::load((dir / "tuned").string())->describe()["training"];
+  EXPECT_EQ(training["base"], std::string(MASKTERIAL_SOURCE_DIR) + "/models/segmenter/lite-synthetic");
 }
