@@ -19,7 +19,13 @@ SegmenterOutput Mask2FormerImpl::forward(const torch::Tensor& images) {
   const auto to_tensor = [&](const std::array<float, 3>& v) {
     return torch::tensor({v[0], v[1], v[2]}, images.options()).view({1, 3, 1, 1});
   };
-  const torch::Tensor normalised = (images - to_tensor(options_.pixel_mean)) / to_tensor(options_.pixel_std);
+  torch::Tensor normalised;
+  if (options_.normalisation == "substrate") {
+    const torch::Tensor substrate = std::get<0>(images.flatten(2).median(-1)).clamp_min(1.0).view({-1, 3, 1, 1});
+    normalised = (images - substrate) / (substrate * (to_tensor(options_.pixel_std) / to_tensor(options_.pixel_mean)));
+  } else {
+    normalised = (images - to_tensor(options_.pixel_mean)) / to_tensor(options_.pixel_std);
+  }
   const PixelDecoderOutput pixels = pixel_decoder_->forward(backbone_->forward(normalised));
   std::vector<DecoderPrediction> predictions = predictor_->forward(pixels.multi_scale, pixels.mask_features);
 

@@ -90,6 +90,9 @@ void SegmenterOptions::validate(const std::string& source) const {
         "decoder layers, queries and ffn_dim must be positive");
   check(o.num_classes >= 1, source, "num_classes must be at least 1");
   for (float s : o.pixel_std) check(s > 0, source, "pixel_std must be positive");
+  for (float m : o.pixel_mean) check(o.normalisation == "fixed" || m > 0, source, "pixel_mean must be positive");
+  check(o.normalisation == "fixed" || o.normalisation == "substrate", source,
+        "normalisation must be \"fixed\" or \"substrate\"");
   check(o.inference_scale > 0 && o.inference_scale <= 4, source, "inference_scale must be in (0, 4]");
   check(o.inference_tile >= 0 && o.inference_tile % 32 == 0, source, "inference_tile must be 0 or a multiple of 32");
   check(o.inference_tile_overlap >= 0 && (o.inference_tile == 0 || o.inference_tile_overlap < o.inference_tile), source,
@@ -165,6 +168,7 @@ SegmenterOptions SegmenterOptions::from_json(const nlohmann::json& json, const s
   top.read("num_classes", o.num_classes);
   top.read("pixel_mean", o.pixel_mean);
   top.read("pixel_std", o.pixel_std);
+  top.read("normalisation", o.normalisation);
   top.read("inference_scale", o.inference_scale);
   top.read("inference_tile", o.inference_tile);
   top.read("inference_tile_overlap", o.inference_tile_overlap);
@@ -196,6 +200,7 @@ nlohmann::json SegmenterOptions::to_json() const {
           {"num_classes", num_classes},
           {"pixel_mean", pixel_mean},
           {"pixel_std", pixel_std},
+          {"normalisation", normalisation},
           {"inference_scale", inference_scale},
           {"inference_tile", inference_tile},
           {"inference_tile_overlap", inference_tile_overlap}};

@@ -1,6 +1,7 @@
 #include "maskterial/segment/segmenter.hpp"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <filesystem>
 #include <map>
@@ -18,6 +19,23 @@ namespace {
 constexpr char kWeightsFile[] = "model.pt";
 int64_t round_up(int64_t value, int64_t multiple) { return (value + multiple - 1) / multiple * multiple; }
 
+
+cv::Scalar channel_medians(const cv::Mat& bgr8) {
+  cv::Scalar medians;
+  for (int c = 0; c < 3; ++c) {
+    std::array<int64_t, 256> histogram{};
+    for (int y = 0; y < bgr8.rows; ++y) {
+      const uint8_t* row = bgr8.ptr<uint8_t>(y);
+      for (int x = 0; x < bgr8.cols; ++x) ++histogram[row[3 * x + c]];
+    }
+    const int64_t half = (static_cast<int64_t>(bgr8.total()) + 1) / 2;
+    int64_t seen = 0;
+    int value = 0;
+    while (value < 255 && (seen += histogram[static_cast<size_t>(value)]) < half) ++value;
+    medians[c] = value;
+  }
+  return medians;
+}
 
 std::string first_line(const std::string& text) { return text.substr(0, text.find('\n')); }
 
@@ -160,6 +178,9 @@ std::vector<InstanceMask> Segmenter::predict(const cv::Mat& bgr8) const {
   const double scale_y = static_cast<double>(scaled.rows) / (4.0 * bgr8.rows);
   const torch::Device device = model_->parameters().front().device();
   constexpr size_t kTilesPerPass = 4;
+  // Padding reads as bare substrate: the pixel mean, or the image's own substrate colour when normalising by it.
+  const cv::Scalar padding = o.normalisation == "substrate" ? channel_medians(scaled)
+                                                            : cv::Scalar(o.pixel_mean[0], o.pixel_mean[1], o.pixel_mean[2]);
   // A tile's region in the original image's pixels (image edges stay exact).
   const auto image_region = [&](const cv::Rect& r) {
     const auto edge = [](int at, int scaled_extent, int extent) {
@@ -174,7 +195,7 @@ std::vector<InstanceMask> Segmenter::predict(const cv::Mat& bgr8) const {
   for (size_t first = 0; first < tiles.size(); first += kTilesPerPass) {
     const size_t count = std::min(kTilesPerPass, tiles.size() - first);
     // Tiles padded to multiples of 32 with the pixel mean, in one fresh continuous buffer.
-    cv::Mat batch(static_cast<int>(count) * th, tw, CV_8UC3, cv::Scalar(o.pixel_mean[0], o.pixel_mean[1], o.pixel_mean[2]));
+    cv::Mat batch(static_cast<int>(count) * th, tw, CV_8UC3, padding);
     for (size_t t = 0; t < count; ++t) {
       const cv::Rect& r = tiles[first + t].region;
       scaled(r).copyTo(batch(cv::Rect(0, static_cast<int>(t) * th, r.width, r.height)));

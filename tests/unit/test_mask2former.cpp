@@ -374,3 +374,27 @@ TEST(Segmenter, TiledPredictReportsEachTilesMasksOnceAtTheirPlace) {
   }
   EXPECT_EQ(matched, instances.size());
 }
+
+TEST(Mask2Former, SubstrateNormalisationIgnoresExposureAndWhiteBalance) {
+  // Per-channel gains (exposure x white balance) scale pixels and substrate alike: the network input, and so
+  // every output, stays the same. With fixed normalisation it changes.
+  SegmenterOptions o = tiny_segmenter_options();
+  o.normalisation = "substrate";
+  Mask2Former model = seeded_model(o);
+  model->eval();
+  torch::manual_seed(3);
+  const torch::Tensor image = torch::rand({1, 3, 64, 64}) * 150 + 50;
+  const torch::Tensor gains = torch::tensor({1.2f, 0.8f, 1.1f}).view({1, 3, 1, 1});
+  torch::NoGradGuard no_grad;
+  const SegmenterOutput a = model->forward(image), b = model->forward(image * gains);
+  EXPECT_LT((a.masks - b.masks).abs().max().item<float>(), 1e-3);
+  EXPECT_LT((a.logits - b.logits).abs().max().item<float>(), 1e-3);
+
+  o.normalisation = "fixed";
+  Mask2Former fixed = seeded_model(o);
+  fixed->eval();
+  EXPECT_GT((fixed->forward(image).masks - fixed->forward(image * gains).masks).abs().max().item<float>(), 1e-2);
+
+  o.normalisation = "median";
+  EXPECT_THROW(o.validate("x"), Error);
+}

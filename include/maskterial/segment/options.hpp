@@ -44,6 +44,11 @@ struct SegmenterOptions {
   // for SiO2/Si scans.
   std::array<float, 3> pixel_mean{107.0f, 148.0f, 85.0f};
   std::array<float, 3> pixel_std{33.0f, 34.0f, 40.0f};
+  // "fixed": (pixel - pixel_mean) / pixel_std. "substrate": per image, the substrate colour (each channel's
+  // median) takes pixel_mean's place and the spread scales with it (pixel_std / pixel_mean x substrate), so
+  // the network sees (pixel - substrate) / (k x substrate) = contrast / k: exposure and white balance, which
+  // vary strongly between scans, drop out, as in the contrast the classifiers use.
+  std::string normalisation = "fixed";
   double inference_scale = 1.0;  // images are resized by this before the network (lite: 0.5)
   // Tiled inference: square tiles of this side (pixels of the scaled image, a multiple of 32; 0 = the whole
   // image at once) overlapping by at least inference_tile_overlap. Tiles the size of the training crops show
