@@ -94,6 +94,7 @@ void SegmenterOptions::validate(const std::string& source) const {
   check(o.normalisation == "fixed" || o.normalisation == "substrate", source,
         "normalisation must be \"fixed\" or \"substrate\"");
   check(o.inference_scale > 0 && o.inference_scale <= 4, source, "inference_scale must be in (0, 4]");
+  check(o.inference_mask_nms >= 0 && o.inference_mask_nms <= 1, source, "inference_mask_nms must be in [0, 1]");
   check(o.inference_tile >= 0 && o.inference_tile % 32 == 0, source, "inference_tile must be 0 or a multiple of 32");
   check(o.inference_tile_overlap >= 0 && (o.inference_tile == 0 || o.inference_tile_overlap < o.inference_tile), source,
         "inference_tile_overlap must be in [0, inference_tile)");
@@ -121,6 +122,7 @@ SegmenterOptions SegmenterOptions::preset_named(const std::string& name) {
     o.decoder.ffn_dim = 256;
     // 0.75: real flakes of ~200 px stay a few cells of the 1/4 mask grid (at 0.5 they vanish), at ~0.8 s.
     o.inference_scale = 0.75;
+    o.inference_mask_nms = 0.5;
     return o;
   }
   throw Error("unknown segmenter preset '" + name + "' (known: paper, lite)");
@@ -172,6 +174,7 @@ SegmenterOptions SegmenterOptions::from_json(const nlohmann::json& json, const s
   top.read("inference_scale", o.inference_scale);
   top.read("inference_tile", o.inference_tile);
   top.read("inference_tile_overlap", o.inference_tile_overlap);
+  top.read("inference_mask_nms", o.inference_mask_nms);
   top.reject_unknown();
   o.validate(source_name);
   return o;
@@ -203,7 +206,8 @@ nlohmann::json SegmenterOptions::to_json() const {
           {"normalisation", normalisation},
           {"inference_scale", inference_scale},
           {"inference_tile", inference_tile},
-          {"inference_tile_overlap", inference_tile_overlap}};
+          {"inference_tile_overlap", inference_tile_overlap},
+          {"inference_mask_nms", inference_mask_nms}};
 }
 
 }  // namespace maskterial::segment

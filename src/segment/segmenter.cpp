@@ -72,6 +72,28 @@ cv::Mat resample_mask(const cv::Mat& logits, double scale_x, double scale_y, con
   return mask;
 }
 
+std::vector<InstanceMask> suppress_duplicates(std::vector<InstanceMask> sorted, double max_iou) {
+  std::vector<InstanceMask> kept;
+  std::vector<cv::Rect> boxes;
+  std::vector<int> areas;
+  for (InstanceMask& candidate : sorted) {
+    const cv::Rect box = cv::boundingRect(candidate.mask);
+    const int area = cv::countNonZero(candidate.mask(box));
+    bool duplicate = false;
+    for (size_t k = 0; k < kept.size() && !duplicate; ++k) {
+      const cv::Rect shared = box & boxes[k];
+      if (shared.empty()) continue;
+      const int overlap = cv::countNonZero(candidate.mask(shared) & kept[k].mask(shared));
+      duplicate = overlap > max_iou * static_cast<double>(area + areas[k] - overlap);
+    }
+    if (duplicate) continue;
+    boxes.push_back(box);
+    areas.push_back(area);
+    kept.push_back(std::move(candidate));
+  }
+  return kept;
+}
+
 std::vector<Tile> plan_tiles(cv::Size image, int tile, int overlap) {
   // Along one axis: evenly spread origins, the last flush with the end, neighbours overlapping by at least
   // `overlap`; each tile owns up to the middle of its overlaps.
@@ -244,7 +266,7 @@ std::vector<InstanceMask> Segmenter::predict(const cv::Mat& bgr8) const {
   }
   std::stable_sort(instances.begin(), instances.end(),
                    [](const InstanceMask& a, const InstanceMask& b) { return a.score > b.score; });
-  return instances;
+  return o.inference_mask_nms > 0 ? suppress_duplicates(std::move(instances), o.inference_mask_nms) : instances;
 }
 
 }  // namespace maskterial::segment

@@ -267,6 +267,7 @@ TEST(Segmenter, PredictGivesFullSizeMasksWithTheExpectedScore) {
   // Every query is the whole image with score sigmoid(2) (see constant_mask_model).
   SegmenterOptions o = tiny_segmenter_options();
   o.inference_scale = 0.5;  // and the image is no multiple of 32: crop and resize paths
+  o.inference_mask_nms = 0;  // keep the identical masks
   const Mask2Former model = constant_mask_model(o, 2.0);
   const cv::Mat image(90, 130, CV_8UC3, cv::Scalar(100, 140, 90));
   const auto instances = Segmenter(model).predict(image);
@@ -356,6 +357,7 @@ TEST(Segmenter, TiledPredictReportsEachTilesMasksOnceAtTheirPlace) {
   // reports all its queries, and the masks are exactly the tiles.
   SegmenterOptions o = tiny_segmenter_options();
   o.inference_scale = 1.0;
+  o.inference_mask_nms = 0;
   o.inference_tile = 64;
   o.inference_tile_overlap = 16;
   const Mask2Former model = constant_mask_model(o, 2.0);
@@ -397,4 +399,28 @@ TEST(Mask2Former, SubstrateNormalisationIgnoresExposureAndWhiteBalance) {
 
   o.normalisation = "median";
   EXPECT_THROW(o.validate("x"), Error);
+}
+
+TEST(Segmenter, MaskNmsKeepsTheBestOfOverlappingMasks) {
+  const auto box_mask = [](cv::Rect r) {
+    cv::Mat m = cv::Mat::zeros(50, 50, CV_8U);
+    m(r).setTo(255);
+    return m;
+  };
+  // b overlaps a with IoU 0.6, c overlaps a with IoU 0.25, d is apart.
+  std::vector<InstanceMask> sorted{{box_mask({0, 0, 20, 10}), 0.9f, 0},
+                                   {box_mask({0, 0, 20, 6}), 0.8f, 0},
+                                   {box_mask({0, 6, 20, 6}), 0.7f, 0},
+                                   {box_mask({30, 30, 10, 10}), 0.6f, 0}};
+  const auto kept = suppress_duplicates(sorted, 0.5);
+  ASSERT_EQ(kept.size(), 3u);
+  EXPECT_FLOAT_EQ(kept[0].score, 0.9f);
+  EXPECT_FLOAT_EQ(kept[1].score, 0.7f);
+  EXPECT_FLOAT_EQ(kept[2].score, 0.6f);
+  EXPECT_EQ(suppress_duplicates(sorted, 0.2).size(), 2u);
+  EXPECT_EQ(suppress_duplicates(sorted, 1.0).size(), 4u);
+  // In predict: the constant model's identical queries collapse to one mask.
+  SegmenterOptions o = tiny_segmenter_options();
+  o.inference_mask_nms = 0.5;
+  EXPECT_EQ(Segmenter(constant_mask_model(o, 2.0)).predict(cv::Mat(64, 64, CV_8UC3, cv::Scalar::all(120))).size(), 1u);
 }

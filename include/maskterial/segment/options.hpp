@@ -55,6 +55,9 @@ struct SegmenterOptions {
   // the network as many flakes as it learnt to expect; each tile keeps the masks centred in the part it owns.
   int inference_tile = 0;
   int inference_tile_overlap = 128;
+  // Masks overlapping a better-scoring mask by more than this IoU are dropped (0 = keep all, as Mask2Former):
+  // several queries converging on one flake would otherwise report it several times.
+  double inference_mask_nms = 0;
 
   // "paper": ResNet-50, msdeform encoder (6 layers, hidden 256), 9+1 decoder layers, 100 queries.
   // "lite": small enough to pretrain on a 2-core CPU and run a 1920x1200 image in under a second.

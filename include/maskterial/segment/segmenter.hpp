@@ -56,6 +56,9 @@ cv::Mat scale_image(const cv::Mat& bgr8, double scale);
 cv::Mat resample_mask(const cv::Mat& logits, double scale_x, double scale_y, const cv::Size& size,
                       cv::Point2d offset = {0, 0});
 
+// Greedy mask NMS over instances sorted best first: drops each mask whose IoU with a kept one exceeds max_iou.
+std::vector<InstanceMask> suppress_duplicates(std::vector<InstanceMask> sorted, double max_iou);
+
 // A tile of the scaled image and the part of it that it owns (half-open, scaled-image pixels).
 struct Tile {
   cv::Rect region;
