@@ -231,28 +231,11 @@ void Detector::extract_maskterial(const cv::Mat& labels, const cv::Mat& image, c
 void Detector::extract_segmented(const std::vector<segment::InstanceMask>& instances, const cv::Mat& labels,
                                  const cv::Mat& image, const Bgr& background, Detection& out) const {
   const FlakeSource source{image, background};
-  for (const auto& instance : instances) {
-    const cv::Rect box = cv::boundingRect(instance.mask);
-    const cv::Mat raw = instance.mask(box);
-    const int pixels = box.area() > 0 ? cv::countNonZero(raw) : 0;
-    if (pixels < options_.size_threshold) continue;
-    // Majority vote of the classifier inside the mask as predicted (MaskTerial); ties go to the smaller id.
-    std::array<int, 256> votes{};
-    for (int y = 0; y < box.height; ++y) {
-      const uint8_t* m = raw.ptr<uint8_t>(y);
-      const uint8_t* l = labels.ptr<uint8_t>(box.y + y) + box.x;
-      for (int x = 0; x < box.width; ++x)
-        if (m[x]) ++votes[l[x]];
-    }
-    const auto winner = std::max_element(votes.begin(), votes.end());
-    const auto id = static_cast<uint8_t>(winner - votes.begin());
-    const double share = static_cast<double>(*winner) / pixels;
-    if (id == 0 || share < options_.min_class_occupancy) continue;
-
-    // The flake: the mask's largest outer contour, holes filled.
+  // region: CV_8U 255 inside, at `box` of the image. The flake: the region's largest outer contour, holes filled.
+  const auto add_flake = [&](const cv::Mat& region, const cv::Rect& box, uint8_t id, double share, float score) {
     std::vector<std::vector<cv::Point>> contours;
-    cv::findContours(raw, contours, cv::RETR_EXTERNAL, cv::CHAIN_APPROX_NONE, box.tl());
-    if (contours.empty()) continue;
+    cv::findContours(region, contours, cv::RETR_EXTERNAL, cv::CHAIN_APPROX_NONE, box.tl());
+    if (contours.empty()) return;
     const auto largest = std::max_element(contours.begin(), contours.end(), [](const auto& a, const auto& b) {
       return cv::contourArea(a) < cv::contourArea(b);
     });
@@ -260,19 +243,59 @@ void Detector::extract_segmented(const std::vector<segment::InstanceMask>& insta
     cv::Mat mask = cv::Mat::zeros(outline_box.size(), CV_8U);
     cv::drawContours(mask, contours, static_cast<int>(largest - contours.begin()), 255, cv::FILLED, cv::LINE_8,
                      cv::noArray(), INT_MAX, -outline_box.tl());
-    if (cv::countNonZero(mask) < options_.size_threshold) continue;
-
+    if (cv::countNonZero(mask) < options_.size_threshold) return;
     Flake flake = measure_flake(source, mask, outline_box, *largest);
     const cv::Moments m = cv::moments(*largest);
     if (m.m00 > 0) flake.center = {static_cast<int>(m.m10 / m.m00), static_cast<int>(m.m01 / m.m00)};
-    cv::Mat predicted;
-    cv::bitwise_and(instance.mask(outline_box), mask, predicted);
+    cv::Mat predicted = cv::Mat::zeros(outline_box.size(), CV_8U);
+    const cv::Rect shared = (box & outline_box) - outline_box.tl();
+    cv::bitwise_and(region((box & outline_box) - box.tl()), mask(shared), predicted(shared));
     flake.size = cv::countNonZero(predicted);
     set_class(flake, id);
     flake.class_share = share;
-    flake.score = instance.score;
-    flake.false_positive_probability = 1.0 - instance.score;
+    flake.score = score;
+    flake.false_positive_probability = 1.0 - score;
     out.flakes.push_back(std::move(flake));
+  };
+
+  cv::Mat claimed = cv::Mat::zeros(labels.size(), CV_8U);  // split mode: pixels a better mask already gave out
+  const cv::Mat square3 = cv::Mat::ones(3, 3, CV_8U);
+  for (const auto& instance : instances) {
+    const cv::Rect box = cv::boundingRect(instance.mask);
+    const cv::Mat raw = instance.mask(box);
+    const int pixels = box.area() > 0 ? cv::countNonZero(raw) : 0;
+    if (pixels < options_.size_threshold) continue;
+    std::array<int, 256> votes{};
+    for (int y = 0; y < box.height; ++y) {
+      const uint8_t* m = raw.ptr<uint8_t>(y);
+      const uint8_t* l = labels.ptr<uint8_t>(box.y + y) + box.x;
+      for (int x = 0; x < box.width; ++x)
+        if (m[x]) ++votes[l[x]];
+    }
+    if (!options_.split_by_class) {
+      // Majority vote of the classifier inside the mask as predicted (MaskTerial); ties go to the smaller id.
+      const auto winner = std::max_element(votes.begin(), votes.end());
+      const auto id = static_cast<uint8_t>(winner - votes.begin());
+      const double share = static_cast<double>(*winner) / pixels;
+      if (id == 0 || share < options_.min_class_occupancy) continue;
+      add_flake(raw, box, id, share, instance.score);
+      continue;
+    }
+    // Each class's connected regions inside the mask, opened as the MaskTerial rules do, become flakes.
+    for (int id = 1; id < 256; ++id) {
+      if (votes[static_cast<size_t>(id)] < options_.size_threshold) continue;
+      cv::Mat region = (labels(box) == id) & raw & (claimed(box) == 0);
+      cv::morphologyEx(region, region, cv::MORPH_OPEN, square3, cv::Point(-1, -1), 2);
+      for (const Component& component : connected_components(region, 4)) {
+        if (component.area < options_.size_threshold) continue;
+        const cv::Rect part(component.box.tl() + box.tl(), component.box.size());
+        const cv::Mat rendered = render_component(component, component.box);
+        cv::Mat claimed_part = claimed(part);
+        cv::bitwise_or(claimed_part, rendered, claimed_part);
+        add_flake(rendered, part, static_cast<uint8_t>(id), static_cast<double>(votes[static_cast<size_t>(id)]) / pixels,
+                  instance.score);
+      }
+    }
   }
 }
 

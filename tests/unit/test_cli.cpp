@@ -284,7 +284,7 @@ TEST(Cli, SynthWritesImagesAndCocoAnnotations) {
   EXPECT_EQ(run_cli("synth --count 2 --material kryptonite -q --out " + out.string()).code, 3);
 }
 
-TEST(Cli, DetectWithASegmenterVotesTheClassOfEachMask) {
+TEST(Cli, DetectWithASegmenterClassifiesItsMasks) {
   // A segmenter whose every query is the whole image (score sigmoid(3)); 55% of the image is class 1 in four
   // slightly different colours, 45% substrate (the background colour): one flake of class 1, the whole image.
   const fs::path dir = fresh_dir("maskterial_cli_segmenter");
@@ -301,7 +301,8 @@ TEST(Cli, DetectWithASegmenterVotesTheClassOfEachMask) {
   cv::imwrite((dir / "scan.png").string(), image);
 
   const CliRun ok = run_cli("detect " + (dir / "scan.png").string() + " --segmenter " + (dir / "model").string() +
-                        " --classifier " + (dir / "gmm.json").string() + " --out " + (dir / "out").string() + " -q");
+                        " --classifier " + (dir / "gmm.json").string() + " --out " + (dir / "out").string() +
+                        " -q --majority-vote");
   ASSERT_EQ(ok.code, 0) << ok.output;
   const auto record = read_json((dir / "out" / "scan.json").string());
   ASSERT_EQ(record["flakes"].size(), 1u) << record.dump();
@@ -309,10 +310,18 @@ TEST(Cli, DetectWithASegmenterVotesTheClassOfEachMask) {
   EXPECT_EQ(record["flakes"][0]["area"], 60 * 100);
   EXPECT_NEAR(record["flakes"][0]["class_share"].get<double>(), 0.55, 1e-4);
   EXPECT_NEAR(record["flakes"][0]["score"].get<double>(), 1.0 / (1.0 + std::exp(-3.0)), 1e-4);
+  // By default the class-1 region inside the mask is the flake.
+  const CliRun split = run_cli("detect " + (dir / "scan.png").string() + " --segmenter " + (dir / "model").string() +
+                               " --classifier " + (dir / "gmm.json").string() + " --out " + (dir / "split").string() + " -q");
+  ASSERT_EQ(split.code, 0) << split.output;
+  const auto regions = read_json((dir / "split" / "scan.json").string());
+  ASSERT_EQ(regions["flakes"].size(), 1u) << regions.dump();
+  EXPECT_EQ(regions["flakes"][0]["class"], "1");
+  EXPECT_EQ(regions["flakes"][0]["area"], 55 * 60);
   // A stricter occupancy drops it; a missing model is a fatal error naming the directory.
   const CliRun strict = run_cli("detect " + (dir / "scan.png").string() + " --segmenter " + (dir / "model").string() +
                             " --classifier " + (dir / "gmm.json").string() + " --min-class-occupancy 0.6 --out " +
-                            (dir / "strict").string() + " -q");
+                            (dir / "strict").string() + " -q --majority-vote");
   ASSERT_EQ(strict.code, 0) << strict.output;
   EXPECT_TRUE(read_json((dir / "strict" / "scan.json").string())["flakes"].empty());
   fs::remove(dir / "model" / "model.pt");

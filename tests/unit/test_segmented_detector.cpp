@@ -66,8 +66,14 @@ std::vector<InstanceMask> scene_masks() {
 
 }  // namespace
 
+DetectorOptions majority_vote() {
+  DetectorOptions o;
+  o.split_by_class = false;
+  return o;
+}
+
 TEST(SegmentedDetector, FlakesAreFilledLargestOutlinesWithTheMajorityClass) {
-  const Detector detector(two_class_gmm(), {}, {}, std::make_shared<KnownMasks>(scene_masks()));
+  const Detector detector(two_class_gmm(), majority_vote(), {}, std::make_shared<KnownMasks>(scene_masks()));
   const Detection d = detector.detect(scene(), "scene");
   ASSERT_EQ(d.flakes.size(), 1u);
   const Flake& f = d.flakes[0];
@@ -87,7 +93,7 @@ TEST(SegmentedDetector, FlakesAreFilledLargestOutlinesWithTheMajorityClass) {
 }
 
 TEST(SegmentedDetector, MinClassOccupancyDecidesMixedMasks) {
-  DetectorOptions options;
+  DetectorOptions options = majority_vote();
   options.min_class_occupancy = 0.3;
   const Detector detector(two_class_gmm(), options, {}, std::make_shared<KnownMasks>(scene_masks()));
   const Detection d = detector.detect(scene(), "scene");
@@ -101,6 +107,25 @@ TEST(SegmentedDetector, MinClassOccupancyDecidesMixedMasks) {
                               .detect(scene(), "scene");
   ASSERT_EQ(small.flakes.size(), 3u);
   EXPECT_EQ(small.flakes[2].area, 100);
+}
+
+TEST(SegmentedDetector, SplitByClassGivesEachLayerRegionOfAMask) {
+  // The default: mask B's class-1 and class-2 columns become two flakes; substrate and specks give none.
+  EXPECT_TRUE(DetectorOptions{}.split_by_class);
+  std::vector<InstanceMask> masks = scene_masks();
+  masks.push_back(mask_of({cv::Rect(100, 120, 60, 40)}, 0.5f));  // a worse duplicate of A: its pixels are taken
+  const Detection d = Detector(two_class_gmm(), {}, {}, std::make_shared<KnownMasks>(masks)).detect(scene(), "scene");
+  ASSERT_EQ(d.flakes.size(), 3u);
+  EXPECT_EQ(d.flakes[0].class_name, "1");
+  EXPECT_EQ(d.flakes[0].area, 60 * 40);  // the hole filled
+  EXPECT_NEAR(d.flakes[0].score, 0.9, 1e-6);
+  EXPECT_EQ(d.flakes[1].class_name, "1");
+  EXPECT_EQ(d.flakes[1].bbox, (std::array<double, 4>{250, 50, 16, 40}));
+  EXPECT_NEAR(d.flakes[1].class_share, 0.4, 1e-9);
+  EXPECT_EQ(d.flakes[2].class_name, "2");
+  EXPECT_EQ(d.flakes[2].bbox, (std::array<double, 4>{266, 50, 14, 40}));
+  EXPECT_NEAR(d.flakes[2].class_share, 560.0 / 1600.0, 1e-9);
+  EXPECT_NEAR(d.flakes[2].score, 0.8, 1e-6);
 }
 
 TEST(SegmentedDetector, NoMasksNoFlakesAndBadMasksAreErrors) {

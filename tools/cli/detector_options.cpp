@@ -49,9 +49,12 @@ void DetectorCliOptions::add_to(CLI::App& command, bool with_segmenter) {
       ->check(CLI::Range(0.0, 0.999));
   command
       .add_option("--min-class-occupancy", detector.min_class_occupancy,
-                  "Segmenter: drop flakes whose majority class holds less than this share of the mask")
+                  "Segmenter with --majority-vote: drop flakes whose majority class holds less than this share of the mask")
       ->capture_default_str()
       ->check(CLI::Range(0.0, 1.0));
+  command.add_flag("--majority-vote{false}", detector.split_by_class,
+                   "Segmenter: one flake per mask, of its majority class (MaskTerial), instead of one flake per "
+                   "class region inside each mask (a flake with mono- and bilayer parts gives one of each)");
 }
 
 std::unique_ptr<Detector> DetectorCliOptions::build() const {

@@ -7,8 +7,9 @@
 //  - TwoDMatGmm: the 2DMatGMM detector exactly (5x5 median blur, radius-2 disk opening, size counted before
 //    hole filling, centre of the rotated bounding rectangle, float32 contrast), to reproduce published results.
 // With an instance segmenter (MaskTerial's full pipeline), flakes come from its masks instead: largest outer
-// contour, holes filled, size threshold; the classifier labels only the masks' pixels and each flake takes
-// the majority class inside its mask (dropped if that is background or holds less than min_class_occupancy).
+// contour, holes filled, size threshold; the classifier labels only the masks' pixels, and each class's
+// connected regions inside a mask become flakes (split_by_class), or, as MaskTerial, each mask becomes one flake
+// of its majority class (dropped if that is background or holds less than min_class_occupancy).
 #include <string>
 #include <vector>
 
@@ -34,6 +35,10 @@ struct DetectorOptions {
   // With a segmenter: smallest share of a mask's pixels its majority class must hold (MaskTerial's
   // min_class_occupancy).
   double min_class_occupancy = 0.5;
+  // With a segmenter: instead of one flake per mask, each class's connected regions inside a mask (opened,
+  // at least size_threshold) become flakes, so a flake with mono- and bilayer parts gives one of each, as
+  // layer-resolved annotations count them. Pixels already given to a better-scoring mask are not reused.
+  bool split_by_class = true;
 };
 
 // Class id and name of the "unknown" flakes of DetectorOptions::report_unknown.
