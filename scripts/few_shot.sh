@@ -14,6 +14,7 @@ ITERATIONS=${ITERATIONS:-300}
 SEEDS=${SEEDS:-"1 2"}
 SCRATCH_SEEDS=${SCRATCH_SEEDS:-"1"}
 SPLITS=${SPLITS:-"WSe2:3:1,2,3,5 GrapheneH:2:1,2,3"}  # material:held-out images:training set sizes
+THREADS=${THREADS:-0}  # compute threads per command (0 = all cores); 1 lets two studies run side by side
 mkdir -p "$OUT"
 CSV="$OUT/few_shot.csv"
 [ -f "$CSV" ] || echo "material,train_images,seed,method,AP,AP50,train_seconds" > "$CSV"
@@ -31,7 +32,7 @@ link_set() {  # link_set DIR MATERIAL STEM... : images and masks of the stems, t
 score() {  # score TEST_DIR ROW_PREFIX SECONDS eval-options... : appends AP and AP50 of the held-out images
   local test=$1 prefix=$2 seconds=$3; shift 3
   local report; report=$(mktemp)
-  "$MT" eval --gt "$test/coco.json" --images "$test/images" --class-agnostic --out "$report" "$@" > /dev/null 2>&1
+  "$MT" eval --gt "$test/coco.json" --images "$test/images" --class-agnostic -j "$THREADS" --out "$report" "$@" > /dev/null 2>&1
   echo "$prefix,$(jq -r '"\(.stats.AP),\(.stats.AP50)"' "$report"),$seconds" >> "$CSV"
   rm -f "$report"
 }
@@ -78,7 +79,7 @@ for split in $SPLITS; do
         start=$(date +%s)
         # shellcheck disable=SC2086
         "$MT" finetune -q $from --images "$run/train/images" --annotations "$run/train/coco.json" \
-          --out "$run/seg_$name" --iterations "$ITERATIONS" --seed "$seed" --checkpoint-every 0 > "$run/seg_$name.log" 2>&1
+          --out "$run/seg_$name" --iterations "$ITERATIONS" --seed "$seed" --threads "$THREADS" --checkpoint-every 0 > "$run/seg_$name.log" 2>&1
         score "$OUT/$material/test" "$key,$name+amm" $(( $(date +%s) - start )) --classifier "$run/amm" --segmenter "$run/seg_$name"
       done
     done
