@@ -59,6 +59,13 @@ int main(int argc, char** argv) {
     if (std::find(methods.begin(), methods.end(), f[3]) == methods.end()) methods.push_back(f[3]);
   }
 
+  // Baselines first, then the segmentation variants, whatever order the rows came in.
+  const std::vector<std::string> preferred{"gmm", "amm", "zero-shot+amm", "pretrained+amm", "scratch+amm"};
+  const auto rank = [&](const std::string& m) {
+    return std::find(preferred.begin(), preferred.end(), m) - preferred.begin();
+  };
+  std::stable_sort(methods.begin(), methods.end(), [&](const auto& a, const auto& b) { return rank(a) < rank(b); });
+
   std::ostringstream md;
   md << "| material | training images |";
   for (const auto& m : methods) md << " " << m << " |";
