@@ -105,7 +105,7 @@ TEST_F(ServeApi, PredictReturnsTheFlakesDetectWrites) {
   for (const auto& image : images) {
     const ScratchDir scratch("mt_serve_detect_out");
     const fs::path& out = scratch.path();
-    ASSERT_EQ(maskterial::cli_test::run_cli("detect " + image + " -q --no-overlays --out " + out.string(), 60).code, 0);
+    ASSERT_EQ(maskterial::cli_test::run_cli("detect " + image + " -q --segmenter none --no-overlays --out " + out.string(), 60).code, 0);
     const auto expected = read_json((out / (fs::path(image).stem().string() + ".json")).string());
     const auto r = predict(client, read_file(image), fs::path(image).filename().string());
     ASSERT_EQ(status_of(r), 200) << error_of(r);
@@ -362,7 +362,7 @@ TEST_F(ServeApi, UploadedMaskTerialAmmPredictsAsDetectDoes) {
   EXPECT_EQ(body_json(put)["classes"], nlohmann::json({"1", "2", "3"}));
 
   const ScratchDir scratch("mt_serve_amm_out");
-  ASSERT_EQ(maskterial::cli_test::run_cli("detect " + kExample + " -q --no-overlays --classifier " + fixture + " --out " +
+  ASSERT_EQ(maskterial::cli_test::run_cli("detect " + kExample + " -q --segmenter none --no-overlays --classifier " + fixture + " --out " +
                     scratch.path().string(), 60).code, 0);
   const auto expected = read_json((scratch.path() / (fs::path(kExample).stem().string() + ".json")).string());
   const auto r = predict(client, read_file(kExample), fs::path(kExample).filename().string(),
