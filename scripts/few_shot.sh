@@ -2,8 +2,8 @@
 # Few-shot study (README "Few-shot fine-tuning"). For each material with instance masks, the last images by
 # name are held out; the segmentation model is fine-tuned on 1, 2, 3, 5 of the others (the seed picks which
 # and seeds the training), an AMM and a GMM are trained on the same images, and the held-out images are
-# scored with class-agnostic mask AP for: the GMM pipeline, the AMM pipeline, pretrained lite fine-tuned
-# + AMM, and lite from scratch (no pretraining) fine-tuned + AMM.
+# scored with class-agnostic mask AP for: the GMM pipeline, the AMM pipeline, pretrained lite as it is
+# (zero-shot) + AMM, pretrained lite fine-tuned + AMM, and lite from scratch (no pretraining) fine-tuned + AMM.
 # Usage: scripts/few_shot.sh OUT_DIR   → OUT_DIR/few_shot.csv (settings through the variables below)
 set -euo pipefail
 OUT=${1:?usage: scripts/few_shot.sh OUT_DIR}
@@ -71,6 +71,7 @@ for split in $SPLITS; do
       done
       done_already "$key,gmm" || score "$OUT/$material/test" "$key,gmm" 0 --classifier "$run/gmm" --segmenter none
       done_already "$key,amm" || score "$OUT/$material/test" "$key,amm" 0 --classifier "$run/amm" --segmenter none
+      done_already "$key,zero-shot+amm" || score "$OUT/$material/test" "$key,zero-shot+amm" 0 --classifier "$run/amm" --segmenter "$BASE"
       variants=("pretrained:--base $BASE")
       [[ " $SCRATCH_SEEDS " == *" $seed "* ]] && variants+=("scratch:--preset lite")
       for variant in "${variants[@]}"; do
