@@ -8,7 +8,7 @@
 #include "maskterial/core/embedded_models.hpp"
 #include "maskterial/core/shipped_models.hpp"
 #include "maskterial/image/io.hpp"
-#include "maskterial/segment/segmenter.hpp"
+#include "maskterial/segment/registry.hpp"
 
 namespace maskterial::cli {
 
@@ -63,7 +63,7 @@ std::unique_ptr<Detector> DetectorCliOptions::build() const {
   options.rules = compat == "2dmatgmm" ? ExtractionRules::TwoDMatGmm : ExtractionRules::MaskTerial;
   cv::Mat flat = flat_field.empty() ? cv::Mat() : load_image(flat_field);
   segment::SegmenterPtr segmenter;
-  if (const std::string dir = segmenter_dir(); !dir.empty()) segmenter = segment::Segmenter::load(dir, score_threshold);
+  if (const std::string dir = segmenter_dir(); !dir.empty()) segmenter = segment::load_segmenter(dir, score_threshold);
   return std::make_unique<Detector>(std::move(classifier), options, flat, std::move(segmenter));
 }
 

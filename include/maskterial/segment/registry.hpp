@@ -1,0 +1,34 @@
+#pragma once
+// One registry of segmentation model types: each type registered once with its loader, fine-tuner and
+// description, used by the CLI, the server and training jobs alike. A model directory names its type in
+// model.json ("kind": "segmentation", "type": ...).
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "maskterial/segment/instance_segmenter.hpp"
+#include "maskterial/segment/segmenter_training.hpp"
+
+namespace maskterial::segment {
+
+struct SegmenterType {
+  std::string name;         // model.json "type"
+  std::string description;  // one line for --help, the API and the web page
+  // Loads a model directory of this type; throws Error naming the file on anything wrong with it.
+  std::function<SegmenterPtr(const std::string& dir, double score_threshold)> load;
+  // Fine-tunes the model directory `base` (of this type) on annotated images with the type's default recipe
+  // (run.trainer), writing run.out_dir.
+  std::function<void(const std::string& base, const FinetuneData& data, const SegmenterTrainingRun& run)> finetune;
+  // The type's default fine-tuning schedule (what `finetune` uses when the user sets nothing).
+  std::function<TrainerOptions()> finetuning_defaults;
+};
+
+const std::vector<SegmenterType>& segmenter_types();
+// Throws Error listing the known types when `name` is none of them.
+const SegmenterType& segmenter_type(const std::string& name);
+// The type named by dir/model.json; throws Error naming the file when it is missing, malformed or not a
+// segmentation model.
+std::string segmenter_type_of(const std::string& dir);
+SegmenterPtr load_segmenter(const std::string& dir, double score_threshold = kDefaultScoreThreshold);
+
+}  // namespace maskterial::segment
