@@ -1,4 +1,4 @@
-// Mask2Former inference per 1920x1200 image, and the default detection pipeline with the shipped model (a GrapheneH scan of the MaskTerial demo, or a flat synthetic
+// Mask2Former inference per 1920x1200 image (a GrapheneH scan of the MaskTerial demo, or a flat synthetic
 // image without the shared data), for the lite and paper presets on 1 and 2 cores: the network alone and the
 // whole Segmenter::predict (resize, pad, forward, scores, full-resolution masks). Weights are random: the
 // time does not depend on them, except for the number of masks above the score threshold (counter
@@ -7,10 +7,7 @@
 
 #include <filesystem>
 
-#include "maskterial/classify/pixel_classifier.hpp"
-#include "maskterial/core/shipped_models.hpp"
 #include "maskterial/image/io.hpp"
-#include "maskterial/pipeline/detector.hpp"
 #include "maskterial/segment/segmenter.hpp"
 #include "maskterial/util/compute_threads.hpp"
 #include "maskterial/util/files.hpp"
@@ -60,23 +57,7 @@ void BM_SegmenterPredict(benchmark::State& state) {
   state.SetLabel(std::string(preset_name(state.range(0))) + " 1920x1200");
 }
 
-// What `maskterial detect` does by default per image: the shipped lite model + the built-in classifier, masks
-// to classified flakes. Args: threads.
-void BM_DetectShippedPipeline(benchmark::State& state) {
-  if (!std::filesystem::is_directory(shipped_segmenter_dir())) {
-    state.SkipWithError("no shipped segmentation model");
-    return;
-  }
-  set_compute_threads(static_cast<int>(state.range(0)));
-  const Detector detector(default_classifier(), DetectorOptions{}, {}, Segmenter::load(shipped_segmenter_dir()));
-  const cv::Mat image = scan_image();
-  size_t flakes = 0;
-  for (auto _ : state) flakes = detector.detect(image, "scan").flakes.size();
-  state.counters["flakes"] = static_cast<double>(flakes);
-}
-
 }  // namespace
 
-BENCHMARK(BM_DetectShippedPipeline)->Arg(1)->Arg(2)->Unit(benchmark::kMillisecond)->UseRealTime()->MinTime(3);
 BENCHMARK(BM_Mask2FormerForward)->ArgsProduct({{0, 1}, {1, 2}})->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_SegmenterPredict)->ArgsProduct({{0, 1}, {1, 2}})->Unit(benchmark::kMillisecond)->UseRealTime();

@@ -9,8 +9,8 @@ std::string models_root() {
   return installed && *installed ? std::string(installed) : std::string(MASKTERIAL_SOURCE_DIR) + "/models";
 }
 
-std::string shipped_segmenter_dir() { return models_root() + "/segmenter/lite"; }
+std::string shipped_segmenter_dir() { return models_root() + "/segmenter/pretrained"; }
 
-std::string shipped_pretrained_segmenter_dir() { return models_root() + "/segmenter/lite-synthetic"; }
+std::string shipped_pretrained_segmenter_dir() { return models_root() + "/segmenter/pretrained"; }
 
 }  // namespace maskterial

@@ -86,6 +86,28 @@ bool has_valid_background(const Bgr& background) {
   return std::all_of(background.begin(), background.end(), [](double v) { return v >= 1.0; });
 }
 
+Bgr channel_medians(const cv::Mat& bgr8) {
+  const auto hist = channel_histograms(bgr8);
+  const uint64_t half = (static_cast<uint64_t>(bgr8.total()) + 1) / 2;
+  Bgr medians{};
+  for (int c = 0; c < 3; ++c) {
+    uint64_t seen = 0;
+    int value = 0;
+    while (value < 255 && (seen += hist[c][static_cast<size_t>(value)]) < half) ++value;
+    medians[c] = value;
+  }
+  return medians;
+}
+
+Bgr substrate_colour(const cv::Mat& bgr8) {
+  Bgr colour = estimate_background(bgr8);
+  if (has_valid_background(colour)) return colour;
+  const Bgr medians = channel_medians(bgr8);
+  for (int c = 0; c < 3; ++c)
+    if (colour[c] < 1) colour[c] = std::max(1.0, medians[c]);
+  return colour;
+}
+
 cv::Mat apply_flat_field(const cv::Mat& bgr8, const cv::Mat& flat_field, int max_value) {
   if (flat_field.size() != bgr8.size() || flat_field.type() != CV_8UC3)
     throw Error("flat field: must be an 8-bit colour image of the same size as the image (" +

@@ -2,6 +2,7 @@
 
 #include <filesystem>
 
+#include "maskterial/segment/dense/dense_training.hpp"
 #include "maskterial/segment/segmenter.hpp"
 #include "maskterial/util/error.hpp"
 #include "maskterial/util/files.hpp"
@@ -11,6 +12,12 @@ namespace fs = std::filesystem;
 
 const std::vector<SegmenterType>& segmenter_types() {
   static const std::vector<SegmenterType> types = {
+      {DenseSegmenter::kType, "dense contrast-domain encoder-decoder with watershed instances; trains on a CPU",
+       [](const std::string& dir, double threshold) -> SegmenterPtr { return DenseSegmenter::load(dir, threshold); },
+       [](const std::string& base, const FinetuneData& data, const SegmenterTrainingRun& run) {
+         finetune_dense(base, DenseOptions{}, data, run);
+       },
+       [] { return dense_finetuning_schedule(); }},
       {"mask2former", "Mask2Former (query-based set prediction); MaskTerial's GPU model",
        [](const std::string& dir, double threshold) -> SegmenterPtr { return Segmenter::load(dir, threshold); },
        [](const std::string& base, const FinetuneData& data, const SegmenterTrainingRun& run) {

@@ -3,49 +3,20 @@
 #include <algorithm>
 #include <array>
 #include <cmath>
-#include <filesystem>
-#include <map>
 
 #include <opencv2/imgproc.hpp>
 
+#include "maskterial/image/contrast.hpp"
+#include "maskterial/segment/model_directory.hpp"
 #include "maskterial/util/error.hpp"
-#include "maskterial/util/files.hpp"
-
-namespace fs = std::filesystem;
 
 namespace maskterial::segment {
 namespace {
 
-constexpr char kWeightsFile[] = "model.pt";
+constexpr char kType[] = "mask2former";
 int64_t round_up(int64_t value, int64_t multiple) { return (value + multiple - 1) / multiple * multiple; }
 
-
-cv::Scalar channel_medians(const cv::Mat& bgr8) {
-  cv::Scalar medians;
-  for (int c = 0; c < 3; ++c) {
-    std::array<int64_t, 256> histogram{};
-    for (int y = 0; y < bgr8.rows; ++y) {
-      const uint8_t* row = bgr8.ptr<uint8_t>(y);
-      for (int x = 0; x < bgr8.cols; ++x) ++histogram[row[3 * x + c]];
-    }
-    const int64_t half = (static_cast<int64_t>(bgr8.total()) + 1) / 2;
-    int64_t seen = 0;
-    int value = 0;
-    while (value < 255 && (seen += histogram[static_cast<size_t>(value)]) < half) ++value;
-    medians[c] = value;
-  }
-  return medians;
-}
-
-std::string first_line(const std::string& text) { return text.substr(0, text.find('\n')); }
-
-// Parameter and buffer shapes by name: libtorch's loader takes a tensor of any shape under a known name.
-std::map<std::string, std::vector<int64_t>> tensor_shapes(const torch::nn::Module& module) {
-  std::map<std::string, std::vector<int64_t>> shapes;
-  for (const auto& p : module.named_parameters(true)) shapes[p.key()] = p.value().sizes().vec();
-  for (const auto& b : module.named_buffers(true)) shapes[b.key()] = b.value().sizes().vec();
-  return shapes;
-}
+cv::Scalar to_scalar(const Bgr& bgr) { return cv::Scalar(bgr[0], bgr[1], bgr[2]); }
 
 }  // namespace
 
@@ -72,59 +43,6 @@ cv::Mat resample_mask(const cv::Mat& logits, double scale_x, double scale_y, con
   return mask;
 }
 
-std::vector<InstanceMask> suppress_duplicates(std::vector<InstanceMask> sorted, double max_iou) {
-  std::vector<InstanceMask> kept;
-  std::vector<cv::Rect> boxes;
-  std::vector<int> areas;
-  for (InstanceMask& candidate : sorted) {
-    const cv::Rect box = cv::boundingRect(candidate.mask);
-    const int area = cv::countNonZero(candidate.mask(box));
-    bool duplicate = false;
-    for (size_t k = 0; k < kept.size() && !duplicate; ++k) {
-      const cv::Rect shared = box & boxes[k];
-      if (shared.empty()) continue;
-      const int overlap = cv::countNonZero(candidate.mask(shared) & kept[k].mask(shared));
-      duplicate = overlap > max_iou * static_cast<double>(area + areas[k] - overlap);
-    }
-    if (duplicate) continue;
-    boxes.push_back(box);
-    areas.push_back(area);
-    kept.push_back(std::move(candidate));
-  }
-  return kept;
-}
-
-std::vector<Tile> plan_tiles(cv::Size image, int tile, int overlap) {
-  // Along one axis: evenly spread origins, the last flush with the end, neighbours overlapping by at least
-  // `overlap`; each tile owns up to the middle of its overlaps.
-  struct Span { int origin, length; double owned_lo, owned_hi; };
-  const auto spans = [&](int extent) {
-    const int length = tile > 0 ? std::min(tile, extent) : extent;
-    const int n = length >= extent ? 1 : 1 + (extent - length + (length - overlap) - 1) / (length - overlap);
-    std::vector<Span> out;
-    for (int i = 0; i < n; ++i)
-      out.push_back({n == 1 ? 0 : static_cast<int>(std::lround(static_cast<double>(i) * (extent - length) / (n - 1))),
-                     length, -HUGE_VAL, HUGE_VAL});
-    for (int i = 0; i + 1 < n; ++i)
-      out[i].owned_hi = out[i + 1].owned_lo = 0.5 * (out[i + 1].origin + out[i].origin + length);
-    return out;
-  };
-  std::vector<Tile> tiles;
-  for (const Span& y : spans(image.height))
-    for (const Span& x : spans(image.width))
-      tiles.push_back({cv::Rect(x.origin, y.origin, x.length, y.length), x.owned_lo, x.owned_hi, y.owned_lo, y.owned_hi});
-  return tiles;
-}
-
-cv::Mat scale_image(const cv::Mat& bgr8, double scale) {
-  if (scale == 1.0) return bgr8;
-  const cv::Size size(std::max(1, static_cast<int>(std::lround(bgr8.cols * scale))),
-                      std::max(1, static_cast<int>(std::lround(bgr8.rows * scale))));
-  cv::Mat out;
-  cv::resize(bgr8, out, size, 0, 0, scale < 1 ? cv::INTER_AREA : cv::INTER_LINEAR);
-  return out;
-}
-
 Segmenter::Segmenter(Mask2Former model, nlohmann::json training, double score_threshold)
     : model_(std::move(model)), training_(std::move(training)), score_threshold_(score_threshold) {
   if (!model_) throw Error("segmenter: no model");
@@ -135,57 +53,21 @@ Segmenter::Segmenter(Mask2Former model, nlohmann::json training, double score_th
 nlohmann::json Segmenter::describe() const {
   return {{"format", "maskterial"},
           {"kind", "segmentation"},
-          {"type", "mask2former"},
+          {"type", kType},
           {"options", model_->options().to_json()},
-          {"files", {{"weights", kWeightsFile}}},
+          {"files", {{"weights", "model.pt"}}},
           {"training", training_}};
 }
 
 void Segmenter::save(const std::string& dir) const {
-  write_directory_atomic(dir, [&](const std::string& tmp) {
-    torch::save(model_, (fs::path(tmp) / kWeightsFile).string());
-    write_json_atomic((fs::path(tmp) / "model.json").string(), describe(), 2);
-  });
+  save_model_directory(dir, kType, model_->options().to_json(), training_, model_.ptr());
 }
 
 std::shared_ptr<Segmenter> Segmenter::load(const std::string& dir, double score_threshold) {
-  const fs::path root(dir);
-  if (!fs::is_directory(root)) throw file_error(dir, "not a model directory");
-  const std::string meta_path = (root / "model.json").string();
-  const nlohmann::json meta = read_json(meta_path);
-  if (!meta.is_object()) throw file_error(meta_path, "expected a JSON object");
-  const auto expect = [&](const char* key, const char* value) {
-    if (meta.value(key, nlohmann::json()) != value)
-      throw file_error(meta_path, std::string("'") + key + "' must be \"" + value + "\" (not a Mask2Former model)");
-  };
-  expect("format", "maskterial");
-  expect("kind", "segmentation");
-  expect("type", "mask2former");
-  if (!meta.contains("options")) throw file_error(meta_path, "no 'options'");
-  const SegmenterOptions options = SegmenterOptions::from_json(meta.at("options"), meta_path);
-  std::string weights = kWeightsFile;
-  if (meta.contains("files")) {
-    const auto& files = meta.at("files");
-    if (!files.is_object() || !files.value("weights", nlohmann::json(weights)).is_string())
-      throw file_error(meta_path, "'files.weights' must be a file name");
-    weights = files.value("weights", weights);
-  }
-  if (weights.empty() || weights.find('/') != std::string::npos || weights.find("..") != std::string::npos)
-    throw file_error(meta_path, "file names must stay inside the model directory: " + weights);
-  const std::string weights_path = (root / weights).string();
-  if (!fs::is_regular_file(weights_path)) throw file_error(weights_path, "missing (the model's weights)");
-
-  Mask2Former model(options);
-  const auto expected = tensor_shapes(*model);
-  try {
-    torch::load(model, weights_path);
-  } catch (const std::exception& e) {
-    throw file_error(weights_path, "not weights of the model in model.json: " + first_line(e.what()));
-  }
-  for (const auto& [name, shape] : tensor_shapes(*model))
-    if (expected.at(name) != shape)
-      throw file_error(weights_path, "tensor '" + name + "' does not fit the architecture in model.json");
-  return std::make_shared<Segmenter>(model, meta.value("training", nlohmann::json::object()), score_threshold);
+  const ModelDirectory files = open_model_directory(dir, kType);
+  Mask2Former model(SegmenterOptions::from_json(files.options(), files.meta_path));
+  load_weights(model.ptr(), files.weights_path);
+  return std::make_shared<Segmenter>(model, files.meta.value("training", nlohmann::json::object()), score_threshold);
 }
 
 std::vector<InstanceMask> Segmenter::predict(const cv::Mat& bgr8) const {
@@ -201,7 +83,7 @@ std::vector<InstanceMask> Segmenter::predict(const cv::Mat& bgr8) const {
   const torch::Device device = model_->parameters().front().device();
   constexpr size_t kTilesPerPass = 4;
   // Padding reads as bare substrate: the pixel mean, or the image's own substrate colour when normalising by it.
-  const cv::Scalar padding = o.normalisation == "substrate" ? channel_medians(scaled)
+  const cv::Scalar padding = o.normalisation == "substrate" ? to_scalar(channel_medians(scaled))
                                                             : cv::Scalar(o.pixel_mean[0], o.pixel_mean[1], o.pixel_mean[2]);
   // A tile's region in the original image's pixels (image edges stay exact).
   const auto image_region = [&](const cv::Rect& r) {

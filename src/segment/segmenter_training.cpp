@@ -1,11 +1,15 @@
 #include "maskterial/segment/segmenter_training.hpp"
 
+#include <array>
 #include <filesystem>
+#include <map>
 #include <thread>
 
 #include <spdlog/spdlog.h>
 
 #include "maskterial/util/compute_threads.hpp"
+#include "maskterial/util/files.hpp"
+#include "maskterial/util/plot.hpp"
 #include "maskterial/util/error.hpp"
 
 namespace fs = std::filesystem;
@@ -17,38 +21,106 @@ SegmenterForward forward_of(Mask2Former model) {
   return [model](const torch::Tensor& images) mutable { return model->forward(images); };
 }
 
-// Trains `model` on `data`, from the checkpoint when resuming; rank 0 saves the model directory and the plot.
-std::shared_ptr<Segmenter> run_training(Mask2Former model, const SampleSource& data, const SegmenterTrainingRun& run,
-                                        nlohmann::json provenance) {
+std::shared_ptr<Segmenter> train_mask2former(Mask2Former model, const SampleSource& data, const SegmenterTrainingRun& run,
+                                             nlohmann::json provenance) {
+  provenance["model"] = model->options().to_json();
+  provenance = run_training(model.ptr(), mask2former_objective(forward_of(model), run.trainer.criterion, run.group),
+                            data, run, provenance);
+  auto segmenter = std::make_shared<Segmenter>(model, provenance);
+  write_trained_model(run, provenance, [&](const std::string& dir) { segmenter->save(dir); });
+  return segmenter;
+}
+
+}  // namespace
+
+namespace {
+
+// Validation records [{iteration, sets: {name: scores}}], as a plot beside the loss.
+void write_validation_plot(const std::string& path, const nlohmann::json& records, const TrainingLog& log) {
+  std::map<std::string, PlotSeries> ap50, recall;
+  for (const auto& r : records)
+    for (const auto& [name, scores] : r.at("sets").items()) {
+      PlotSeries& a = ap50[name];
+      PlotSeries& b = recall[name];
+      a.x.push_back(r.at("iteration").get<double>());
+      a.y.push_back(scores.at("ap50").get<double>());
+      b.x.push_back(a.x.back());
+      b.y.push_back(scores.at("recall50").get<double>());
+    }
+  static const std::array<cv::Scalar, 4> colours = {cv::Scalar(200, 90, 30), cv::Scalar(30, 30, 220),
+                                                    cv::Scalar(40, 160, 40), cv::Scalar(160, 40, 160)};
+  std::vector<PlotSeries> scores;
+  size_t i = 0;
+  for (auto& [name, series] : ap50) {
+    series.name = name + " AP50";
+    series.colour = colours[i % colours.size()];
+    scores.push_back(series);
+    PlotSeries& r = recall.at(name);
+    r.name = name + " recall@0.5";
+    r.colour = colours[i++ % colours.size()] * 0.6;
+    scores.push_back(r);
+  }
+  const std::vector<double> x(log.iteration.begin(), log.iteration.end());
+  const cv::Mat left = render_line_plot({{"loss", x, log.loss, {40, 40, 40}}}, "training loss", "iteration");
+  const cv::Mat right = render_line_plot(scores, "zero-shot on real images (never trained on)", "iteration");
+  cv::Mat both;
+  cv::hconcat(left, right, both);
+  write_image_atomic(path, both);
+}
+
+}  // namespace
+
+nlohmann::json run_training(const std::shared_ptr<torch::nn::Module>& module, const TrainingObjective& objective,
+                            const SampleSource& data, const SegmenterTrainingRun& run, nlohmann::json provenance,
+                            const std::function<SegmenterPtr()>& snapshot) {
   if (run.size < 32 || run.size % 32 != 0) throw Error("training size must be a positive multiple of 32");
   const std::string checkpoint = run.checkpoint_path();
-  SegmentationTrainer trainer(model.ptr(), forward_of(model), run.trainer, run.group);
+  SegmentationTrainer trainer(module, objective, run.trainer, run.group);
   if (run.resume && fs::exists(checkpoint)) {
     trainer.load_checkpoint(checkpoint);
     spdlog::info("resuming from {} at iteration {}", checkpoint, trainer.iteration());
   } else if (run.resume) {
     spdlog::info("no checkpoint at {}: starting from iteration 0", checkpoint);
   }
-  provenance["model"] = model->options().to_json();
   provenance["data"] = data.describe();
-  trainer.train(data, checkpoint, provenance);
-
-  const TrainingLog& log = trainer.log();
+  const bool validating = !run.validation.empty() && snapshot;
+  nlohmann::json records = nlohmann::json::array();
+  if (validating && run.resume && fs::exists(run.validation_path())) records = read_json(run.validation_path());
+  const auto validate = [&](int64_t iteration) {
+    if (!records.empty() && records.back().at("iteration") == iteration) return;
+    const SegmenterPtr model = snapshot();
+    nlohmann::json sets = nlohmann::json::object();
+    for (const ValidationSet& set : run.validation) sets[set.name] = validate_segmenter(*model, set).to_json();
+    records.push_back({{"iteration", iteration}, {"sets", sets}});
+    write_json_atomic(run.validation_path(), records, 1);
+    spdlog::info("iteration {}: validation {}", iteration, sets.dump());
+  };
+  const auto after_step = [&](int64_t iteration) {
+    if (validating && run.validate_every > 0 && iteration % run.validate_every == 0) validate(iteration);
+  };
+  trainer.train(data, checkpoint, provenance, after_step);
+  if (validating) validate(trainer.iteration());
   provenance["trainer"] = trainer.options().to_json();
-  provenance["log"] = log.to_json();
+  provenance["log"] = trainer.log().to_json();
   provenance["processes"] = run.group ? run.group->world_size() : 1;
   provenance["threads_per_process"] = compute_threads();
   provenance["hardware_threads"] = std::thread::hardware_concurrency();
-  auto segmenter = std::make_shared<Segmenter>(model, provenance);
-  if (!run.group || run.group->rank() == 0) {
-    segmenter->save(run.out_dir);
-    write_loss_plot((fs::path(run.out_dir) / "training_curves.png").string(), log,
-                    provenance.value("mode", std::string("training")) + ": weighted loss terms (sum of all decoder outputs)");
-  }
-  return segmenter;
+  if (validating) provenance["validation"] = records;
+  return provenance;
 }
 
-}  // namespace
+void write_trained_model(const SegmenterTrainingRun& run, const nlohmann::json& provenance,
+                         const std::function<void(const std::string& dir)>& save) {
+  if (run.group && run.group->rank() != 0) return;
+  save(run.out_dir);
+  const TrainingLog log = TrainingLog::from_json(provenance.at("log"), run.out_dir);
+  write_loss_plot((fs::path(run.out_dir) / "training_curves.png").string(), log,
+                  provenance.value("mode", std::string("training")) + ": weighted loss terms");
+  if (provenance.contains("validation"))
+    write_validation_plot((fs::path(run.out_dir) / "learning_curve.png").string(), provenance.at("validation"), log);
+}
+
+std::string SegmenterTrainingRun::validation_path() const { return checkpoint_path() + ".validation.json"; }
 
 std::string SegmenterTrainingRun::checkpoint_path() const {
   if (!checkpoint.empty()) return checkpoint;
@@ -74,7 +146,7 @@ std::shared_ptr<Segmenter> pretrain_segmenter(const SegmenterOptions& model_opti
   augment.scale = options.inference_scale;
   const SyntheticSource data(synth_generator, size, augment);
   torch::manual_seed(run.trainer.seed);  // the fresh network's initial weights
-  return run_training(Mask2Former(options), data, run, {{"mode", "pretrain"}});
+  return train_mask2former(Mask2Former(options), data, run, {{"mode", "pretrain"}});
 }
 
 std::shared_ptr<Segmenter> finetune_segmenter(const std::string& base, const SegmenterOptions& fresh,
@@ -90,13 +162,19 @@ std::shared_ptr<Segmenter> finetune_segmenter(const std::string& base, const Seg
     model = Mask2Former(fresh);
     provenance["base"] = nullptr;
   }
-  freeze(model->backbone());
-  if (freeze_pixel_decoder) freeze(model->pixel_decoder());
-  provenance["frozen"] = freeze_pixel_decoder ? nlohmann::json{"backbone", "pixel_decoder"} : nlohmann::json{"backbone"};
+  std::vector<std::string> frozen{"backbone"};
+  if (freeze_pixel_decoder) frozen.push_back("pixel_decoder");
+  if (run.frozen) frozen = *run.frozen;
+  for (const std::string& part : frozen) {
+    if (part == "backbone") freeze(model->backbone());
+    else if (part == "pixel_decoder") freeze(model->pixel_decoder());
+    else throw Error("mask2former: no part named '" + part + "' to freeze (backbone, pixel_decoder)");
+  }
+  provenance["frozen"] = frozen;
   AugmentOptions augment = AugmentOptions::finetuning();
   augment.scale = model->options().inference_scale;
   const CocoSource data(finetune.dataset, finetune.images_dir, {run.size, run.size}, augment);
-  return run_training(model, data, run, provenance);
+  return train_mask2former(model, data, run, provenance);
 }
 
 }  // namespace maskterial::segment

@@ -23,6 +23,12 @@ bool is_norm_or_embedding(const torch::nn::Module& m) {
 
 std::string checkpoint_state_key() { return "maskterial_state"; }
 
+std::string format_loss(double value) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%.3f", value);
+  return text;
+}
+
 // Training mode, except for batch norm layers whose parameters are frozen: they keep their running statistics,
 // so a frozen backbone stays exactly as it was.
 void set_training_mode(torch::nn::Module& module) {
@@ -81,9 +87,9 @@ void TrainerOptions::validate() const {
 }
 
 nlohmann::json TrainingLog::to_json() const {
-  return {{"iteration", iteration}, {"loss", loss},           {"class_loss", class_loss},
-          {"mask_loss", mask_loss}, {"dice_loss", dice_loss}, {"learning_rate", learning_rate},
-          {"seconds", seconds}};
+  nlohmann::json named = nlohmann::json::array();
+  for (const auto& [name, values] : parts) named.push_back({{"name", name}, {"values", values}});
+  return {{"iteration", iteration}, {"loss", loss}, {"learning_rate", learning_rate}, {"parts", named}, {"seconds", seconds}};
 }
 
 TrainingLog TrainingLog::from_json(const nlohmann::json& json, const std::string& source) {
@@ -91,27 +97,33 @@ TrainingLog TrainingLog::from_json(const nlohmann::json& json, const std::string
   try {
     json.at("iteration").get_to(log.iteration);
     json.at("loss").get_to(log.loss);
-    json.at("class_loss").get_to(log.class_loss);
-    json.at("mask_loss").get_to(log.mask_loss);
-    json.at("dice_loss").get_to(log.dice_loss);
     json.at("learning_rate").get_to(log.learning_rate);
     json.at("seconds").get_to(log.seconds);
+    if (json.contains("parts")) {
+      for (const auto& part : json.at("parts"))
+        log.parts.emplace_back(part.at("name").get<std::string>(), part.at("values").get<std::vector<double>>());
+    } else {  // logs written before the loss parts had names: Mask2Former's three terms
+      for (const auto& [key, name] : {std::pair{"class_loss", "class"}, {"mask_loss", "mask BCE"}, {"dice_loss", "dice"}})
+        log.parts.emplace_back(name, json.at(key).get<std::vector<double>>());
+    }
   } catch (const nlohmann::json::exception& e) {
     throw file_error(source, std::string("training log: ") + e.what());
   }
   const size_t n = log.iteration.size();
-  if (log.loss.size() != n || log.class_loss.size() != n || log.mask_loss.size() != n || log.dice_loss.size() != n ||
-      log.learning_rate.size() != n)
-    throw file_error(source, "training log: curves differ in length");
+  bool consistent = log.loss.size() == n && log.learning_rate.size() == n;
+  for (const auto& part : log.parts) consistent = consistent && part.second.size() == n;
+  if (!consistent) throw file_error(source, "training log: curves differ in length");
   return log;
 }
 
 void write_loss_plot(const std::string& path, const TrainingLog& log, const std::string& title) {
   const std::vector<double> x(log.iteration.begin(), log.iteration.end());
-  const std::vector<PlotSeries> series = {{"total", x, log.loss, {40, 40, 40}},
-                                          {"class", x, log.class_loss, {200, 90, 30}},
-                                          {"mask BCE", x, log.mask_loss, {30, 30, 220}},
-                                          {"dice", x, log.dice_loss, {40, 160, 40}}};
+  static const std::array<cv::Scalar, 6> colours = {
+      cv::Scalar(200, 90, 30), cv::Scalar(30, 30, 220), cv::Scalar(40, 160, 40), cv::Scalar(160, 40, 160),
+      cv::Scalar(30, 160, 200), cv::Scalar(120, 120, 0)};
+  std::vector<PlotSeries> series = {{"total", x, log.loss, {40, 40, 40}}};
+  for (size_t i = 0; i < log.parts.size(); ++i)
+    series.push_back({log.parts[i].first, x, log.parts[i].second, colours[i % colours.size()]});
   write_image_atomic(path, render_line_plot(series, title, "iteration"));
 }
 
@@ -119,9 +131,24 @@ void freeze(torch::nn::Module& part) {
   for (torch::Tensor& p : part.parameters()) p.set_requires_grad(false);
 }
 
+TrainingObjective mask2former_objective(SegmenterForward forward, CriterionOptions criterion, DistributedGroup* group) {
+  return [forward = std::move(forward), criterion, group](const std::vector<TrainingSample>& samples) {
+    const TrainingBatch batch = to_batch(samples);
+    double num_masks = static_cast<double>(batch.instances());
+    if (group) num_masks = group->sum(num_masks) / group->world_size();
+    const LossTerms terms = segmentation_loss(forward(batch.images), batch.targets, criterion, num_masks);
+    return TrainingLoss{terms.total, {{"class", terms.class_loss}, {"mask BCE", terms.mask_loss}, {"dice", terms.dice_loss}}};
+  };
+}
+
 SegmentationTrainer::SegmentationTrainer(std::shared_ptr<torch::nn::Module> module, SegmenterForward forward,
                                          TrainerOptions options, DistributedGroup* group)
-    : module_(std::move(module)), forward_(std::move(forward)), options_(std::move(options)), group_(group) {
+    : SegmentationTrainer(std::move(module), mask2former_objective(std::move(forward), options.criterion, group),
+                          options, group) {}
+
+SegmentationTrainer::SegmentationTrainer(std::shared_ptr<torch::nn::Module> module, TrainingObjective objective,
+                                         TrainerOptions options, DistributedGroup* group)
+    : module_(std::move(module)), objective_(std::move(objective)), options_(std::move(options)), group_(group) {
   options_.validate();
   const int world = group_ ? group_->world_size() : 1;
   if (options_.batch_size % world != 0)
@@ -155,74 +182,73 @@ SegmentationTrainer::SegmentationTrainer(std::shared_ptr<torch::nn::Module> modu
                                                      torch::optim::AdamWOptions(options_.learning_rate));
 }
 
-LossTerms SegmentationTrainer::step(const SampleSource& data) {
+std::vector<std::pair<std::string, double>> SegmentationTrainer::step(const SampleSource& data) {
   const int world = group_ ? group_->world_size() : 1, rank = group_ ? group_->rank() : 0;
   const int per_process = options_.batch_size / world;
   const uint64_t first = static_cast<uint64_t>(iteration_) * static_cast<uint64_t>(options_.batch_size) +
                          static_cast<uint64_t>(rank) * static_cast<uint64_t>(per_process);
-  const TrainingBatch batch = load_batch(data, options_.seed, first, per_process, options_.data_threads);
+  const std::vector<TrainingSample> samples = load_samples(data, options_.seed, first, per_process, options_.data_threads);
   torch::manual_seed(synth::image_seed(options_.seed ^ kPointStream,
                                        static_cast<uint64_t>(iteration_) * static_cast<uint64_t>(world) + rank));
 
-  // Mask terms are normalised by the mean number of instances per process, as Mask2Former.
-  double num_masks = static_cast<double>(batch.instances());
-  if (group_) num_masks = group_->sum(num_masks) / world;
-
   set_training_mode(*module_);
-  const SegmenterOutput output = forward_(batch.images);
-  LossTerms terms = segmentation_loss(output, batch.targets, options_.criterion, num_masks);
+  TrainingLoss loss = objective_(samples);
   optimizer_->zero_grad();
-  terms.total.backward();
+  loss.total.backward();
   if (group_) group_->average_gradients(parameters_);
   if (options_.clip_norm > 0) torch::nn::utils::clip_grad_norm_(parameters_, options_.clip_norm);
   const double lr = options_.schedule().at(iteration_);
   for (auto& g : optimizer_->param_groups()) static_cast<torch::optim::AdamWOptions&>(g.options()).lr(lr);
   optimizer_->step();
 
-  if (group_) {
-    terms.class_loss = group_->sum(terms.class_loss) / world;
-    terms.mask_loss = group_->sum(terms.mask_loss) / world;
-    terms.dice_loss = group_->sum(terms.dice_loss) / world;
-  }
+  if (group_)
+    for (auto& part : loss.parts) part.second = group_->sum(part.second) / world;
   ++iteration_;
-  record(terms, lr);
-  return terms;
+  record(loss.parts, lr);
+  return loss.parts;
 }
 
-void SegmentationTrainer::record(const LossTerms& terms, double lr) {
-  window_[0] += terms.class_loss + terms.mask_loss + terms.dice_loss;
-  window_[1] += terms.class_loss;
-  window_[2] += terms.mask_loss;
-  window_[3] += terms.dice_loss;
+void SegmentationTrainer::record(const std::vector<std::pair<std::string, double>>& parts, double lr) {
+  if (log_.parts.empty())
+    for (const auto& part : parts) log_.parts.emplace_back(part.first, std::vector<double>(log_.iteration.size(), 0.0));
+  if (log_.parts.size() != parts.size()) throw Error("training: the objective changed its loss parts");
+  window_.resize(parts.size() + 1, 0.0);
+  for (size_t i = 0; i < parts.size(); ++i) {
+    window_[0] += parts[i].second;
+    window_[i + 1] += parts[i].second;
+  }
   ++window_count_;
   if (iteration_ % options_.log_every != 0 && iteration_ != options_.iterations) return;
   log_.iteration.push_back(iteration_);
   log_.loss.push_back(window_[0] / window_count_);
-  log_.class_loss.push_back(window_[1] / window_count_);
-  log_.mask_loss.push_back(window_[2] / window_count_);
-  log_.dice_loss.push_back(window_[3] / window_count_);
+  for (size_t i = 0; i < parts.size(); ++i) log_.parts[i].second.push_back(window_[i + 1] / window_count_);
   log_.learning_rate.push_back(lr);
-  window_ = {};
+  window_.assign(window_.size(), 0.0);
   window_count_ = 0;
 }
 
-void SegmentationTrainer::train(const SampleSource& data, const std::string& checkpoint_path, const nlohmann::json& metadata) {
+void SegmentationTrainer::train(const SampleSource& data, const std::string& checkpoint_path, const nlohmann::json& metadata,
+                                const std::function<void(int64_t iteration)>& after_step) {
   const bool leader = !group_ || group_->rank() == 0;
   const int64_t remaining = std::max<int64_t>(0, options_.iterations - iteration_);
   ProgressBar progress(static_cast<size_t>(remaining), "train", options_.show_progress && leader);
   auto last = std::chrono::steady_clock::now();
   while (iteration_ < options_.iterations) {
-    const LossTerms terms = step(data);
+    const auto parts = step(data);
     const auto now = std::chrono::steady_clock::now();
     log_.seconds += std::chrono::duration<double>(now - last).count();
     last = now;
     const bool checkpoint_due = options_.checkpoint_every > 0 && iteration_ % options_.checkpoint_every == 0;
     if (leader && !checkpoint_path.empty() && (checkpoint_due || iteration_ == options_.iterations))
       save_checkpoint(checkpoint_path, metadata);
-    char status[128];
-    std::snprintf(status, sizeof status, "loss %.3f (class %.3f mask %.3f dice %.3f)",
-                  terms.class_loss + terms.mask_loss + terms.dice_loss, terms.class_loss, terms.mask_loss, terms.dice_loss);
-    progress.advance(1, status);
+    double total = 0;
+    std::string detail;
+    for (const auto& [name, value] : parts) {
+      total += value;
+      detail += (detail.empty() ? "" : ", ") + name + " " + format_loss(value);
+    }
+    if (leader && after_step) after_step(iteration_);
+    progress.advance(1, "loss " + format_loss(total) + " (" + detail + ")");
   }
   progress.finish();
 }
@@ -303,7 +329,7 @@ void SegmentationTrainer::load_checkpoint(const std::string& path) {
     iteration_ = state.at("iteration").get<int64_t>();
     options_.seed = state.at("seed").get<uint64_t>();
     log_ = TrainingLog::from_json(state.at("log"), path);
-    window_ = state.at("window").get<std::array<double, 4>>();
+    window_ = state.at("window").get<std::vector<double>>();
     window_count_ = state.at("window_count").get<int>();
   } catch (const nlohmann::json::exception& e) {
     throw file_error(path, std::string("checkpoint state: ") + e.what());

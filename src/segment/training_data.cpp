@@ -115,10 +115,15 @@ TrainingBatch to_batch(const std::vector<TrainingSample>& samples) {
   return batch;
 }
 
-TrainingBatch load_batch(const SampleSource& source, uint64_t seed, uint64_t first, int count, int threads) {
+std::vector<TrainingSample> load_samples(const SampleSource& source, uint64_t seed, uint64_t first, int count,
+                                         int threads) {
   std::vector<TrainingSample> samples(static_cast<size_t>(count));
   synth::parallel_for(samples.size(), threads, [&](size_t i) { samples[i] = source.sample(seed, first + i); });
-  return to_batch(samples);
+  return samples;
+}
+
+TrainingBatch load_batch(const SampleSource& source, uint64_t seed, uint64_t first, int count, int threads) {
+  return to_batch(load_samples(source, seed, first, count, threads));
 }
 
 }  // namespace maskterial::segment

@@ -20,6 +20,9 @@ cv::Mat remove_flakes(const cv::Mat& bgr8, double threshold) {
   const Bgr background = estimate_background(bgr8);
   if (!has_valid_background(background)) return {};
   cv::Mat contrast = contrast_image(bgr8, background);
+  // Smoothed first: sensor noise and JPEG blocks (~1 % per pixel) stay substrate, faint flakes (hBN's 1-2 %
+  // over many pixels) do not.
+  cv::GaussianBlur(contrast, contrast, {0, 0}, 1.5);
   std::vector<cv::Mat> channels;
   cv::split(cv::abs(contrast), channels);
   cv::Mat foreground = cv::max(cv::max(channels[0], channels[1]), channels[2]) > threshold;
@@ -45,11 +48,11 @@ cv::Mat remove_flakes(const cv::Mat& bgr8, double threshold) {
 
 BackgroundLibrary::BackgroundLibrary(std::vector<cv::Mat> flake_free_bgr8) : images_(std::move(flake_free_bgr8)) {}
 
-BackgroundLibrary BackgroundLibrary::load(const std::string& folder) {
+BackgroundLibrary BackgroundLibrary::load(const std::vector<std::string>& folders, double threshold) {
   std::vector<cv::Mat> images;
-  for (const auto& path : list_images({folder})) {
+  for (const auto& path : list_images(folders)) {
     try {
-      cv::Mat clean = remove_flakes(load_image(path));
+      cv::Mat clean = remove_flakes(load_image(path), threshold);
       if (clean.empty()) {
         spdlog::warn("{}: no substrate colour found, not used as a background", path);
         continue;
@@ -59,7 +62,7 @@ BackgroundLibrary BackgroundLibrary::load(const std::string& folder) {
       spdlog::warn("{}", e.what());
     }
   }
-  if (images.empty()) throw file_error(folder, "no usable background image");
+  if (images.empty()) throw file_error(folders.empty() ? std::string("backgrounds") : folders.front(), "no usable background image");
   return BackgroundLibrary(std::move(images));
 }
 

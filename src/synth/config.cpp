@@ -24,6 +24,9 @@ void for_each_field(Config& c, Visit&& visit) {
   visit("terrace_probability", c.terrace_probability);
   visit("bulk_probability", c.bulk_probability);
   visit("max_bulk_fragments", c.max_bulk_fragments);
+  visit("halo_probability", c.halo_probability);
+  visit("halo_max_px", c.halo_max_px);
+  visit("halo_max_contrast", c.halo_max_contrast);
   visit("residue_probability", c.residue_probability);
   visit("max_dirt", c.max_dirt);
   visit("blur_sigma_min", c.blur_sigma_min);
@@ -37,11 +40,13 @@ void for_each_field(Config& c, Visit&& visit) {
   visit("vignetting_max", c.vignetting_max);
   visit("illumination_gradient_max", c.illumination_gradient_max);
   visit("unevenness_max", c.unevenness_max);
+  visit("real_background_share", c.real_background_share);
   visit("exposure_min", c.exposure_min);
   visit("exposure_max", c.exposure_max);
   visit("agnostic_n_min", c.agnostic_n_min);
   visit("agnostic_n_max", c.agnostic_n_max);
   visit("agnostic_k_max", c.agnostic_k_max);
+  visit("agnostic_transparent_share", c.agnostic_transparent_share);
   visit("agnostic_layer_nm_min", c.agnostic_layer_nm_min);
   visit("agnostic_layer_nm_max", c.agnostic_layer_nm_max);
   visit("agnostic_oxide_min_nm", c.agnostic_oxide_min_nm);
@@ -91,6 +96,11 @@ void SynthConfig::validate() const {
   require(max_elongation >= 1, "max_elongation must be >= 1");
   for (double p : {terrace_probability, bulk_probability, residue_probability, jpeg_probability})
     require(p >= 0 && p <= 1, "probabilities must be in [0, 1]");
+  require(halo_probability >= 0 && halo_probability <= 1 && real_background_share >= 0 && real_background_share <= 1 &&
+              agnostic_transparent_share >= 0 && agnostic_transparent_share <= 1,
+          "halo_probability, real_background_share and agnostic_transparent_share must be in [0, 1]");
+  require(halo_max_px >= 1 && halo_max_px <= 100 && halo_max_contrast >= 0 && halo_max_contrast < 1,
+          "halo_max_px must be in [1, 100] and halo_max_contrast in [0, 1)");
   require(max_dirt >= 0 && max_bulk_fragments >= 0, "max_dirt and max_bulk_fragments must be >= 0");
   require(blur_sigma_min > 0 && blur_sigma_max >= blur_sigma_min, "need 0 < blur_sigma_min <= blur_sigma_max");
   require(noise_sigma_min > 0 && noise_sigma_max >= noise_sigma_min, "need 0 < noise_sigma_min <= noise_sigma_max");

@@ -32,8 +32,10 @@ ImageOptics image_optics(const SynthConfig& config, const optics::Spectra& spect
   o.setup.spectra = spectra;
   if (config.agnostic) {
     // A made-up material: index n + ik with a linear dispersion across the visible.
-    const double n = random.uniform(config.agnostic_n_min, config.agnostic_n_max);
-    const double k = config.agnostic_k_max * std::pow(random.uniform(), 1.5);  // transparent ones are common
+    const bool transparent = random.chance(config.agnostic_transparent_share);
+    const double n = transparent ? random.uniform(1.5, 2.4) : random.uniform(config.agnostic_n_min, config.agnostic_n_max);
+    const double k = transparent ? random.uniform(0, 0.05)
+                                 : config.agnostic_k_max * std::pow(random.uniform(), 1.5);  // transparent ones are common
     const double dn = random.uniform(-0.3, 0.3), dk = random.uniform(-0.3, 0.3) * k;
     o.index = [=](double nm) {
       const double t = (nm - 575.0) / 175.0;
@@ -111,6 +113,22 @@ cv::Mat polygon_mask(const std::vector<Polygon>& polygons, const cv::Rect& roi) 
   return mask;
 }
 
+// A rim around a thick crystal (painted first; the crystal then covers its inside).
+void draw_halo(Canvas& canvas, Random& random, const SynthConfig& config, const std::vector<Polygon>& outline,
+               const cv::Rect& crystal_roi) {
+  const int width = static_cast<int>(std::lround(random.uniform(1, config.halo_max_px)));
+  const cv::Rect roi = cv::Rect(crystal_roi.tl() - cv::Point(width, width), crystal_roi.size() + cv::Size(2 * width, 2 * width)) &
+                       cv::Rect(0, 0, canvas.regions.cols, canvas.regions.rows);
+  const cv::Mat inside = polygon_mask(outline, roi);
+  cv::Mat rim;
+  cv::dilate(inside, rim, cv::getStructuringElement(cv::MORPH_ELLIPSE, {2 * width + 1, 2 * width + 1}));
+  rim = rim & (inside == 0);
+  const double strength = random.uniform(-config.halo_max_contrast, config.halo_max_contrast);
+  Bgr factor;
+  for (int c = 0; c < 3; ++c) factor[c] = 1 + strength * random.uniform(0.6, 1.2);
+  canvas.paint(roi, rim, factor, 0);
+}
+
 // A crystal with up to `terraces` thicker steps inside it (nothing if it lies outside the image).
 void draw_crystal(Canvas& canvas, Random& random, const SynthConfig& config, const ImageOptics& optics,
                   cv::Point2d centre, double radius, int layers, int terraces, bool labelled) {
@@ -120,6 +138,7 @@ void draw_crystal(Canvas& canvas, Random& random, const SynthConfig& config, con
   const cv::Rect roi = bounds(outline, size);
   if (roi.area() == 0) return;
   const cv::Mat mask = polygon_mask(outline, roi);
+  if (!labelled && random.chance(config.halo_probability)) draw_halo(canvas, random, config, outline, roi);
   canvas.paint(roi, mask, optics.factor_of(layers), labelled ? layers : 0);
   for (int t = 0; t < terraces; ++t) {
     const int step_layers = labelled ? std::min(config.max_layers, layers + random.integer(1, 3))
@@ -213,8 +232,8 @@ SynthSample Generator::generate(uint64_t seed, uint64_t index) const {
   const cv::Size size(cfg.width, cfg.height);
   const ImageOptics optics = image_optics(cfg, spectra_, random);
 
-  const cv::Mat background = backgrounds_ && !backgrounds_->empty()
-                                 ? backgrounds_->sample(random, size)
+  const bool real = backgrounds_ && !backgrounds_->empty() && random.chance(cfg.real_background_share);
+  const cv::Mat background = real ? backgrounds_->sample(random, size)
                                  : synthetic_background(random, size, substrate_colour(cfg, optics, random),
                                                         {cfg.vignetting_max, cfg.illumination_gradient_max, cfg.unevenness_max});
 

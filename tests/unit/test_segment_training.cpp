@@ -529,14 +529,18 @@ TEST(SegmentTrainer, WritesALossPlot) {
   TrainingLog log;
   log.iteration = {10, 20, 30};
   log.loss = {3, 2, 1.5};
-  log.class_loss = {1, 0.8, 0.7};
-  log.mask_loss = {1, 0.6, 0.4};
-  log.dice_loss = {1, 0.6, 0.4};
+  log.parts = {{"class", {1, 0.8, 0.7}}, {"mask BCE", {1, 0.6, 0.4}}, {"dice", {1, 0.6, 0.4}}};
   log.learning_rate = {1e-4, 9e-5, 8e-5};
   const fs::path png = fs::temp_directory_path() / "maskterial_seg_loss.png";
   write_loss_plot(png.string(), log, "test");
   EXPECT_FALSE(cv::imread(png.string()).empty());
   EXPECT_EQ(TrainingLog::from_json(log.to_json(), "x").loss, log.loss);
+  EXPECT_EQ(TrainingLog::from_json(log.to_json(), "x").parts, log.parts);
+  // Logs written before the parts had names read as Mask2Former's three terms.
+  const nlohmann::json old = {{"iteration", log.iteration}, {"loss", log.loss},          {"class_loss", log.parts[0].second},
+                              {"mask_loss", log.parts[1].second}, {"dice_loss", log.parts[2].second},
+                              {"learning_rate", log.learning_rate}, {"seconds", 1.0}};
+  EXPECT_EQ(TrainingLog::from_json(old, "x").parts, log.parts);
   nlohmann::json broken = log.to_json();
   broken["loss"].push_back(1);
   EXPECT_THROW(TrainingLog::from_json(broken, "x"), Error);

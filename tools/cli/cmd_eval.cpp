@@ -54,10 +54,14 @@ int run(const EvalArgs& args) {
     spdlog::error("eval needs either --dt RESULTS.json or --images DIR (to run a detector), not both");
     return kUsage;
   }
-  const coco::Dataset gt = coco::read_dataset(args.gt);
+  coco::Dataset gt = coco::read_dataset(args.gt);
   int failures = 0;
-  const std::vector<coco::Annotation> dt =
-      args.dt.empty() ? detect_dataset(args, gt, failures) : coco::read_results(args.dt, gt);
+  std::vector<coco::Annotation> dt = args.dt.empty() ? detect_dataset(args, gt, failures) : coco::read_results(args.dt, gt);
+  if (args.class_agnostic) {  // every flake one category, for the flake metrics as for COCOeval
+    for (coco::Annotation& a : gt.annotations) a.category_id = 1;
+    for (coco::Annotation& a : dt) a.category_id = 1;
+    gt.categories = {{1, "flake", ""}};
+  }
   coco::EvalParams params;
   params.use_categories = !args.class_agnostic;
   nlohmann::json report = coco::evaluate(gt, dt, params).to_json();

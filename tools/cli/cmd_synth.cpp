@@ -35,7 +35,7 @@ int run(SynthArgs& args) {
   if (!args.camera.empty()) optics::load_camera(spectra, args.camera);
   std::shared_ptr<const synth::BackgroundLibrary> backgrounds;
   if (!args.backgrounds.empty()) {
-    backgrounds = std::make_shared<synth::BackgroundLibrary>(synth::BackgroundLibrary::load(args.backgrounds));
+    backgrounds = std::make_shared<synth::BackgroundLibrary>(synth::BackgroundLibrary::load({args.backgrounds}));
     spdlog::info("{} background images from {}", backgrounds->size(), args.backgrounds);
   }
   const synth::Generator generator(config, backgrounds, spectra);

@@ -29,6 +29,11 @@ struct BackgroundRule {
 // any channel < 1 as "no background found" (see has_valid_background).
 Bgr estimate_background(const cv::Mat& bgr8, const BackgroundRule& rule = BackgroundRule::inference());
 bool has_valid_background(const Bgr& background);
+// Per-channel median (8-bit levels) of a BGR image.
+Bgr channel_medians(const cv::Mat& bgr8);
+// The substrate colour as far as it can be measured: the histogram-mode background, and for a channel where
+// that finds nothing (saturated or black, as in an overexposed scan) the channel's median, at least 1.
+Bgr substrate_colour(const cv::Mat& bgr8);
 
 // Flat-field (vignetting) correction as in 2DMatGMM: I * mean(F) / F per channel, clipped at
 // max_value (241) and truncated to 8 bits. flat_field must have the image's size; zeros count as 1.

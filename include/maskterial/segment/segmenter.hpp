@@ -15,6 +15,7 @@
 #include <nlohmann/json.hpp>
 #include <opencv2/core.hpp>
 
+#include "maskterial/segment/inference.hpp"
 #include "maskterial/segment/instance_segmenter.hpp"
 #include "maskterial/segment/mask2former.hpp"
 
@@ -44,10 +45,6 @@ class Segmenter : public InstanceSegmenter {
   double score_threshold_;
 };
 
-// The image the network sees: bgr8 resized by `scale` (area averaging when shrinking, bilinear when
-// growing). Training on images of the same scale keeps flakes the size the model learnt.
-cv::Mat scale_image(const cv::Mat& bgr8, double scale);
-
 // One query's mask at the image's resolution: its logits (CV_32F, at 1/4 of the network input) resampled
 // bilinearly with pixel centres aligned (image pixel x reads logit column (x + 0.5) * scale_x - 0.5), > 0.
 // CV_8U of `size`, 255 inside; empty when no pixel is positive. Bilinear values are positive only next to
@@ -55,17 +52,5 @@ cv::Mat scale_image(const cv::Mat& bgr8, double scale);
 // `offset`: where the logits' origin lies in the whole scaled image's 1/4 grid (a tile's origin / 4).
 cv::Mat resample_mask(const cv::Mat& logits, double scale_x, double scale_y, const cv::Size& size,
                       cv::Point2d offset = {0, 0});
-
-// Greedy mask NMS over instances sorted best first: drops each mask whose IoU with a kept one exceeds max_iou.
-std::vector<InstanceMask> suppress_duplicates(std::vector<InstanceMask> sorted, double max_iou);
-
-// A tile of the scaled image and the part of it that it owns (half-open, scaled-image pixels).
-struct Tile {
-  cv::Rect region;
-  double owned_x_lo, owned_x_hi, owned_y_lo, owned_y_hi;
-};
-// Tiles of `tile` pixels (0 = one tile, the whole image) covering `image`, overlapping by at least `overlap`;
-// their owned parts partition the plane.
-std::vector<Tile> plan_tiles(cv::Size image, int tile, int overlap);
 
 }  // namespace maskterial::segment

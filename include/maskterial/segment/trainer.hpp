@@ -1,6 +1,7 @@
 #pragma once
-// Training loop of the segmentation model, as MaskTerial's detectron2 trainer: AdamW (no weight decay on norm
-// layers and embeddings), WarmupPolyLR, full-model gradient-norm clipping, deep-supervised Mask2Former loss.
+// Training loop of every segmentation model type, as MaskTerial's detectron2 trainer: AdamW (no weight decay on
+// norm layers and embeddings), WarmupPolyLR, full-model gradient-norm clipping; the loss comes from the model
+// type's objective (Mask2Former: the deep-supervised set-prediction loss; dense: per-pixel losses).
 // Deterministic per seed: sample k of the run and the random points of iteration i are fixed by (seed, k) and
 // (seed, i), so a run resumed from a checkpoint continues bit for bit like one that never stopped.
 // Data-parallel when given a DistributedGroup: each process trains on its share of every batch and the
@@ -37,7 +38,7 @@ struct TrainerOptions {
   uint64_t seed = 42;
   int data_threads = 0;               // threads making samples; 0 = all cores
   bool show_progress = true;
-  CriterionOptions criterion;
+  CriterionOptions criterion;        // Mask2Former's loss (mask2former_objective)
 
   // MaskTerial's fine-tuning schedule (configs/M2F/base_config.yaml: no warm-up, 500 iterations, clip 0.01)
   // at a CPU budget: batch 4 instead of 16 and lr 1e-4 instead of 1e-5 (see trainer.cpp). The struct's
@@ -51,10 +52,20 @@ struct TrainerOptions {
   void validate() const;  // throws Error
 };
 
+// One step's loss: the total carries the gradient; its weighted parts, by name, are what the log shows.
+struct TrainingLoss {
+  torch::Tensor total;
+  std::vector<std::pair<std::string, double>> parts;
+};
+
+// A model type's objective: the loss of a batch of training samples, the network's forward pass included.
+using TrainingObjective = std::function<TrainingLoss(const std::vector<TrainingSample>& samples)>;
+
 // Loss curve: each point is the mean over the log_every iterations up to `iteration` (1-based count).
 struct TrainingLog {
   std::vector<int64_t> iteration;
-  std::vector<double> loss, class_loss, mask_loss, dice_loss, learning_rate;
+  std::vector<double> loss, learning_rate;
+  std::vector<std::pair<std::string, std::vector<double>>> parts;  // the weighted terms of the loss, by name
   double seconds = 0;  // training time, summed over resumed runs
   nlohmann::json to_json() const;
   static TrainingLog from_json(const nlohmann::json& json, const std::string& source);
@@ -63,8 +74,11 @@ struct TrainingLog {
 // Writes the loss curves as a PNG (atomically).
 void write_loss_plot(const std::string& path, const TrainingLog& log, const std::string& title);
 
-// The network: parameters with requires_grad false stay as they are (frozen parts).
+// A Mask2Former-style network: parameters with requires_grad false stay as they are (frozen parts).
 using SegmenterForward = std::function<SegmenterOutput(const torch::Tensor& images)>;
+// Its objective: Hungarian matching and the set-prediction loss, mask terms normalised by the mean number of
+// instances per process (group may be null).
+TrainingObjective mask2former_objective(SegmenterForward forward, CriterionOptions criterion, DistributedGroup* group);
 
 // Freezes every parameter of a part of the network (and keeps it out of the optimizer).
 void freeze(torch::nn::Module& part);
@@ -72,14 +86,19 @@ void freeze(torch::nn::Module& part);
 class SegmentationTrainer {
  public:
   // group may be null (one process). The parameters of all processes are made equal to rank 0's here.
+  SegmentationTrainer(std::shared_ptr<torch::nn::Module> module, TrainingObjective objective, TrainerOptions options,
+                      DistributedGroup* group = nullptr);
+  // A Mask2Former-style network with options.criterion.
   SegmentationTrainer(std::shared_ptr<torch::nn::Module> module, SegmenterForward forward, TrainerOptions options,
                       DistributedGroup* group = nullptr);
 
   // Trains from the current iteration to options.iterations. With a checkpoint path, rank 0 writes a checkpoint
   // every checkpoint_every iterations and at the end; `metadata` is stored with it (e.g. the model's options).
-  void train(const SampleSource& data, const std::string& checkpoint_path = "", const nlohmann::json& metadata = {});
-  // One optimizer step on the samples of the current iteration; returns its loss (mean over processes).
-  LossTerms step(const SampleSource& data);
+  // after_step(iteration) runs after every step (rank 0 only), e.g. to score the model on validation images.
+  void train(const SampleSource& data, const std::string& checkpoint_path = "", const nlohmann::json& metadata = {},
+             const std::function<void(int64_t iteration)>& after_step = {});
+  // One optimizer step on the samples of the current iteration; returns its loss parts (mean over processes).
+  std::vector<std::pair<std::string, double>> step(const SampleSource& data);
 
   // Weights, optimizer state, iteration, seed, log and metadata; written atomically.
   void save_checkpoint(const std::string& path, const nlohmann::json& metadata = {}) const;
@@ -96,17 +115,17 @@ class SegmentationTrainer {
   std::vector<torch::Tensor> trainable_parameters() const { return parameters_; }
 
  private:
-  void record(const LossTerms& terms, double lr);
+  void record(const std::vector<std::pair<std::string, double>>& parts, double lr);
 
   std::shared_ptr<torch::nn::Module> module_;
-  SegmenterForward forward_;
+  TrainingObjective objective_;
   TrainerOptions options_;
   DistributedGroup* group_;
   std::vector<torch::Tensor> parameters_;
   std::unique_ptr<torch::optim::AdamW> optimizer_;
   int64_t iteration_ = 0;
   TrainingLog log_;
-  std::array<double, 4> window_{};  // loss sums since the last point of the curve
+  std::vector<double> window_;  // sums of the loss parts since the last point of the curve
   int window_count_ = 0;
 };
 

@@ -77,6 +77,9 @@ struct TrainingBatch {
 TrainingBatch to_batch(const std::vector<TrainingSample>& samples);
 
 // Samples first .. first + count - 1 of the run, made on `threads` threads (0 = all cores).
+std::vector<TrainingSample> load_samples(const SampleSource& source, uint64_t seed, uint64_t first, int count,
+                                         int threads = 0);
+// The same as a batch.
 TrainingBatch load_batch(const SampleSource& source, uint64_t seed, uint64_t first, int count, int threads = 0);
 
 }  // namespace maskterial::segment

@@ -17,9 +17,9 @@ cv::Mat remove_flakes(const cv::Mat& bgr8, double threshold = 0.05);
 
 class BackgroundLibrary {
  public:
-  // Loads and cleans every image of a folder (not recursive); throws Error if none is usable. Unreadable
-  // files are skipped with a warning.
-  static BackgroundLibrary load(const std::string& folder);
+  // Loads and cleans (remove_flakes at `threshold`) every image of the folders (not recursive); throws Error
+  // if none is usable. Unreadable files are skipped with a warning.
+  static BackgroundLibrary load(const std::vector<std::string>& folders, double threshold = 0.05);
   explicit BackgroundLibrary(std::vector<cv::Mat> flake_free_bgr8);
 
   bool empty() const { return images_.empty(); }

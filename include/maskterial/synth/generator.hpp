@@ -33,6 +33,11 @@ struct SynthConfig {
   double max_elongation = 3;
   double terrace_probability = 0.5;
   double bulk_probability = 0.4;      // per image, one large thick unlabelled crystal
+  // Thick crystals' edges: a faint rim (defocus, shadowing) whose contrast can look like a thin layer's — the
+  // classifiers' main false positives. Per thick crystal; unlabelled.
+  double halo_probability = 0.5;
+  double halo_max_px = 6;             // rim width, uniform in [1, max]
+  double halo_max_contrast = 0.15;    // |C| of the rim, uniform up to this
   int max_bulk_fragments = 15;        // small thick fragments per image (unlabelled)
   double residue_probability = 0.5;
   int max_dirt = 25;
@@ -47,11 +52,16 @@ struct SynthConfig {
   double vignetting_max = 0.25;       // synthetic backgrounds: relative light loss at the corners
   double illumination_gradient_max = 0.12;  // relative change across the image
   double unevenness_max = 0.04;       // faint low-frequency mottling
+  // With a library of real backgrounds: the share of images drawn on one (the rest get synthetic substrates).
+  double real_background_share = 1.0;
   double exposure_min = 110;          // brightest background channel, 8-bit levels
   double exposure_max = 215;
   // Ranges of the material-agnostic mode (MaskTerial pretrains on randomised optics).
   double agnostic_n_min = 1.5, agnostic_n_max = 5.0;
   double agnostic_k_max = 3.0;
+  // Share of agnostic images whose material is a transparent dielectric (n 1.5..2.4, k < 0.05, hBN-like): its
+  // thin layers have contrasts of a few per cent, the hardest flakes to see.
+  double agnostic_transparent_share = 0.25;
   double agnostic_layer_nm_min = 0.3, agnostic_layer_nm_max = 1.0;
   double agnostic_oxide_min_nm = 60, agnostic_oxide_max_nm = 300;
 

@@ -1,0 +1,27 @@
+#pragma once
+// Instances from the dense maps (probabilities on the output grid): flake cells (flake > threshold); seeds
+// = connected flake cells far from the edge (distance > seed_distance) and off boundaries; each seed grows
+// over the flake cells in order of decreasing distance (marker-controlled watershed), so touching flakes
+// separate along their boundary; flake regions without a seed become one instance each. An instance's score
+// is the calibrated mean flake probability of its cells.
+#include <vector>
+
+#include <opencv2/core.hpp>
+
+#include "maskterial/segment/dense/dense_options.hpp"
+
+namespace maskterial::segment {
+
+struct DenseInstances {
+  cv::Mat labels;             // CV_32S on the grid, 0 = none, k = instance k (1-based)
+  std::vector<float> scores;  // scores[k - 1]
+};
+
+// flake, boundary, distance: CV_32F probabilities of one size.
+DenseInstances extract_instances(const cv::Mat& flake, const cv::Mat& boundary, const cv::Mat& distance,
+                                 const DenseOptions& options);
+
+// sigmoid(slope x logit(p) + offset), p clamped away from 0 and 1.
+float calibrated_score(double mean_probability, const DenseOptions& options);
+
+}  // namespace maskterial::segment
