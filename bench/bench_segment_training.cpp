@@ -6,7 +6,7 @@
 #include <random>
 
 #include "maskterial/coco/dataset.hpp"
-#include "maskterial/segment/hungarian.hpp"
+#include "maskterial/segment/mask2former/hungarian.hpp"
 #include "maskterial/segment/trainer.hpp"
 
 namespace {

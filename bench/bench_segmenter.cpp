@@ -8,7 +8,7 @@
 #include <filesystem>
 
 #include "maskterial/image/io.hpp"
-#include "maskterial/segment/segmenter.hpp"
+#include "maskterial/segment/mask2former/segmenter.hpp"
 #include "maskterial/util/compute_threads.hpp"
 #include "maskterial/util/files.hpp"
 

@@ -1,20 +1,21 @@
 #!/bin/bash
-# Few-shot study (README "Few-shot fine-tuning"). For each material with instance masks, the last images by
-# name are held out; the segmentation model is fine-tuned on 1, 2, 3, 5 of the others (the seed picks which
-# and seeds the training), an AMM and a GMM are trained on the same images, and the held-out images are
-# scored with class-agnostic mask AP for: the GMM pipeline, the AMM pipeline, pretrained lite as it is
-# (zero-shot) + AMM, pretrained lite fine-tuned + AMM, and lite from scratch (no pretraining) fine-tuned + AMM.
+# Few-shot study and ablations (README "Segmentation model"). For each material with instance masks, the last
+# images by name are held out; for k = 1, 2, 3, 5 of the others (the seed picks which and seeds the training)
+# an AMM, a GMM and an MLP are trained on the k images, and the held-out images are scored with class-agnostic
+# mask AP / AP50 for: each classifier alone; the pretrained dense model as it is (zero-shot) with each
+# classifier; the dense model fine-tuned decoder-only (the default) and whole; a dense network without
+# pretraining fine-tuned on the k images; and Mask2Former lite (synthetic pretraining, zero-shot).
 # Usage: scripts/few_shot.sh OUT_DIR   → OUT_DIR/few_shot.csv (settings through the variables below)
 set -euo pipefail
 OUT=${1:?usage: scripts/few_shot.sh OUT_DIR}
 MT=$(realpath "${MT:-build/maskterial}")
 DATA=$(realpath "${DATA:-../shared/data/maskterial-demo}")
-BASE=$(realpath "${BASE:-models/segmenter/lite-synthetic}")
-ITERATIONS=${ITERATIONS:-300}
+BASE=$(realpath "${BASE:-models/segmenter/pretrained}")
+M2F=$(realpath "${M2F:-models/segmenter/lite-synthetic}")
+ITERATIONS=${ITERATIONS:-}  # empty: finetune's default
 SEEDS=${SEEDS:-"1 2"}
-SCRATCH_SEEDS=${SCRATCH_SEEDS:-"1"}
 SPLITS=${SPLITS:-"WSe2:3:1,2,3,5 GrapheneH:2:1,2,3"}  # material:held-out images:training set sizes
-THREADS=${THREADS:-0}  # compute threads per command (0 = all cores); 1 lets two studies run side by side
+THREADS=${THREADS:-1}  # compute threads per command
 mkdir -p "$OUT"
 CSV="$OUT/few_shot.csv"
 [ -f "$CSV" ] || echo "material,train_images,seed,method,AP,AP50,train_seconds" > "$CSV"
@@ -32,7 +33,7 @@ link_set() {  # link_set DIR MATERIAL STEM... : images and masks of the stems, t
 score() {  # score TEST_DIR ROW_PREFIX SECONDS eval-options... : appends AP and AP50 of the held-out images
   local test=$1 prefix=$2 seconds=$3; shift 3
   local report; report=$(mktemp)
-  "$MT" eval --gt "$test/coco.json" --images "$test/images" --class-agnostic -j "$THREADS" --out "$report" "$@" > /dev/null 2>&1
+  "$MT" eval --gt "$test/coco.json" --images "$test/images" --class-agnostic -j 1 --out "$report" "$@" > /dev/null 2>&1
   echo "$prefix,$(jq -r '"\(.stats.AP),\(.stats.AP50)"' "$report"),$seconds" >> "$CSV"
   rm -f "$report"
 }
@@ -65,22 +66,23 @@ for split in $SPLITS; do
       run="$OUT/$material/k${k}_seed$seed"
       key="$material,$k,$seed"
       link_set "$run/train" "$material" "${order[@]:0:$k}"
-      for type in gmm amm; do
+      for type in gmm amm mlp; do
         [ -d "$run/$type" ] || "$MT" train-classifier -q --type "$type" --seed "$seed" --images "$run/train/images" \
           --annotations "$run/train/coco.json" --out "$run/$type" > /dev/null 2>&1
+        done_already "$key,$type" || score "$OUT/$material/test" "$key,$type" 0 --classifier "$run/$type" --segmenter none
+        done_already "$key,zero-shot+$type" ||
+          score "$OUT/$material/test" "$key,zero-shot+$type" 0 --classifier "$run/$type" --segmenter "$BASE"
       done
-      done_already "$key,gmm" || score "$OUT/$material/test" "$key,gmm" 0 --classifier "$run/gmm" --segmenter none
-      done_already "$key,amm" || score "$OUT/$material/test" "$key,amm" 0 --classifier "$run/amm" --segmenter none
-      done_already "$key,zero-shot+amm" || score "$OUT/$material/test" "$key,zero-shot+amm" 0 --classifier "$run/amm" --segmenter "$BASE"
-      variants=("pretrained:--base $BASE")
-      [[ " $SCRATCH_SEEDS " == *" $seed "* ]] && variants+=("scratch:--preset lite")
-      for variant in "${variants[@]}"; do
+      done_already "$key,m2f-lite-zero-shot+amm" ||
+        score "$OUT/$material/test" "$key,m2f-lite-zero-shot+amm" 0 --classifier "$run/amm" --segmenter "$M2F"
+      for variant in "decoder:--base $BASE" "whole:--base $BASE --train-all" "scratch:--preset dense"; do
         name=${variant%%:*}; from=${variant#*:}
         done_already "$key,$name+amm" && continue
         start=$(date +%s)
         # shellcheck disable=SC2086
         "$MT" finetune -q $from --images "$run/train/images" --annotations "$run/train/coco.json" \
-          --out "$run/seg_$name" --iterations "$ITERATIONS" --seed "$seed" --threads "$THREADS" --checkpoint-every 0 > "$run/seg_$name.log" 2>&1
+          --out "$run/seg_$name" ${ITERATIONS:+--iterations "$ITERATIONS"} --seed "$seed" --threads "$THREADS" \
+          --checkpoint-every 0 > "$run/seg_$name.log" 2>&1
         score "$OUT/$material/test" "$key,$name+amm" $(( $(date +%s) - start )) --classifier "$run/amm" --segmenter "$run/seg_$name"
       done
     done

@@ -46,12 +46,16 @@ for split in $SPLITS; do
   score "$OUT/$material/test" "$material,gmm" 0 --classifier "$OUT/$material/gmm" --segmenter none
   score "$OUT/$material/test" "$material,amm" 0 --classifier "$OUT/$material/amm" --segmenter none
   score "$OUT/$material/test" "$material,zero-shot+amm" 0 --classifier "$OUT/$material/amm" --segmenter "$BASE"
+  score "$OUT/$material/test" "$material,zero-shot+amm masks only" 0 --classifier "$OUT/$material/amm" --segmenter "$BASE" \
+    --no-classifier-fill
   if [ "$FINETUNE" = 1 ]; then
     start=$(date +%s)
     "$MT" finetune -q --base "$BASE" --images "$OUT/$material/train/images" --annotations "$OUT/$material/train/coco.json" \
       --out "$OUT/$material/tuned" > /dev/null
     seconds=$(( $(date +%s) - start ))
     score "$OUT/$material/test" "$material,finetuned+amm" "$seconds" --classifier "$OUT/$material/amm" --segmenter "$OUT/$material/tuned"
+    score "$OUT/$material/test" "$material,finetuned+amm masks only" "$seconds" --classifier "$OUT/$material/amm" \
+      --segmenter "$OUT/$material/tuned" --no-classifier-fill
   fi
 done
 column -s, -t < "$CSV"

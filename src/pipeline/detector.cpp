@@ -122,20 +122,21 @@ Detection Detector::detect(const cv::Mat& input, const std::string& name, Detect
     throw Error(name + ": no substrate background found (image too dark or saturated)");
 
   std::vector<segment::InstanceMask> instances;
-  cv::Mat roi;  // with a segmenter only the pixels of its masks are classified
+  cv::Mat roi;  // with a segmenter and no fill-in only the pixels of its masks are classified
+  const bool masks_only = segmenter_ && !options_.fill_from_classifier;
   if (segmenter_) {
     instances = segmenter_->predict(image);
-    roi = cv::Mat::zeros(image.size(), CV_8U);
+    if (masks_only) roi = cv::Mat::zeros(image.size(), CV_8U);
     for (const auto& instance : instances) {
       if (instance.mask.size() != image.size() || instance.mask.type() != CV_8U)
         throw Error(name + ": the segmenter returned a mask that is not an 8-bit image of the image's size");
-      cv::bitwise_or(roi, instance.mask, roi);
+      if (masks_only) cv::bitwise_or(roi, instance.mask, roi);
     }
     time.segment_ms = ms_since(t);
   }
 
   PixelClassification pixels;
-  if (!segmenter_ || !instances.empty()) pixels = classifier_->classify(image, lut(out.background_bgr), threshold(), roi);
+  if (!masks_only || !instances.empty()) pixels = classifier_->classify(image, lut(out.background_bgr), threshold(), roi);
   cv::Mat& labels = pixels.labels;
   if (options_.report_unknown && classifier_->models_background() && !labels.empty())
     labels.setTo(kUnknownClassId, (labels == 0) & (pixels.distance > threshold()));
@@ -296,6 +297,18 @@ void Detector::extract_segmented(const std::vector<segment::InstanceMask>& insta
                   instance.score);
       }
     }
+  }
+  if (!options_.fill_from_classifier || labels.empty()) return;
+  cv::Mat covered = cv::Mat::zeros(labels.size(), CV_8U);
+  for (const auto& instance : instances) covered |= instance.mask;
+  cv::Mat rest = labels.clone();
+  rest.setTo(0, covered);
+  Detection unconfirmed;
+  extract_maskterial(rest, image, background, unconfirmed);
+  for (Flake& flake : unconfirmed.flakes) {
+    flake.score *= options_.unconfirmed_score_factor;
+    flake.false_positive_probability = 1.0 - flake.score;
+    out.flakes.push_back(std::move(flake));
   }
 }
 

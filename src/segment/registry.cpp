@@ -3,7 +3,7 @@
 #include <filesystem>
 
 #include "maskterial/segment/dense/dense_training.hpp"
-#include "maskterial/segment/segmenter.hpp"
+#include "maskterial/segment/mask2former/mask2former_training.hpp"
 #include "maskterial/util/error.hpp"
 #include "maskterial/util/files.hpp"
 

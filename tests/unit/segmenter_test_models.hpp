@@ -4,7 +4,7 @@
 #include <stdexcept>
 #include <string>
 
-#include "maskterial/segment/mask2former.hpp"
+#include "maskterial/segment/mask2former/mask2former.hpp"
 
 namespace maskterial::test_models {
 

@@ -11,10 +11,11 @@
 
 #include "maskterial/coco/dataset.hpp"
 #include "maskterial/coco/rle.hpp"
-#include "maskterial/segment/segmenter.hpp"
+#include "maskterial/segment/mask2former/segmenter.hpp"
 #include "maskterial/util/files.hpp"
 #include "cli_test_helpers.hpp"
 #include "segmenter_test_models.hpp"
+#include "shared_data.hpp"
 
 namespace fs = std::filesystem;
 using namespace maskterial;
@@ -44,7 +45,7 @@ TEST(Cli, HelpAndUsageErrors) {
 
 TEST(Cli, DetectCompatReproducesReferenceAndWritesAllOutputs) {
   const std::string demo = kShared + "/2dmatgmm-demo";
-  if (!fs::exists(demo)) GTEST_SKIP() << "shared data not found";
+  REQUIRE_SHARED_DATA(fs::exists(demo), "shared data not found");
   const fs::path out = fresh_dir("mt_cli_detect");
   const CliRun r = run_cli("detect " + demo + "/images --gmm " + kShared +
                     "/gmm-params/Graphene_GMM.json --compat 2dmatgmm -q --out " + out.string() +
@@ -71,7 +72,7 @@ TEST(Cli, DetectCompatReproducesReferenceAndWritesAllOutputs) {
 
 TEST(Cli, BadInputsAreReportedAndTheRestIsProcessed) {
   const std::string demo = kShared + "/2dmatgmm-demo/images/28f74d1c-31f9-4b18-b721-7563245faee1.jpg";
-  if (!fs::exists(demo)) GTEST_SKIP() << "shared data not found";
+  REQUIRE_SHARED_DATA(fs::exists(demo), "shared data not found");
   const fs::path in = fresh_dir("mt_cli_bad_in");
   const fs::path out = fresh_dir("mt_cli_bad_out");
   fs::copy_file(demo, in / "good.jpg");
@@ -98,7 +99,7 @@ TEST(Cli, BadInputsAreReportedAndTheRestIsProcessed) {
 TEST(Cli, DetectThenEvalOnRealInstanceMasks) {
   const std::string images = kShared + "/maskterial-demo/images/GrapheneH";
   const std::string masks = kShared + "/maskterial-demo/instance_masks/GrapheneH";
-  if (!fs::exists(masks)) GTEST_SKIP() << "shared data not found";
+  REQUIRE_SHARED_DATA(fs::exists(masks), "shared data not found");
   const fs::path out = fresh_dir("mt_cli_eval");
   coco::write_dataset((out / "gt.json").string(), coco::read_instance_mask_folder(images, masks));
   const CliRun detect = run_cli("detect " + images + " -q --segmenter none --no-overlays --out " + (out / "det").string() + " --gt " +
@@ -127,7 +128,7 @@ TEST(Cli, DetectThenEvalOnRealInstanceMasks) {
 TEST(Cli, TrainGmmClassifierThenEval) {
   const std::string images = kShared + "/maskterial-demo/images/GrapheneH";
   const std::string masks = kShared + "/maskterial-demo/instance_masks/GrapheneH";
-  if (!fs::exists(masks)) GTEST_SKIP() << "shared data not found";
+  REQUIRE_SHARED_DATA(fs::exists(masks), "shared data not found");
   const fs::path out = fresh_dir("mt_cli_train");
   coco::write_dataset((out / "gt.json").string(), coco::read_instance_mask_folder(images, masks));
   const CliRun train = run_cli("train-classifier --type gmm -q --images " + images + " --annotations " +
@@ -151,7 +152,7 @@ TEST(Cli, ClassifyWritesMaskTerialsClassMap) {
   const std::string fixture = std::string(MASKTERIAL_TEST_DATA) + "/amm_maskterial";
   const auto reference = read_json(fixture + "/reference_outputs.json");
   const std::string image = kShared + "/maskterial-demo/images/" + reference["image"].get<std::string>();
-  if (!fs::exists(image)) GTEST_SKIP() << "shared data not found";
+  REQUIRE_SHARED_DATA(fs::exists(image), "shared data not found");
   const fs::path out = fresh_dir("mt_cli_classify");
   const CliRun r = run_cli("classify --classifier " + fixture + " --out " + (out / "map.png").string() + " " + image);
   ASSERT_EQ(r.code, 0) << r.output;
@@ -169,7 +170,7 @@ TEST(Cli, ClassifyWritesMaskTerialsClassMap) {
 TEST(Cli, TrainAmmThenDetectThenEvalAndFlagUnseenThickness) {
   const std::string images = kShared + "/maskterial-demo/images/GrapheneH";
   const std::string masks = kShared + "/maskterial-demo/instance_masks/GrapheneH";
-  if (!fs::exists(masks)) GTEST_SKIP() << "shared data not found";
+  REQUIRE_SHARED_DATA(fs::exists(masks), "shared data not found");
   const fs::path out = fresh_dir("mt_cli_amm");
   const coco::Dataset all = coco::read_instance_mask_folder(images, masks);
   coco::write_dataset((out / "gt.json").string(), all);
@@ -258,7 +259,7 @@ TEST(Cli, OpticsPrintsContrastPerLayerCount) {
 
 TEST(Cli, OpticsCalibratesAndWritesAZeroShotGmm) {
   const std::string gmm = kShared + "/gmm-params/Graphene_GMM.json";
-  if (!fs::exists(gmm)) GTEST_SKIP() << "shared data not found";
+  REQUIRE_SHARED_DATA(fs::exists(gmm), "shared data not found");
   const fs::path out = fresh_dir("mt_cli_optics");
   const CliRun r = run_cli("optics --layers 1-4 --json --calibrate-gmm " + gmm + " --gmm-out " + (out / "zero.json").string());
   ASSERT_EQ(r.code, 0) << r.output;

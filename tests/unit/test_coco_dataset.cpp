@@ -13,6 +13,7 @@
 #include "maskterial/coco/dataset.hpp"
 #include "maskterial/util/error.hpp"
 #include "maskterial/util/files.hpp"
+#include "shared_data.hpp"
 
 namespace fs = std::filesystem;
 using maskterial::Error;
@@ -282,7 +283,7 @@ TEST(CocoDataset, InstanceMaskFolderOneAnnotationPerId) {
 
 TEST(CocoDataset, ReadsTheDemoInstanceMasks) {
   const fs::path demo = fs::path(MASKTERIAL_SHARED_DATA) / "maskterial-demo";
-  if (!fs::is_directory(demo / "instance_masks")) GTEST_SKIP() << "no demo data at " << demo;
+  REQUIRE_SHARED_DATA(fs::is_directory(demo / "instance_masks"), "no demo data at " << demo);
   for (const auto& material : fs::directory_iterator(demo / "instance_masks")) {
     const std::string name = material.path().filename().string();
     const coco::Dataset d =

@@ -12,6 +12,7 @@
 #include "maskterial/coco/rle.hpp"
 #include "maskterial/util/error.hpp"
 #include "maskterial/util/files.hpp"
+#include "shared_data.hpp"
 
 namespace fs = std::filesystem;
 using maskterial::Error;
@@ -194,7 +195,7 @@ TEST(CocoRle, SegmentationFromJsonRejectsMalformedInput) {
 }
 
 TEST(CocoRle, RealInstanceMasksRoundTrip) {
-  if (!fs::is_directory(demo_masks_dir())) GTEST_SKIP() << "no demo data at " << demo_masks_dir();
+  REQUIRE_SHARED_DATA(fs::is_directory(demo_masks_dir()), "no demo data at " << demo_masks_dir());
   int checked = 0;
   for (const auto& material : fs::directory_iterator(demo_masks_dir())) {
     for (const auto& file : fs::directory_iterator(material.path())) {
@@ -213,7 +214,7 @@ TEST(CocoRle, RealInstanceMasksRoundTrip) {
 }
 
 TEST(CocoRle, RealInstanceMasksMatchPycocotools) {
-  if (!fs::is_directory(demo_masks_dir())) GTEST_SKIP() << "no demo data at " << demo_masks_dir();
+  REQUIRE_SHARED_DATA(fs::is_directory(demo_masks_dir()), "no demo data at " << demo_masks_dir());
   for (const json& c : golden("real_masks.json")) {
     const std::string path = (demo_masks_dir() / c["file"].get<std::string>()).string();
     SCOPED_TRACE(path);

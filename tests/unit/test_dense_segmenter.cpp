@@ -27,6 +27,7 @@ DenseOptions tiny_options() {
   DenseOptions o;
   o.encoder_widths = {4, 6, 8, 8};
   o.encoder_blocks = {0, 1, 0, 1};
+  o.mask_dilation_px = 0;
   o.decoder_widths = {6, 8};
   return o;
 }
@@ -77,8 +78,14 @@ TEST(DenseInput, IsContrastAgainstTheSubstrateAndIgnoresWhiteBalance) {
   const cv::Mat g = dense_features(rebalanced, substrate_colour(rebalanced), o);
   EXPECT_NEAR(g.at<cv::Vec3f>(40, 40)[1], f.at<cv::Vec3f>(40, 40)[1], 0.02);
   EXPECT_NEAR(g.at<cv::Vec3f>(40, 40)[0], f.at<cv::Vec3f>(40, 40)[0], 0.03);
-  o.colour_input = true;
-  EXPECT_EQ(dense_features(image, substrate_colour(image), o).channels(), 6);
+  o.input = "both";
+  const cv::Mat both = dense_features(image, substrate_colour(image), o);
+  ASSERT_EQ(both.channels(), 6);
+  EXPECT_NEAR(both.at<cv::Vec6f>(40, 40)[1], f.at<cv::Vec3f>(40, 40)[1], 1e-6);  // contrast first, then colour
+  EXPECT_NEAR(both.at<cv::Vec6f>(40, 40)[4], (135.0 - 148) / 34, 1e-5);
+  o.input = "colour";
+  EXPECT_NEAR(dense_features(image, substrate_colour(image), o).at<cv::Vec3f>(40, 40)[1], (135.0 - 148) / 34, 1e-5);
+  EXPECT_THROW(DenseOptions::from_json({{"input", "infrared"}}, "m.json"), Error);
 }
 
 TEST(DenseInput, OverexposedChannelStillGivesASubstrate) {

@@ -9,6 +9,7 @@
 #include "maskterial/pipeline/detector.hpp"
 #include "maskterial/util/error.hpp"
 #include "maskterial/util/files.hpp"
+#include "shared_data.hpp"
 
 namespace fs = std::filesystem;
 using namespace maskterial;
@@ -19,7 +20,7 @@ const std::string kDemo = kShared + "/2dmatgmm-demo";
 }  // namespace
 
 TEST(Detector, TwoDMatGmmModeReproducesReferenceDetections) {
-  if (!fs::exists(kDemo)) GTEST_SKIP() << "shared data not found";
+  REQUIRE_SHARED_DATA(fs::exists(kDemo), "shared data not found");
   DetectorOptions options;
   options.rules = ExtractionRules::TwoDMatGmm;
   const Detector detector(load_classifier(kShared + "/gmm-params/Graphene_GMM.json"), options);
@@ -48,7 +49,7 @@ TEST(Detector, TwoDMatGmmModeReproducesReferenceDetections) {
 }
 
 TEST(Detector, MaskTerialModeFindsFilledFlakesAndIsDeterministic) {
-  if (!fs::exists(kDemo)) GTEST_SKIP() << "shared data not found";
+  REQUIRE_SHARED_DATA(fs::exists(kDemo), "shared data not found");
   const Detector detector(load_classifier(kShared + "/gmm-params/Graphene_GMM.json"), {});
   const cv::Mat image = load_image(kDemo + "/images/28f74d1c-31f9-4b18-b721-7563245faee1.jpg");
   const Detection a = detector.detect(image, "a");
@@ -114,7 +115,7 @@ TEST(GmmClassifier, RejectsBadParameterFiles) {
 
 TEST(GmmClassifier, KeepsFileKeyOrderAndRoundTrips) {
   const std::string path = kShared + "/gmm-params/hbn_90nm.json";
-  if (!fs::exists(path)) GTEST_SKIP();
+  REQUIRE_SHARED_DATA(fs::exists(path), "shared data not found");
   const GmmClassifier gmm = GmmClassifier::load(path);
   EXPECT_EQ(gmm.gaussians().front().name, "7");  // key order, not sorted
   const GmmClassifier again = GmmClassifier::from_json(gmm.to_json(), "again");

@@ -8,6 +8,7 @@
 #include "maskterial/image/io.hpp"
 #include "maskterial/pipeline/flake_measure.hpp"
 #include "maskterial/util/files.hpp"
+#include "shared_data.hpp"
 
 using namespace maskterial;
 
@@ -36,7 +37,7 @@ TEST(FlakeMeasure, EntropyMatchesScikitImage) {
   const std::string shared = MASKTERIAL_SHARED_DATA;
   const auto fixture = read_json(std::string(MASKTERIAL_TEST_DATA) + "/image_fixtures.json")["entropy"];
   const std::string path = shared + "/" + fixture["image"].get<std::string>();
-  if (!std::filesystem::exists(path)) GTEST_SKIP() << "shared data not found";
+  REQUIRE_SHARED_DATA(std::filesystem::exists(path), "shared data not found");
   cv::Mat image = load_image(path), blurred;
   cv::medianBlur(image, blurred, 5);
   const auto c = fixture["crop_xywh"];

@@ -8,6 +8,7 @@
 #include "maskterial/classify/gmm_fit.hpp"
 #include "maskterial/coco/dataset.hpp"
 #include "maskterial/util/error.hpp"
+#include "shared_data.hpp"
 
 namespace fs = std::filesystem;
 using namespace maskterial;
@@ -113,8 +114,8 @@ class GrapheneDemo : public ::testing::Test {
     images_ = root / "maskterial-demo" / "images" / "GrapheneH";
     const fs::path masks = root / "maskterial-demo" / "instance_masks" / "GrapheneH";
     reference_ = root / "gmm-params" / "Graphene_GMM.json";
-    if (!fs::is_directory(images_) || !fs::is_directory(masks) || !fs::is_regular_file(reference_))
-      GTEST_SKIP() << "no demo data under " << root;
+    REQUIRE_SHARED_DATA(fs::is_directory(images_) && fs::is_directory(masks) && fs::is_regular_file(reference_),
+                        "no demo data under " << root);
     dataset_ = coco::read_instance_mask_folder(images_.string(), masks.string());
     options_.show_progress = false;
   }

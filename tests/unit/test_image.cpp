@@ -11,6 +11,7 @@
 #include "maskterial/image/io.hpp"
 #include "maskterial/util/error.hpp"
 #include "maskterial/util/files.hpp"
+#include "shared_data.hpp"
 
 namespace fs = std::filesystem;
 using namespace maskterial;
@@ -75,7 +76,7 @@ TEST(ImageIO, ConvertsSixteenBitAndAlphaAndOddSizes) {
 }
 
 TEST(Background, InferenceRuleMatchesReferenceDetector) {
-  if (!fs::exists(kDemo)) GTEST_SKIP() << "shared data not found";
+  REQUIRE_SHARED_DATA(fs::exists(kDemo), "shared data not found");
   const auto reference = read_json(kDemo + "/reference_gmm_detections.json");
   for (const auto& [name, record] : reference.items()) {
     cv::Mat image = load_image(kDemo + "/images/" + name), blurred;
@@ -87,7 +88,7 @@ TEST(Background, InferenceRuleMatchesReferenceDetector) {
 
 TEST(Background, TrainingRuleMatchesOpenCvReference) {
   const std::string images = kShared + "/maskterial-demo/images/";
-  if (!fs::exists(images)) GTEST_SKIP() << "shared data not found";
+  REQUIRE_SHARED_DATA(fs::exists(images), "shared data not found");
   const auto fixtures = read_json(std::string(MASKTERIAL_TEST_DATA) + "/image_fixtures.json");
   for (const auto& [name, expected] : fixtures["training_background"].items()) {
     const Bgr bg = estimate_background(load_image(images + name), BackgroundRule::training());

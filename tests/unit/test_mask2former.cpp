@@ -8,8 +8,8 @@
 
 #include <unistd.h>
 
-#include "maskterial/segment/mask2former.hpp"
-#include "maskterial/segment/segmenter.hpp"
+#include "maskterial/segment/mask2former/mask2former.hpp"
+#include "maskterial/segment/mask2former/segmenter.hpp"
 #include "maskterial/util/error.hpp"
 #include "maskterial/util/files.hpp"
 #include "segmenter_test_models.hpp"

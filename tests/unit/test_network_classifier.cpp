@@ -15,6 +15,7 @@
 #include "maskterial/util/error.hpp"
 #include "maskterial/util/files.hpp"
 #include "cli_test_helpers.hpp"
+#include "shared_data.hpp"
 
 namespace fs = std::filesystem;
 using namespace maskterial;
@@ -169,7 +170,7 @@ TEST(NetworkClassifier, MaskTerialDirectoryReproducesReferenceOutputs) {
 TEST(NetworkClassifier, MaskTerialDirectoryGivesTheOriginalClassMap) {
   const nlohmann::json reference = read_json(kFixture + "/reference_outputs.json");
   const std::string image_path = kShared + "/maskterial-demo/images/" + reference["image"].get<std::string>();
-  if (!fs::exists(image_path)) GTEST_SKIP() << "shared data not found";
+  REQUIRE_SHARED_DATA(fs::exists(image_path), "shared data not found");
   const Detector detector(load_classifier(kFixture), {});
   Bgr background{};
   const PixelClassification result = detector.classify(load_image(image_path), image_path, &background);

@@ -12,6 +12,7 @@
 #include "maskterial/optics/calibration.hpp"
 #include "maskterial/util/error.hpp"
 #include "maskterial/util/files.hpp"
+#include "shared_data.hpp"
 
 namespace fs = std::filesystem;
 using namespace maskterial;
@@ -114,7 +115,7 @@ TEST(Optics, MonolayerGrapheneMeasuredOnDemoImage) {
   // The GrapheneH image whose background has the 90 nm oxide's colour; its annotated flake is a monolayer.
   const std::string image_path = kShared + "/maskterial-demo/images/GrapheneH/17294f8a-1df7-427f-b8ed-ab54e1571960.jpg";
   const std::string mask_path = kShared + "/maskterial-demo/instance_masks/GrapheneH/17294f8a-1df7-427f-b8ed-ab54e1571960.png";
-  if (!fs::exists(image_path) || !fs::exists(mask_path)) GTEST_SKIP() << "shared data not found";
+  REQUIRE_SHARED_DATA(fs::exists(image_path) || !fs::exists(mask_path), "shared data not found");
   const cv::Mat image = load_image(image_path);
   cv::Mat mask = cv::imread(mask_path, cv::IMREAD_UNCHANGED) == 1;
   cv::erode(mask, mask, cv::getStructuringElement(cv::MORPH_ELLIPSE, {3, 3}), {-1, -1}, 3);
@@ -187,7 +188,7 @@ TEST(Calibration, RecoversOxideAndToneResponse) {
 
 TEST(Calibration, FitsThe2DMatGmmGrapheneClasses) {
   const std::string path = kShared + "/gmm-params/Graphene_GMM.json";
-  if (!fs::exists(path)) GTEST_SKIP() << "shared data not found";
+  REQUIRE_SHARED_DATA(fs::exists(path), "shared data not found");
   const auto measured = gmm_contrasts(GmmClassifier::load(path));
   ASSERT_EQ(measured.size(), 4u);
   OpticalSetup start;

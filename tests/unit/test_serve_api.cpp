@@ -13,6 +13,7 @@
 #include "maskterial/util/files.hpp"
 #include "cli_test_helpers.hpp"
 #include "serve_test_client.hpp"
+#include "shared_data.hpp"
 
 namespace fs = std::filesystem;
 using namespace maskterial;
@@ -198,7 +199,7 @@ TEST_F(ServeApi, BadPredictRequestsGetClearErrors) {
 }
 
 TEST_F(ServeApi, UploadDescribeDownloadReplaceAndDeleteModels) {
-  if (!fs::exists(kWse2Gmm)) GTEST_SKIP() << "shared data not found";
+  REQUIRE_SHARED_DATA(fs::exists(kWse2Gmm), "shared data not found");
   auto client = server_->client();
   const std::string gmm = read_file(kWse2Gmm);
 
@@ -284,7 +285,7 @@ TEST_F(ServeApi, TraversalNamesAndCorruptUploadsAreRefused) {
 }
 
 TEST(ServeModels, ModelsPersistAndBrokenOnesAreListedWithTheirError) {
-  if (!fs::exists(kWse2Gmm)) GTEST_SKIP() << "shared data not found";
+  REQUIRE_SHARED_DATA(fs::exists(kWse2Gmm), "shared data not found");
   const ScratchDir scratch("mt_serve_persist");
   const fs::path& dir = scratch.path();
   ServerOptions options;

@@ -8,6 +8,7 @@
 #include "maskterial/coco/dataset.hpp"
 #include "maskterial/util/files.hpp"
 #include "serve_test_client.hpp"
+#include "shared_data.hpp"
 
 namespace fs = std::filesystem;
 using namespace maskterial;
@@ -59,7 +60,7 @@ nlohmann::json wait_for(httplib::Client& client, const std::string& id) {
 }  // namespace
 
 TEST(ServeJobs, TrainsOneJobAtATimeWhileServingDetections) {
-  if (!fs::exists(kMasks)) GTEST_SKIP() << "shared data not found";
+  REQUIRE_SHARED_DATA(fs::exists(kMasks), "shared data not found");
   const ScratchDir scratch("mt_serve_jobs");
   ServerOptions options;
   options.models_dir = scratch.path();
@@ -104,7 +105,7 @@ TEST(ServeJobs, TrainsOneJobAtATimeWhileServingDetections) {
 }
 
 TEST(ServeJobs, BadTrainingUploadsAreRefusedAndFailuresReported) {
-  if (!fs::exists(kMasks)) GTEST_SKIP() << "shared data not found";
+  REQUIRE_SHARED_DATA(fs::exists(kMasks), "shared data not found");
   const ScratchDir scratch("mt_serve_bad_jobs");
   ServerOptions options;
   options.models_dir = scratch.path();

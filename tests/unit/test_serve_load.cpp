@@ -12,6 +12,7 @@
 
 #include "maskterial/util/files.hpp"
 #include "serve_test_client.hpp"
+#include "shared_data.hpp"
 
 namespace fs = std::filesystem;
 using namespace maskterial;
@@ -97,7 +98,7 @@ TEST(ServeLoad, AQueueThatHoldsTheBurstAnswersEveryRequest) {
 
 TEST(ServeLoad, ReplacingAModelNeverBreaksRequestsInFlight) {
   const std::string shared = MASKTERIAL_SHARED_DATA;
-  if (!fs::exists(shared + "/gmm-params/graphene_90nm.json")) GTEST_SKIP() << "shared data not found";
+  REQUIRE_SHARED_DATA(fs::exists(shared + "/gmm-params/graphene_90nm.json"), "shared data not found");
   const std::string first = read_file(shared + "/gmm-params/Graphene_GMM.json");
   const std::string second = read_file(shared + "/gmm-params/graphene_90nm.json");
   const ScratchDir scratch("mt_serve_swap");

@@ -14,6 +14,7 @@
 #include "maskterial/synth/shapes.hpp"
 #include "maskterial/util/error.hpp"
 #include "maskterial/util/files.hpp"
+#include "shared_data.hpp"
 
 namespace fs = std::filesystem;
 using namespace maskterial;
@@ -223,7 +224,7 @@ TEST(Synth, ConfigJsonRoundTripAndErrors) {
 
 TEST(Synth, RealBackgroundsLoseTheirFlakes) {
   const std::string image = kShared + "/2dmatgmm-demo/images";
-  if (!fs::exists(image)) GTEST_SKIP() << "shared data not found";
+  REQUIRE_SHARED_DATA(fs::exists(image), "shared data not found");
   const auto paths = list_images({image});
   const cv::Mat original = load_image(paths.front());
   const cv::Mat clean = remove_flakes(original);

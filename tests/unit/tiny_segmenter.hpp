@@ -5,7 +5,7 @@
 
 #include <torch/torch.h>
 
-#include "maskterial/segment/mask2former.hpp"
+#include "maskterial/segment/mask2former/mask2former.hpp"
 #include "maskterial/segment/trainer.hpp"
 
 namespace maskterial::segment::test {

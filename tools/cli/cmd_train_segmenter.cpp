@@ -11,7 +11,7 @@
 #include "maskterial/core/shipped_models.hpp"
 #include "maskterial/segment/dense/dense_training.hpp"
 #include "maskterial/segment/registry.hpp"
-#include "maskterial/segment/segmenter_training.hpp"
+#include "maskterial/segment/mask2former/mask2former_training.hpp"
 #include "maskterial/util/compute_threads.hpp"
 #include "maskterial/util/files.hpp"
 

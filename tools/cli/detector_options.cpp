@@ -52,6 +52,9 @@ void DetectorCliOptions::add_to(CLI::App& command, bool with_segmenter) {
                   "Segmenter with --majority-vote: drop flakes whose majority class holds less than this share of the mask")
       ->capture_default_str()
       ->check(CLI::Range(0.0, 1.0));
+  command.add_flag("--no-classifier-fill{false}", detector.fill_from_classifier,
+                   "Segmenter: only its masks become flakes (default: the classifier's own flakes where no mask lies "
+                   "are added, ranked below)");
   command.add_flag("--majority-vote{false}", detector.split_by_class,
                    "Segmenter: one flake per mask, of its majority class (MaskTerial), instead of one flake per "
                    "class region inside each mask (a flake with mono- and bilayer parts gives one of each)");

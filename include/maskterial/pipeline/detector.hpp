@@ -39,6 +39,12 @@ struct DetectorOptions {
   // at least size_threshold) become flakes, so a flake with mono- and bilayer parts gives one of each, as
   // layer-resolved annotations count them. Pixels already given to a better-scoring mask are not reused.
   bool split_by_class = true;
+  // With a segmenter: the classifier's own flakes (the classifier-only rules) where no segmenter mask lies also
+  // become flakes, ranked below the segmenter's (score x unconfirmed_score_factor). A segmenter that misses a
+  // flake the colour model sees then costs no recall; the segmenter's part is to find what the colour model
+  // fragments or confuses, and to rank.
+  bool fill_from_classifier = true;
+  double unconfirmed_score_factor = 0.5;
 };
 
 // Class id and name of the "unknown" flakes of DetectorOptions::report_unknown.

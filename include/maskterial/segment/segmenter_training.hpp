@@ -1,9 +1,8 @@
 #pragma once
-// The two ways MaskTerial trains its segmentation model, as whole runs: pretraining a fresh network on the
-// synthetic generator's stream, and fine-tuning a (pretrained) model on a few annotated real images with the
-// backbone (and optionally the pixel decoder) frozen. Both write a model directory (Segmenter::save) whose
-// model.json records how it was trained, plus training_curves.png; an interrupted run continues from its
-// checkpoint.
+// Training runs of every segmentation model type, as whole runs: the settings of a run, the shared loop around
+// SegmentationTrainer (resume, validation on real images, provenance) and the model directory it writes
+// (model.json records how it was trained, plus training_curves.png). Each type's pretraining and fine-tuning
+// build on it (mask2former/mask2former_training.hpp, dense/dense_training.hpp).
 #include <memory>
 #include <optional>
 #include <string>
@@ -12,7 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "maskterial/coco/dataset.hpp"
-#include "maskterial/segment/segmenter.hpp"
+#include "maskterial/segment/instance_segmenter.hpp"
 #include "maskterial/segment/trainer.hpp"
 #include "maskterial/segment/validation.hpp"
 
@@ -47,20 +46,9 @@ nlohmann::json run_training(const std::shared_ptr<torch::nn::Module>& module, co
 void write_trained_model(const SegmenterTrainingRun& run, const nlohmann::json& provenance,
                          const std::function<void(const std::string& dir)>& save);
 
-// Pretrains a network of `model` options from scratch on material-agnostic synthetic images (class-agnostic).
-// `generator` overrides SyntheticSource::generator_config where given (JSON of synth::SynthConfig keys).
-std::shared_ptr<Segmenter> pretrain_segmenter(const SegmenterOptions& model, const nlohmann::json& generator,
-                                              const SegmenterTrainingRun& run);
-
 struct FinetuneData {
   coco::Dataset dataset;
   std::string images_dir;  // file names are relative to it
 };
-
-// Fine-tunes `base` (a model directory) on the dataset, or a fresh network of `fresh` options when base is empty
-// (the no-pretraining baseline). Backbone frozen; pixel decoder too when asked.
-std::shared_ptr<Segmenter> finetune_segmenter(const std::string& base, const SegmenterOptions& fresh,
-                                              const FinetuneData& data, bool freeze_pixel_decoder,
-                                              const SegmenterTrainingRun& run);
 
 }  // namespace maskterial::segment

@@ -15,10 +15,10 @@
 #include <nlohmann/json.hpp>
 #include <torch/torch.h>
 
-#include "maskterial/segment/criterion.hpp"
+#include "maskterial/segment/mask2former/criterion.hpp"
 #include "maskterial/segment/distributed.hpp"
 #include "maskterial/segment/lr_schedule.hpp"
-#include "maskterial/segment/mask2former.hpp"
+#include "maskterial/segment/mask2former/mask2former.hpp"
 #include "maskterial/segment/training_data.hpp"
 
 namespace maskterial::segment {

@@ -13,7 +13,7 @@
 
 #include "maskterial/coco/dataset.hpp"
 #include "maskterial/segment/augment.hpp"
-#include "maskterial/segment/matcher.hpp"
+#include "maskterial/segment/mask2former/matcher.hpp"
 #include "maskterial/synth/generator.hpp"
 
 namespace maskterial::segment {

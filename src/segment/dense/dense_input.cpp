@@ -20,13 +20,16 @@ cv::Mat dense_features(const cv::Mat& scaled_bgr8, const Bgr& substrate, const D
   float inverse[3];
   for (int c = 0; c < 3; ++c) inverse[c] = static_cast<float>(options.contrast_gain / std::max(1.0, substrate[c]));
   const float gain = static_cast<float>(options.contrast_gain), clip = static_cast<float>(options.input_clip);
+  const bool contrast = options.input != "colour", colour = options.input != "contrast";
   for (int y = 0; y < scaled_bgr8.rows; ++y) {
     const uint8_t* in = scaled_bgr8.ptr<uint8_t>(y);
     float* o = out.ptr<float>(y);
     for (int x = 0; x < scaled_bgr8.cols; ++x, in += 3, o += channels) {
-      for (int c = 0; c < 3; ++c) o[c] = std::clamp(in[c] * inverse[c] - gain, -clip, clip);
-      if (channels == 6)
-        for (int c = 0; c < 3; ++c) o[3 + c] = (in[c] - kScanMean[c]) / kScanSpread[c];
+      float* next = o;
+      if (contrast)
+        for (int c = 0; c < 3; ++c) *next++ = std::clamp(in[c] * inverse[c] - gain, -clip, clip);
+      if (colour)
+        for (int c = 0; c < 3; ++c) *next++ = (in[c] - kScanMean[c]) / kScanSpread[c];
     }
   }
   return out;

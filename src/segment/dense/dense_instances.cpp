@@ -16,6 +16,39 @@ float calibrated_score(double p, const DenseOptions& o) {
   return static_cast<float>(1 / (1 + std::exp(-z)));
 }
 
+std::pair<double, double> fit_calibration(const std::vector<double>& mean_probabilities, const std::vector<bool>& real) {
+  const size_t n = mean_probabilities.size();
+  const size_t positives = static_cast<size_t>(std::count(real.begin(), real.end(), true));
+  if (n != real.size() || positives < 3 || n - positives < 3) return {1.0, 0.0};
+  std::vector<double> z(n);
+  for (size_t i = 0; i < n; ++i) {
+    const double p = std::clamp(mean_probabilities[i], 1e-6, 1 - 1e-6);
+    z[i] = std::log(p / (1 - p));
+  }
+  constexpr double kPrior = 1e-2;  // ridge towards slope 1, offset 0: keeps the fit finite on separable data
+  double a = 1, b = 0;
+  for (int iteration = 0; iteration < 50; ++iteration) {
+    double ga = kPrior * (a - 1), gb = kPrior * b, haa = kPrior, hab = 0, hbb = kPrior;
+    for (size_t i = 0; i < n; ++i) {
+      const double q = 1 / (1 + std::exp(-(a * z[i] + b))), r = q - (real[i] ? 1.0 : 0.0), w = q * (1 - q);
+      ga += r * z[i];
+      gb += r;
+      haa += w * z[i] * z[i];
+      hab += w * z[i];
+      hbb += w;
+    }
+    const double det = haa * hbb - hab * hab;
+    if (!(det > 0)) break;
+    const double da = (hbb * ga - hab * gb) / det, db = (haa * gb - hab * ga) / det;
+    a -= da;
+    b -= db;
+    if (std::abs(da) + std::abs(db) < 1e-9) break;
+  }
+  a = std::clamp(a, 0.01, 99.0);  // inside what DenseOptions accepts
+  b = std::clamp(b, -99.0, 99.0);
+  return {a, b};
+}
+
 DenseInstances extract_instances(const cv::Mat& flake, const cv::Mat& boundary, const cv::Mat& distance,
                                  const DenseOptions& o) {
   if (flake.type() != CV_32F || boundary.size() != flake.size() || distance.size() != flake.size())

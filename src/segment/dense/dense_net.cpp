@@ -86,6 +86,14 @@ DenseNetImpl::DenseNetImpl(const DenseOptions& options) : options_(options) {
   decoder_ = register_module("decoder", DenseDecoder(options_));
 }
 
+void DenseNetImpl::set_calibration(double slope, double offset) {
+  DenseOptions changed = options_;
+  changed.calibration_slope = slope;
+  changed.calibration_offset = offset;
+  changed.validate("dense model calibration");
+  options_ = changed;
+}
+
 DenseMaps DenseNetImpl::forward(const torch::Tensor& features) {
   if (features.dim() != 4 || features.size(1) != options_.input_channels() || features.size(2) % 16 != 0 ||
       features.size(3) % 16 != 0)

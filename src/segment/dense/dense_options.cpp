@@ -9,11 +9,12 @@ namespace maskterial::segment {
 
 nlohmann::json DenseOptions::to_json() const {
   return {{"inference_scale", inference_scale},       {"contrast_gain", contrast_gain},
-          {"input_clip", input_clip},                 {"colour_input", colour_input},
+          {"input_clip", input_clip},                 {"input", input},
           {"encoder_widths", encoder_widths},         {"encoder_blocks", encoder_blocks},
           {"decoder_widths", decoder_widths},
           {"flake_threshold", flake_threshold},       {"boundary_threshold", boundary_threshold},
           {"seed_distance", seed_distance},           {"min_instance_cells", min_instance_cells},
+          {"mask_dilation_px", mask_dilation_px},
           {"calibration_slope", calibration_slope},   {"calibration_offset", calibration_offset}};
 }
 
@@ -38,12 +39,16 @@ DenseOptions DenseOptions::from_json(const nlohmann::json& json, const std::stri
   const nlohmann::json defaults = DenseOptions().to_json();
   std::set<std::string> known;
   for (const auto& item : defaults.items()) known.insert(item.key());
+  known.insert("colour_input");  // the first models' spelling of input: false = "contrast", true = "both"
   for (const auto& item : json.items())
     if (!known.count(item.key())) throw file_error(source, "dense options: unknown key '" + item.key() + "'");
+  bool colour_input = false;
+  read_json_field(json, "colour_input", colour_input, source, "options");
+  if (colour_input) o.input = "both";
   read_json_field(json, "inference_scale", o.inference_scale, source, "options");
   read_json_field(json, "contrast_gain", o.contrast_gain, source, "options");
   read_json_field(json, "input_clip", o.input_clip, source, "options");
-  read_json_field(json, "colour_input", o.colour_input, source, "options");
+  read_json_field(json, "input", o.input, source, "options");
   read_widths(json, "encoder_widths", o.encoder_widths, source);
   read_widths(json, "encoder_blocks", o.encoder_blocks, source);
   read_widths(json, "decoder_widths", o.decoder_widths, source);
@@ -51,6 +56,7 @@ DenseOptions DenseOptions::from_json(const nlohmann::json& json, const std::stri
   read_json_field(json, "boundary_threshold", o.boundary_threshold, source, "options");
   read_json_field(json, "seed_distance", o.seed_distance, source, "options");
   read_json_field(json, "min_instance_cells", o.min_instance_cells, source, "options");
+  read_json_field(json, "mask_dilation_px", o.mask_dilation_px, source, "options");
   read_json_field(json, "calibration_slope", o.calibration_slope, source, "options");
   read_json_field(json, "calibration_offset", o.calibration_offset, source, "options");
   o.validate(source);
@@ -62,6 +68,7 @@ void DenseOptions::validate(const std::string& source) const {
     if (!ok) throw file_error(source, std::string("dense options: ") + problem);
   };
   check(inference_scale >= 0.125 && inference_scale <= 2, "'inference_scale' must lie in [0.125, 2]");
+  check(input == "contrast" || input == "colour" || input == "both", "'input' must be contrast, colour or both");
   check(contrast_gain > 0 && contrast_gain <= 1000, "'contrast_gain' must lie in (0, 1000]");
   check(input_clip > 0 && input_clip <= 1000, "'input_clip' must lie in (0, 1000]");
   check(encoder_widths.size() == 4, "'encoder_widths' must list 4 widths (1/2, 1/4, 1/8, 1/16)");
@@ -73,6 +80,7 @@ void DenseOptions::validate(const std::string& source) const {
   for (double t : {flake_threshold, boundary_threshold, seed_distance})
     check(t > 0 && t < 1, "thresholds must lie in (0, 1)");
   check(min_instance_cells >= 1, "'min_instance_cells' must be at least 1");
+  check(mask_dilation_px >= 0 && mask_dilation_px <= 64, "'mask_dilation_px' must lie in [0, 64]");
   check(calibration_slope > 0 && calibration_slope < 100, "'calibration_slope' must lie in (0, 100)");
   check(std::abs(calibration_offset) < 100, "'calibration_offset' must lie in (-100, 100)");
 }

@@ -54,7 +54,7 @@ DenseProbabilities DenseSegmenter::probabilities(const cv::Mat& bgr8) const {
   const DenseOptions& o = network_->options();
   const cv::Mat scaled = scale_image(bgr8, o.inference_scale);
   const cv::Mat features = dense_features(scaled, substrate_colour(scaled), o);
-  // Padding is bare substrate: contrast 0 (and, with colour input, the scan mean's normalised value 0 too).
+  // Padding reads as bare substrate: contrast 0 (a colour input sees the scan mean there).
   cv::Mat padded;
   cv::copyMakeBorder(features, padded, 0, round_up(scaled.rows, 16) - scaled.rows, 0, round_up(scaled.cols, 16) - scaled.cols,
                      cv::BORDER_CONSTANT, cv::Scalar::all(0));
@@ -89,12 +89,20 @@ std::vector<InstanceMask> DenseSegmenter::predict(const cv::Mat& bgr8) const {
         b = b.empty() ? cv::Rect(x, y, 1, 1) : (b | cv::Rect(x, y, 1, 1));
       }
   }
+  const int grow = o.mask_dilation_px;
+  const cv::Mat kernel = cv::getStructuringElement(cv::MORPH_ELLIPSE, {2 * grow + 1, 2 * grow + 1});
+  const cv::Rect image(0, 0, bgr8.cols, bgr8.rows);
   for (size_t k = 0; k < found.scores.size(); ++k) {
     if (!(found.scores[k] > score_threshold_) || boxes[k].empty()) continue;
     cv::Mat mask = cv::Mat::zeros(bgr8.size(), CV_8U);
     const cv::Rect& b = boxes[k];
     mask(b).setTo(255, (labels(b) == static_cast<int>(k + 1)) & inside(b));
     if (cv::countNonZero(mask(b)) == 0) continue;
+    if (grow > 0) {
+      const cv::Rect grown = cv::Rect(b.x - grow, b.y - grow, b.width + 2 * grow, b.height + 2 * grow) & image;
+      cv::Mat region = mask(grown);
+      cv::dilate(region.clone(), region, kernel);
+    }
     instances.push_back({mask, found.scores[k], 0});
   }
   std::stable_sort(instances.begin(), instances.end(),

@@ -1,9 +1,15 @@
 #include "maskterial/segment/dense/dense_training.hpp"
 
+#include <algorithm>
 #include <filesystem>
 
+#include <opencv2/imgproc.hpp>
 #include <spdlog/spdlog.h>
 
+#include "maskterial/coco/rle.hpp"
+#include "maskterial/image/io.hpp"
+#include "maskterial/segment/dense/dense_instances.hpp"
+#include "maskterial/synth/dataset_writer.hpp"
 #include "maskterial/util/error.hpp"
 
 namespace fs = std::filesystem;
@@ -11,21 +17,53 @@ namespace fs = std::filesystem;
 namespace maskterial::segment {
 namespace {
 
+constexpr int kCalibrationImages = 48;
+
+// A copy of the network's weights in a fresh network (the trainer's network stays in training mode).
+DenseNet copy_of(const DenseNet& network) {
+  DenseNet copy(network->options());
+  torch::NoGradGuard no_grad;
+  const auto to = copy->named_parameters(), to_b = copy->named_buffers();
+  for (const auto& p : network->named_parameters()) to[p.key()].copy_(p.value());
+  for (const auto& b : network->named_buffers()) to_b[b.key()].copy_(b.value());
+  return copy;
+}
+
+double iou(const cv::Mat& a, const cv::Mat& b) {
+  const cv::Rect box = cv::boundingRect(a) | cv::boundingRect(b);
+  if (box.empty()) return 0;
+  const double both = cv::countNonZero(a(box) & b(box)), either = cv::countNonZero(a(box) | b(box));
+  return either > 0 ? both / either : 0;
+}
+
+// Calibration images: synthetic ones the pretraining never drew (another seed), or the fine-tuning images.
+std::vector<AnnotatedImage> synthetic_images(const synth::Generator& generator, uint64_t seed, int count) {
+  std::vector<AnnotatedImage> images(static_cast<size_t>(count));
+  synth::parallel_for(images.size(), 0, [&](size_t i) {
+    const synth::SynthSample s = generator.generate(seed, i);
+    images[i] = {s.image, s.instance_masks()};
+  });
+  return images;
+}
+
+std::vector<AnnotatedImage> dataset_images(const FinetuneData& data) {
+  std::vector<AnnotatedImage> images;
+  for (const coco::ImageInfo& info : data.dataset.images) {
+    AnnotatedImage image{load_image((fs::path(data.images_dir) / info.file_name).string()), {}};
+    for (const coco::Annotation* a : data.dataset.annotations_of(info.id))
+      if (!a->iscrowd) image.flakes.push_back(coco::decode(a->segmentation));
+    images.push_back(std::move(image));
+  }
+  return images;
+}
+
 std::shared_ptr<DenseSegmenter> train_dense(DenseNet network, const SampleSource& data, const SegmenterTrainingRun& run,
-                                            nlohmann::json provenance) {
+                                            nlohmann::json provenance, const std::vector<AnnotatedImage>& calibration) {
   provenance["model"] = network->options().to_json();
-  const auto snapshot = [network]() -> SegmenterPtr {
-    DenseNet copy(network->options());  // the trainer's network stays in training mode
-    {
-      torch::NoGradGuard no_grad;
-      const auto from = network->named_parameters(), to = copy->named_parameters();
-      for (const auto& p : from) to[p.key()].copy_(p.value());
-      const auto from_b = network->named_buffers(), to_b = copy->named_buffers();
-      for (const auto& b : from_b) to_b[b.key()].copy_(b.value());
-    }
-    return std::make_shared<DenseSegmenter>(copy);
-  };
+  const auto snapshot = [network]() -> SegmenterPtr { return std::make_shared<DenseSegmenter>(copy_of(network)); };
   provenance = run_training(network.ptr(), dense_objective(network), data, run, provenance, snapshot);
+  network->eval();
+  provenance["calibration"] = calibrate_scores(network, calibration);
   auto segmenter = std::make_shared<DenseSegmenter>(network, provenance);
   write_trained_model(run, provenance, [&](const std::string& dir) { segmenter->save(dir); });
   return segmenter;
@@ -56,6 +94,28 @@ TrainerOptions dense_finetuning_schedule() {
   o.clip_norm = 5.0;
   o.log_every = 10;
   return o;
+}
+
+nlohmann::json calibrate_scores(DenseNet network, const std::vector<AnnotatedImage>& images) {
+  network->set_calibration(1.0, 0.0);  // scores = mean flake probabilities while fitting
+  const DenseSegmenter segmenter(network, {}, 0.0);
+  std::vector<double> probabilities;
+  std::vector<bool> real;
+  for (const AnnotatedImage& image : images) {
+    std::vector<bool> taken(image.flakes.size(), false);
+    for (const InstanceMask& instance : segmenter.predict(image.bgr8)) {  // best first
+      bool matched = false;
+      for (size_t g = 0; g < image.flakes.size() && !matched; ++g)
+        if (!taken[g] && iou(instance.mask, image.flakes[g]) >= 0.5) taken[g] = matched = true;
+      probabilities.push_back(instance.score);
+      real.push_back(matched);
+    }
+  }
+  const auto [slope, offset] = fit_calibration(probabilities, real);
+  network->set_calibration(slope, offset);
+  const auto positives = std::count(real.begin(), real.end(), true);
+  spdlog::info("score calibration: slope {:.3f}, offset {:.3f} ({} instances, {} real)", slope, offset, real.size(), positives);
+  return {{"slope", slope}, {"offset", offset}, {"images", images.size()}, {"instances", real.size()}, {"real", positives}};
 }
 
 TrainingObjective dense_objective(DenseNet network, DenseLossWeights weights) {
@@ -91,7 +151,8 @@ std::shared_ptr<DenseSegmenter> pretrain_dense(const DensePretraining& pretraini
   return train_dense(DenseNet(options), data, run,
                      {{"mode", "pretrain"},
                       {"background_folders", pretraining.background_folders},
-                      {"real_backgrounds", backgrounds ? backgrounds->size() : 0}});
+                      {"real_backgrounds", backgrounds ? backgrounds->size() : 0}},
+                     synthetic_images(*generator, ~run.trainer.seed, kCalibrationImages));
 }
 
 std::shared_ptr<DenseSegmenter> finetune_dense(const std::string& base, const DenseOptions& fresh, const FinetuneData& finetune,
@@ -116,7 +177,7 @@ std::shared_ptr<DenseSegmenter> finetune_dense(const std::string& base, const De
   AugmentOptions augment = AugmentOptions::finetuning();
   augment.scale = network->options().inference_scale;
   const CocoSource data(finetune.dataset, finetune.images_dir, {run.size, run.size}, augment);
-  return train_dense(network, data, run, provenance);
+  return train_dense(network, data, run, provenance, dataset_images(finetune));
 }
 
 }  // namespace maskterial::segment

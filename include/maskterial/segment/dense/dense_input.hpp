@@ -9,8 +9,8 @@
 
 namespace maskterial::segment {
 
-// CV_32FC(options.input_channels()) of the image's (already scaled) pixels: clamp(C x gain, ±clip), then,
-// with colour_input, (I - scan mean) / scan spread. `substrate` is the colour C is measured against.
+// CV_32FC(options.input_channels()) of the image's (already scaled) pixels, as options.input says:
+// clamp(C x gain, ±clip) and/or (I - scan mean) / scan spread. `substrate` is the colour C is measured against.
 cv::Mat dense_features(const cv::Mat& scaled_bgr8, const Bgr& substrate, const DenseOptions& options);
 
 }  // namespace maskterial::segment

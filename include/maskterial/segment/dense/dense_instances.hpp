@@ -4,6 +4,7 @@
 // over the flake cells in order of decreasing distance (marker-controlled watershed), so touching flakes
 // separate along their boundary; flake regions without a seed become one instance each. An instance's score
 // is the calibrated mean flake probability of its cells.
+#include <utility>
 #include <vector>
 
 #include <opencv2/core.hpp>
@@ -23,5 +24,10 @@ DenseInstances extract_instances(const cv::Mat& flake, const cv::Mat& boundary, 
 
 // sigmoid(slope x logit(p) + offset), p clamped away from 0 and 1.
 float calibrated_score(double mean_probability, const DenseOptions& options);
+
+// Platt scaling: the slope and offset of a logistic regression of `real` (the instance matched a true flake)
+// on logit(mean flake probability), by Newton's method with a weak prior towards the identity. Returns the
+// identity (1, 0) when there are too few instances of either kind.
+std::pair<double, double> fit_calibration(const std::vector<double>& mean_probabilities, const std::vector<bool>& real);
 
 }  // namespace maskterial::segment

@@ -45,6 +45,8 @@ class DenseNetImpl : public torch::nn::Module {
   DenseEncoder encoder() const { return encoder_; }
   DenseDecoder decoder() const { return decoder_; }
   const DenseOptions& options() const { return options_; }
+  // Score calibration travels with the network's options (model.json).
+  void set_calibration(double slope, double offset);
 
  private:
   DenseOptions options_;

@@ -11,9 +11,11 @@ namespace maskterial::segment {
 struct DenseOptions {
   // --- input: what the network sees (dense_input.hpp) ---
   double inference_scale = 0.5;  // images are resized by this first (area averaging)
-  double contrast_gain = 5.0;    // channels = clamp(C x gain, -input_clip, input_clip), C = I / I_bg - 1
+  // "contrast": clamp(C x gain, -input_clip, input_clip), C = I / I_bg - 1; "colour": the colour normalised by a
+  // fixed scan colour (MaskTerial's pixel mean and spread); "both": the two, 6 channels (ablations).
+  std::string input = "contrast";
+  double contrast_gain = 5.0;
   double input_clip = 4.0;
-  bool colour_input = false;     // + the colour normalised by a fixed scan colour (3 more channels; ablation)
   // --- network (dense_net.hpp) ---
   // Budget: the whole pipeline within a few times the classifier alone on one core. Convolutions with few
   // channels on large maps run far below peak on a CPU, so the 1/2 level (the output grid) is thin: a
@@ -26,12 +28,15 @@ struct DenseOptions {
   double boundary_threshold = 0.5;  // boundary probability above this separates seeds
   double seed_distance = 0.4;       // seeds: flake pixels whose normalised distance to the edge exceeds this
   int min_instance_cells = 3;       // smaller instances (output cells) are dropped
+  // Full-resolution masks grow by this many image pixels: the output grid is coarse (4 px at scale 0.5) and
+  // thin flakes come out too narrow; the classifier's pixels then set the flake's exact edge.
+  int mask_dilation_px = 4;
   // Score calibration: score = sigmoid(calibration_slope x logit(mean flake probability) + calibration_offset),
   // fitted on held-out predictions so that a score of 0.5 means half such instances are real flakes.
   double calibration_slope = 1.0;
   double calibration_offset = 0.0;
 
-  int input_channels() const { return colour_input ? 6 : 3; }
+  int input_channels() const { return input == "both" ? 6 : 3; }
   nlohmann::json to_json() const;
   // Missing keys keep their defaults; unknown keys, wrong types and bad values throw Error naming `source`.
   static DenseOptions from_json(const nlohmann::json& json, const std::string& source);

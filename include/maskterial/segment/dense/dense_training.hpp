@@ -30,6 +30,15 @@ constexpr int kDenseTrainingSize = 256;
 
 TrainingObjective dense_objective(DenseNet network, DenseLossWeights weights = {});
 
+// An image and its true flakes (CV_8U masks, nonzero inside).
+struct AnnotatedImage {
+  cv::Mat bgr8;
+  std::vector<cv::Mat> flakes;
+};
+// Fits the network's score calibration on images it was not trained on: each instance it finds is real when
+// it matches an unmatched true flake at IoU >= 0.5 (best score first). Returns the record for model.json.
+nlohmann::json calibrate_scores(DenseNet network, const std::vector<AnnotatedImage>& images);
+
 std::shared_ptr<DenseSegmenter> pretrain_dense(const DensePretraining& pretraining, const SegmenterTrainingRun& run);
 
 // Fine-tunes the dense model directory `base`, or a fresh network of `fresh` options when base is empty (the

@@ -10,7 +10,7 @@
 
 #include <torch/torch.h>
 
-#include "maskterial/segment/options.hpp"
+#include "maskterial/segment/mask2former/options.hpp"
 
 namespace maskterial::segment {
 

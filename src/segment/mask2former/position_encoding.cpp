@@ -1,4 +1,4 @@
-#include "maskterial/segment/position_encoding.hpp"
+#include "maskterial/segment/mask2former/position_encoding.hpp"
 
 #include <cmath>
 

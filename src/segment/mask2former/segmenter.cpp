@@ -1,4 +1,4 @@
-#include "maskterial/segment/segmenter.hpp"
+#include "maskterial/segment/mask2former/segmenter.hpp"
 
 #include <algorithm>
 #include <array>

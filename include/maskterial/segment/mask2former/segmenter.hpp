@@ -17,7 +17,7 @@
 
 #include "maskterial/segment/inference.hpp"
 #include "maskterial/segment/instance_segmenter.hpp"
-#include "maskterial/segment/mask2former.hpp"
+#include "maskterial/segment/mask2former/mask2former.hpp"
 
 namespace maskterial::segment {
 

@@ -1,9 +1,9 @@
-#include "maskterial/segment/transformer_decoder.hpp"
+#include "maskterial/segment/mask2former/transformer_decoder.hpp"
 
 #include <cmath>
 #include <limits>
 
-#include "maskterial/segment/position_encoding.hpp"
+#include "maskterial/segment/mask2former/position_encoding.hpp"
 
 namespace maskterial::segment {
 

@@ -1,9 +1,9 @@
-#include "maskterial/segment/matcher.hpp"
+#include "maskterial/segment/mask2former/matcher.hpp"
 
 #include <algorithm>
 
-#include "maskterial/segment/hungarian.hpp"
-#include "maskterial/segment/point_losses.hpp"
+#include "maskterial/segment/mask2former/hungarian.hpp"
+#include "maskterial/segment/mask2former/point_losses.hpp"
 #include "maskterial/util/error.hpp"
 
 namespace maskterial::segment {

@@ -1,8 +1,8 @@
-#include "maskterial/segment/pixel_decoder.hpp"
+#include "maskterial/segment/mask2former/pixel_decoder.hpp"
 
 #include <cmath>
 
-#include "maskterial/segment/position_encoding.hpp"
+#include "maskterial/segment/mask2former/position_encoding.hpp"
 
 namespace maskterial::segment {
 

@@ -10,8 +10,8 @@
 #include <nlohmann/json.hpp>
 #include <torch/torch.h>
 
-#include "maskterial/segment/mask2former.hpp"
-#include "maskterial/segment/matcher.hpp"
+#include "maskterial/segment/mask2former/mask2former.hpp"
+#include "maskterial/segment/mask2former/matcher.hpp"
 
 namespace maskterial::segment {
 

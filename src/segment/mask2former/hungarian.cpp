@@ -1,4 +1,4 @@
-#include "maskterial/segment/hungarian.hpp"
+#include "maskterial/segment/mask2former/hungarian.hpp"
 
 #include <cmath>
 #include <limits>

@@ -1,4 +1,4 @@
-#include "maskterial/segment/point_losses.hpp"
+#include "maskterial/segment/mask2former/point_losses.hpp"
 
 namespace maskterial::segment {
 

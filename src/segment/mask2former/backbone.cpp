@@ -1,4 +1,4 @@
-#include "maskterial/segment/backbone.hpp"
+#include "maskterial/segment/mask2former/backbone.hpp"
 
 namespace maskterial::segment {
 

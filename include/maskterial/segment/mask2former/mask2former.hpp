@@ -10,10 +10,10 @@
 
 #include <torch/torch.h>
 
-#include "maskterial/segment/backbone.hpp"
-#include "maskterial/segment/options.hpp"
-#include "maskterial/segment/pixel_decoder.hpp"
-#include "maskterial/segment/transformer_decoder.hpp"
+#include "maskterial/segment/mask2former/backbone.hpp"
+#include "maskterial/segment/mask2former/options.hpp"
+#include "maskterial/segment/mask2former/pixel_decoder.hpp"
+#include "maskterial/segment/mask2former/transformer_decoder.hpp"
 
 namespace maskterial::segment {
 

@@ -15,8 +15,8 @@
 
 #include <torch/torch.h>
 
-#include "maskterial/segment/backbone.hpp"
-#include "maskterial/segment/options.hpp"
+#include "maskterial/segment/mask2former/backbone.hpp"
+#include "maskterial/segment/mask2former/options.hpp"
 
 namespace maskterial::segment {
 

@@ -1,4 +1,4 @@
-#include "maskterial/segment/options.hpp"
+#include "maskterial/segment/mask2former/options.hpp"
 
 #include <set>
 

@@ -1,6 +1,6 @@
-#include "maskterial/segment/criterion.hpp"
+#include "maskterial/segment/mask2former/criterion.hpp"
 
-#include "maskterial/segment/point_losses.hpp"
+#include "maskterial/segment/mask2former/point_losses.hpp"
 #include "maskterial/util/error.hpp"
 #include "maskterial/util/json_fields.hpp"
 

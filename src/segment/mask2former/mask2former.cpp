@@ -1,4 +1,4 @@
-#include "maskterial/segment/mask2former.hpp"
+#include "maskterial/segment/mask2former/mask2former.hpp"
 
 #include "maskterial/util/error.hpp"
 
