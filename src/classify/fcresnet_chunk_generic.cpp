@@ -1,0 +1,3 @@
+// The chunk kernel compiled for generic (flags in CMakeLists.txt).
+#define MASKTERIAL_CHUNK_VARIANT generic
+#include "fcresnet_chunk_impl.hpp"
