@@ -49,9 +49,11 @@ using RunFunction = double (*)(const Problem&, const Chunk&, float* scratch, boo
 RunFunction chunk_kernel();
 const char* chunk_kernel_name();  // instruction set of chunk_kernel(): "avx512", "avx2" or "generic"
 
-// Dropout randomness: a 32-bit hash of the unit's position in the batch, keyed per step and block.
-inline uint32_t dropout_bits(uint64_t key, uint32_t element) {
-  uint32_t x = element * 0x9E3779B9u + static_cast<uint32_t>(key);
+// Dropout randomness: a 32-bit hash of the unit's position in the batch, keyed per step and block. A template
+// so the kernels run it on vectors of elements and FCResNetTrainer::dropout_keeps on one.
+template <class U>
+inline __attribute__((always_inline)) U dropout_bits(uint64_t key, U element) {
+  U x = element * 0x9E3779B9u + static_cast<uint32_t>(key);
   x ^= x >> 16;
   x *= 0x7feb352du;
   x ^= x >> 15;
