@@ -205,6 +205,8 @@ double FCResNetTrainer::step(const float* data, const int64_t* labels, const int
   return loss;
 }
 
+const char* FCResNetTrainer::instruction_set() { return chunk::chunk_kernel_name(); }
+
 void FCResNetTrainer::copy_to(FCResNet& net) const {
   torch::NoGradGuard no_grad;
   auto params = net->named_parameters();

@@ -49,6 +49,8 @@ class FCResNetTrainer {
   // Whether dropout keeps unit `unit` of batch sample `sample` in residual block `block` (0-based) at step
   // `step` (0-based, counting compute_gradients calls).
   bool dropout_keeps(int64_t step, int block, int64_t sample, int unit) const;
+  // The instruction set the chunk kernel was picked for on this CPU: "avx512", "avx2" or "generic".
+  static const char* instruction_set();
 
  private:
   uint64_t dropout_key(int64_t step, int block) const;
