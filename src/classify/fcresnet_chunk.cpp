@@ -6,32 +6,29 @@ namespace avx2 { double run(const Problem&, const Chunk&, float*, bool); }
 namespace generic { double run(const Problem&, const Chunk&, float*, bool); }
 
 namespace {
-struct Kernel {
-  RunFunction run;
-  const char* name;
-};
-
-Kernel pick() {
+bool cpu_has(const std::string& instruction_set) {
 #if defined(__x86_64__) && defined(__GNUC__)
   __builtin_cpu_init();
-  if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl")) return {avx512::run, "avx512"};
-  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return {avx2::run, "avx2"};
+  if (instruction_set == "avx512") return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl");
+  if (instruction_set == "avx2") return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
 #endif
-  return {generic::run, "generic"};
-}
-
-const Kernel& kernel() {
-  static const Kernel chosen = pick();
-  return chosen;
+  return instruction_set == "generic";
 }
 }  // namespace
+
+const char* best_instruction_set() {
+  static const char* const best = cpu_has("avx512") ? "avx512" : cpu_has("avx2") ? "avx2" : "generic";
+  return best;
+}
+
+RunFunction chunk_kernel(const std::string& instruction_set) {
+  if (!cpu_has(instruction_set)) return nullptr;
+  return instruction_set == "avx512" ? avx512::run : instruction_set == "avx2" ? avx2::run : generic::run;
+}
 
 size_t scratch_floats(const Problem& p) {
   const int in = p.layers[0].in;
   return static_cast<size_t>(kChunk) * (in + (p.depth + 1) * p.width + p.depth * p.width + p.classes + 2 * p.width);
 }
-
-RunFunction chunk_kernel() { return kernel().run; }
-const char* chunk_kernel_name() { return kernel().name; }
 
 }  // namespace maskterial::fcresnet_chunk

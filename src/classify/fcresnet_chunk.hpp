@@ -5,6 +5,7 @@
 // best one the CPU has is picked at run time (chunk_kernel()).
 #include <cstddef>
 #include <cstdint>
+#include <string>
 
 namespace maskterial::fcresnet_chunk {
 
@@ -46,8 +47,9 @@ size_t scratch_floats(const Problem& problem);
 // Adds the chunk's gradients to the layers' lane accumulators; returns the summed cross-entropy of the
 // chunk's samples when want_loss, else 0.
 using RunFunction = double (*)(const Problem&, const Chunk&, float* scratch, bool want_loss);
-RunFunction chunk_kernel();
-const char* chunk_kernel_name();  // instruction set of chunk_kernel(): "avx512", "avx2" or "generic"
+const char* best_instruction_set();  // of this CPU: "avx512", "avx2" or "generic"
+// The kernel for an instruction set; null when unknown or this CPU lacks it.
+RunFunction chunk_kernel(const std::string& instruction_set);
 
 // Dropout randomness: a 32-bit hash of the unit's position in the batch, keyed per step and block. A template
 // so the kernels run it on vectors of elements and FCResNetTrainer::dropout_keeps on one.

@@ -108,8 +108,14 @@ std::string layer_prefix(size_t i, size_t n) {
 
 }  // namespace
 
-FCResNetTrainer::FCResNetTrainer(const FCResNet& net, double learning_rate, uint64_t dropout_seed)
-    : options_(net->options()), learning_rate_(learning_rate), dropout_seed_(dropout_seed) {
+FCResNetTrainer::FCResNetTrainer(const FCResNet& net, double learning_rate, uint64_t dropout_seed,
+                                 const std::string& instruction_set)
+    : options_(net->options()),
+      learning_rate_(learning_rate),
+      dropout_seed_(dropout_seed),
+      instruction_set_(instruction_set.empty() ? chunk::best_instruction_set() : instruction_set) {
+  if (!chunk::chunk_kernel(instruction_set_))
+    throw Error("the FCResNet trainer has no '" + instruction_set_ + "' kernel for this CPU");
   const auto params = net->named_parameters();
   const auto buffers = net->named_buffers();
   const size_t count = static_cast<size_t>(options_.depth) + 2;
@@ -179,7 +185,7 @@ double FCResNetTrainer::compute_gradients(const float* data, const int64_t* labe
                          static_cast<float>(1.0 / (1.0 - options_.dropout_rate)), dropout_threshold(), keys_.data(),
                          1.0 / static_cast<double>(n)};
   scratch_.resize(chunk::scratch_floats(problem));
-  const chunk::RunFunction run = chunk::chunk_kernel();
+  const chunk::RunFunction run = chunk::chunk_kernel(instruction_set_);
   double loss = 0;
   for (size_t first = 0; first < n; first += chunk::kChunk) {
     const chunk::Chunk c{data, labels, index + first, static_cast<int>(std::min<size_t>(chunk::kChunk, n - first)),
@@ -205,7 +211,7 @@ double FCResNetTrainer::step(const float* data, const int64_t* labels, const int
   return loss;
 }
 
-const char* FCResNetTrainer::instruction_set() { return chunk::chunk_kernel_name(); }
+const char* FCResNetTrainer::best_instruction_set() { return chunk::best_instruction_set(); }
 
 void FCResNetTrainer::copy_to(FCResNet& net) const {
   torch::NoGradGuard no_grad;

@@ -56,7 +56,7 @@ std::string runtime_report() {
       << at::get_num_interop_threads() << "\n";
   out << "oneDNN: " << onednn_description() << "\n";
   out << "OpenCV: " << cv::getVersionString() << ", threads " << cv::getNumThreads() << "\n";
-  out << "FCResNet training kernel: " << FCResNetTrainer::instruction_set() << "\n";
+  out << "FCResNet training kernel: " << FCResNetTrainer::best_instruction_set() << "\n";
   return out.str();
 }
 

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "maskterial/classify/fcresnet_trainer.hpp"
+#include "maskterial/util/error.hpp"
 
 using namespace maskterial;
 
@@ -57,7 +58,7 @@ void expect_close(const torch::Tensor& expected, const torch::Tensor& got, const
   EXPECT_LT((expected - got).abs().max().item<double>(), 2e-5 * std::max(scale, 1e-3)) << what;
 }
 
-void check_against_autograd(bool spectral) {
+void check_against_autograd(bool spectral, const std::string& instruction_set) {
   FCResNetOptions o;
   o.num_classes = 3;
   o.spectral_normalization = spectral;
@@ -66,10 +67,11 @@ void check_against_autograd(bool spectral) {
   {
     torch::NoGradGuard no_grad;  // σ well above coeff in the residual layers, below it in the first
     for (auto& p : net->named_parameters())
-      if (p.key().rfind("residuals.", 0) == 0 && p.key().find("weight") != std::string::npos) p.value().mul_(4);
+      if (p.key().find("weight") != std::string::npos && p.key().rfind("last", 0) != 0)
+        p.value().mul_(p.key().rfind("first", 0) == 0 ? 0.1 : 4.0);
   }
   const Batch b = random_batch(o.num_classes);
-  FCResNetTrainer trainer(net, 0.01, 5);
+  FCResNetTrainer trainer(net, 0.01, 5, instruction_set);
   net->train();
   torch::optim::Adam adam(net->parameters(), torch::optim::AdamOptions(0.01));
   for (int64_t step = 0; step < 2; ++step) {
@@ -105,9 +107,37 @@ void check_against_autograd(bool spectral) {
 
 }  // namespace
 
-TEST(FCResNetTrainer, SpectralNetworkMatchesAutogradAndAdam) { check_against_autograd(true); }
+// Every kernel this CPU can run (the best one is what training uses).
+std::vector<std::string> runnable_instruction_sets() {
+  std::vector<std::string> out;
+  for (const char* isa : {"generic", "avx2", "avx512"}) {
+    try {
+      FCResNetTrainer(FCResNet(FCResNetOptions{}), 0.01, 0, isa);
+      out.push_back(isa);
+    } catch (const Error&) {
+    }
+  }
+  return out;
+}
 
-TEST(FCResNetTrainer, PlainNetworkMatchesAutogradAndAdam) { check_against_autograd(false); }
+TEST(FCResNetTrainer, SpectralNetworkMatchesAutogradAndAdam) {
+  for (const std::string& isa : runnable_instruction_sets()) {
+    SCOPED_TRACE(isa);
+    check_against_autograd(true, isa);
+  }
+}
+
+TEST(FCResNetTrainer, PlainNetworkMatchesAutogradAndAdam) {
+  for (const std::string& isa : runnable_instruction_sets()) {
+    SCOPED_TRACE(isa);
+    check_against_autograd(false, isa);
+  }
+}
+
+TEST(FCResNetTrainer, RefusesAnInstructionSetItHasNoKernelFor) {
+  EXPECT_THROW(FCResNetTrainer(FCResNet(FCResNetOptions{}), 0.01, 0, "sse9"), Error);
+  EXPECT_NE(std::string(FCResNetTrainer::best_instruction_set()), "");
+}
 
 TEST(FCResNetTrainer, DropoutKeepsOneMinusPAndChangesEveryStepAndBlock) {
   FCResNetOptions o;

@@ -8,6 +8,7 @@
 // torch::optim::Adam's update. Only the dropout masks come from a different generator (dropout_keeps).
 // Tests compare loss and gradients with libtorch autograd on the same masks.
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "maskterial/classify/fcresnet.hpp"
@@ -31,8 +32,10 @@ struct TrainerLayer {
 class FCResNetTrainer {
  public:
   // Takes the network's current weights and spectral-norm buffers; Adam with torch's defaults
-  // (β 0.9 / 0.999, ε 1e-8). `dropout_seed` keys the dropout masks.
-  FCResNetTrainer(const FCResNet& net, double learning_rate, uint64_t dropout_seed);
+  // (β 0.9 / 0.999, ε 1e-8). `dropout_seed` keys the dropout masks. `instruction_set` picks the kernel
+  // ("avx512", "avx2", "generic"; empty: the best this CPU has); Error if the CPU lacks it.
+  FCResNetTrainer(const FCResNet& net, double learning_rate, uint64_t dropout_seed,
+                  const std::string& instruction_set = "");
 
   // Samples are rows data[index[i]] (input_dim floats, standardised) with network output labels[index[i]].
   // One training step: power iteration, forward, backward, Adam. Returns the batch's mean cross-entropy
@@ -49,8 +52,8 @@ class FCResNetTrainer {
   // Whether dropout keeps unit `unit` of batch sample `sample` in residual block `block` (0-based) at step
   // `step` (0-based, counting compute_gradients calls).
   bool dropout_keeps(int64_t step, int block, int64_t sample, int unit) const;
-  // The instruction set the chunk kernel was picked for on this CPU: "avx512", "avx2" or "generic".
-  static const char* instruction_set();
+  // The best instruction set of this CPU, the trainer's default: "avx512", "avx2" or "generic".
+  static const char* best_instruction_set();
 
  private:
   uint64_t dropout_key(int64_t step, int block) const;
@@ -59,6 +62,7 @@ class FCResNetTrainer {
   FCResNetOptions options_;
   double learning_rate_;
   uint64_t dropout_seed_;
+  std::string instruction_set_;
   int64_t steps_ = 0;
   std::vector<TrainerLayer> layers_;
   std::vector<uint64_t> keys_;  // dropout key per residual block of the current step
