@@ -4,9 +4,11 @@
 #include <cstdio>
 #include <filesystem>
 
+#include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 
 #include "maskterial/classify/pixel_classifier.hpp"
+#include "maskterial/util/error.hpp"
 
 namespace maskterial {
 namespace {
@@ -102,6 +104,24 @@ cv::Mat render_overlay(const cv::Mat& bgr8, const Detection& d) {
     cv::putText(overlay, label, at, cv::FONT_HERSHEY_SIMPLEX, 0.5 * thickness, colour, thickness, cv::LINE_AA);
   }
   return overlay;
+}
+
+OverlayFormat parse_overlay_format(const std::string& name) {
+  if (name == "jpeg") return OverlayFormat::Jpeg;
+  if (name == "png") return OverlayFormat::Png;
+  throw Error("overlay format must be jpeg or png, got '" + name + "'");
+}
+
+const char* overlay_extension(OverlayFormat format) { return format == OverlayFormat::Jpeg ? ".jpg" : ".png"; }
+
+std::vector<uchar> encode_overlay(const cv::Mat& bgr8, const Detection& detection, OverlayFormat format) {
+  std::vector<uchar> bytes;
+  const std::vector<int> params = format == OverlayFormat::Jpeg
+                                      ? std::vector<int>{cv::IMWRITE_JPEG_QUALITY, kOverlayJpegQuality}
+                                      : std::vector<int>{};
+  if (!cv::imencode(overlay_extension(format), render_overlay(bgr8, detection), bytes, params))
+    throw Error("overlay encoding failed");
+  return bytes;
 }
 
 int64_t category_id_of(const Flake& f) {
