@@ -1,0 +1,111 @@
+// Where a user waits, as ratios measured in the same run (so a busy machine slows both sides alike), on the
+// GrapheneH images of the MaskTerial demo (1920×1200 JPEG), one core:
+//  - BM_ClassifierPathOverDecode: what `detect --segmenter none` does per image (JPEG decode, detection with
+//    the built-in classifier, the default JPEG overlay, the JSON record) ÷ the JPEG decode alone;
+//  - BM_SegmenterPipelineOverClassifierPath: the default pipeline (shipped lite segmentation model +
+//    classifier) ÷ the classifier path, each including decode, overlay and JSON.
+#include <benchmark/benchmark.h>
+
+#include <chrono>
+#include <filesystem>
+
+#include <opencv2/core/utility.hpp>
+
+#include "maskterial/classify/pixel_classifier.hpp"
+#include "maskterial/core/shipped_models.hpp"
+#include "maskterial/image/io.hpp"
+#include "maskterial/pipeline/detector.hpp"
+#include "maskterial/pipeline/outputs.hpp"
+#include "maskterial/segment/segmenter.hpp"
+#include "maskterial/util/compute_threads.hpp"
+#include "maskterial/util/files.hpp"
+
+namespace {
+
+using namespace maskterial;
+using Clock = std::chrono::steady_clock;
+
+struct EncodedImage {
+  std::string name, bytes;
+};
+
+const std::vector<EncodedImage>& graphene_jpegs() {
+  static const std::vector<EncodedImage> images = [] {
+    std::vector<EncodedImage> out;
+    const std::string dir = std::string(MASKTERIAL_SHARED_DATA) + "/maskterial-demo/images/GrapheneH";
+    if (std::filesystem::is_directory(dir))
+      for (const auto& path : list_images({dir})) out.push_back({path, read_file(path)});
+    return out;
+  }();
+  return images;
+}
+
+double ms_since(Clock::time_point start) {
+  return std::chrono::duration<double, std::milli>(Clock::now() - start).count();
+}
+
+// decode → detect → default overlay → JSON, as detect does per image (files not written: disk is not CPU).
+size_t detect_image(const Detector& detector, const EncodedImage& image) {
+  const cv::Mat bgr8 = decode_image(image.bytes, image.name);
+  const Detection detection = detector.detect(bgr8, image.name);
+  benchmark::DoNotOptimize(encode_overlay(bgr8, detection, OverlayFormat::Jpeg).data());
+  benchmark::DoNotOptimize(detection_to_json(detection).dump().size());
+  return detection.flakes.size();
+}
+
+void one_core() {
+  set_compute_threads(1);
+  cv::setNumThreads(1);
+}
+
+void BM_ClassifierPathOverDecode(benchmark::State& state) {
+  const auto& images = graphene_jpegs();
+  if (images.empty()) return state.SkipWithError("shared GrapheneH images not found");
+  one_core();
+  const Detector classifier_path(default_classifier(), DetectorOptions{});
+  double decode_ms = 0, path_ms = 0;
+  size_t n = 0;
+  for (auto _ : state)
+    for (const auto& image : images) {
+      auto start = Clock::now();
+      benchmark::DoNotOptimize(decode_image(image.bytes, image.name).data);
+      decode_ms += ms_since(start);
+      start = Clock::now();
+      detect_image(classifier_path, image);
+      path_ms += ms_since(start);
+      ++n;
+    }
+  state.counters["decode_ms"] = decode_ms / n;
+  state.counters["classifier_path_ms"] = path_ms / n;
+  state.counters["ratio"] = path_ms / decode_ms;
+}
+
+void BM_SegmenterPipelineOverClassifierPath(benchmark::State& state) {
+  const auto& images = graphene_jpegs();
+  if (images.empty()) return state.SkipWithError("shared GrapheneH images not found");
+  if (!std::filesystem::is_directory(shipped_segmenter_dir())) return state.SkipWithError("no shipped segmenter");
+  one_core();
+  const Detector classifier_path(default_classifier(), DetectorOptions{});
+  const Detector segmenter_pipeline(default_classifier(), DetectorOptions{}, {},
+                                    segment::Segmenter::load(shipped_segmenter_dir()));
+  double path_ms = 0, pipeline_ms = 0;
+  size_t n = 0;
+  for (auto _ : state)
+    for (const auto& image : images) {
+      auto start = Clock::now();
+      detect_image(classifier_path, image);
+      path_ms += ms_since(start);
+      start = Clock::now();
+      detect_image(segmenter_pipeline, image);
+      pipeline_ms += ms_since(start);
+      ++n;
+    }
+  state.counters["classifier_path_ms"] = path_ms / n;
+  state.counters["segmenter_pipeline_ms"] = pipeline_ms / n;
+  state.counters["ratio"] = pipeline_ms / path_ms;
+}
+
+}  // namespace
+
+BENCHMARK(BM_ClassifierPathOverDecode)->Unit(benchmark::kMillisecond)->MinTime(2.0);
+BENCHMARK(BM_SegmenterPipelineOverClassifierPath)->Unit(benchmark::kMillisecond)->Iterations(1);
