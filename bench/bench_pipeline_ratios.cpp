@@ -9,8 +9,6 @@
 #include <chrono>
 #include <filesystem>
 
-#include <opencv2/core/utility.hpp>
-
 #include "maskterial/classify/pixel_classifier.hpp"
 #include "maskterial/core/shipped_models.hpp"
 #include "maskterial/image/io.hpp"
@@ -53,56 +51,46 @@ size_t detect_image(const Detector& detector, const EncodedImage& image) {
   return detection.flakes.size();
 }
 
-void one_core() {
-  set_compute_threads(1);
-  cv::setNumThreads(1);
+// Runs `first` then `second` on every image in each benchmark iteration; counters: their mean ms per image
+// and ratio = second / first.
+template <class First, class Second>
+void interleaved(benchmark::State& state, const char* first_name, First first, const char* second_name, Second second) {
+  double first_ms = 0, second_ms = 0;
+  size_t n = 0;
+  for (auto _ : state)
+    for (const auto& image : graphene_jpegs()) {
+      auto start = Clock::now();
+      first(image);
+      first_ms += ms_since(start);
+      start = Clock::now();
+      second(image);
+      second_ms += ms_since(start);
+      ++n;
+    }
+  state.counters[first_name] = first_ms / n;
+  state.counters[second_name] = second_ms / n;
+  state.counters["ratio"] = second_ms / first_ms;
 }
 
 void BM_ClassifierPathOverDecode(benchmark::State& state) {
-  const auto& images = graphene_jpegs();
-  if (images.empty()) return state.SkipWithError("shared GrapheneH images not found");
-  one_core();
+  if (graphene_jpegs().empty()) return state.SkipWithError("shared GrapheneH images not found");
+  set_compute_threads(1);  // one core: libtorch, OpenBLAS and OpenCV
   const Detector classifier_path(default_classifier(), DetectorOptions{});
-  double decode_ms = 0, path_ms = 0;
-  size_t n = 0;
-  for (auto _ : state)
-    for (const auto& image : images) {
-      auto start = Clock::now();
-      benchmark::DoNotOptimize(decode_image(image.bytes, image.name).data);
-      decode_ms += ms_since(start);
-      start = Clock::now();
-      detect_image(classifier_path, image);
-      path_ms += ms_since(start);
-      ++n;
-    }
-  state.counters["decode_ms"] = decode_ms / n;
-  state.counters["classifier_path_ms"] = path_ms / n;
-  state.counters["ratio"] = path_ms / decode_ms;
+  interleaved(
+      state, "decode_ms", [](const EncodedImage& image) { benchmark::DoNotOptimize(decode_image(image.bytes, image.name).data); },
+      "classifier_path_ms", [&](const EncodedImage& image) { detect_image(classifier_path, image); });
 }
 
 void BM_SegmenterPipelineOverClassifierPath(benchmark::State& state) {
-  const auto& images = graphene_jpegs();
-  if (images.empty()) return state.SkipWithError("shared GrapheneH images not found");
+  if (graphene_jpegs().empty()) return state.SkipWithError("shared GrapheneH images not found");
   if (!std::filesystem::is_directory(shipped_segmenter_dir())) return state.SkipWithError("no shipped segmenter");
-  one_core();
+  set_compute_threads(1);  // one core: libtorch, OpenBLAS and OpenCV
   const Detector classifier_path(default_classifier(), DetectorOptions{});
   const Detector segmenter_pipeline(default_classifier(), DetectorOptions{}, {},
                                     segment::Segmenter::load(shipped_segmenter_dir()));
-  double path_ms = 0, pipeline_ms = 0;
-  size_t n = 0;
-  for (auto _ : state)
-    for (const auto& image : images) {
-      auto start = Clock::now();
-      detect_image(classifier_path, image);
-      path_ms += ms_since(start);
-      start = Clock::now();
-      detect_image(segmenter_pipeline, image);
-      pipeline_ms += ms_since(start);
-      ++n;
-    }
-  state.counters["classifier_path_ms"] = path_ms / n;
-  state.counters["segmenter_pipeline_ms"] = pipeline_ms / n;
-  state.counters["ratio"] = pipeline_ms / path_ms;
+  interleaved(
+      state, "classifier_path_ms", [&](const EncodedImage& image) { detect_image(classifier_path, image); },
+      "segmenter_pipeline_ms", [&](const EncodedImage& image) { detect_image(segmenter_pipeline, image); });
 }
 
 }  // namespace
