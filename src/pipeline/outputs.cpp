@@ -91,8 +91,14 @@ cv::Mat render_overlay(const cv::Mat& bgr8, const Detection& d) {
   const int thickness = std::max(1, bgr8.cols / 640);
   for (const auto& f : d.flakes) {
     const cv::Mat mask = coco::decode(f.segmentation);
+    // Contours of the flake's bounding box only: the same outline, without scanning the whole image.
+    const cv::Rect box = cv::Rect(cv::Point(static_cast<int>(f.bbox[0]), static_cast<int>(f.bbox[1])),
+                                  cv::Point(static_cast<int>(std::ceil(f.bbox[0] + f.bbox[2])),
+                                            static_cast<int>(std::ceil(f.bbox[1] + f.bbox[3])))) &
+                         cv::Rect(0, 0, mask.cols, mask.rows);
     std::vector<std::vector<cv::Point>> contours;
-    cv::findContours(mask, contours, cv::RETR_EXTERNAL, cv::CHAIN_APPROX_SIMPLE);
+    if (box.area() > 0)
+      cv::findContours(mask(box), contours, cv::RETR_EXTERNAL, cv::CHAIN_APPROX_SIMPLE, box.tl());
     const cv::Scalar colour = class_colour(f.class_id);
     cv::drawContours(overlay, contours, -1, colour, thickness, cv::LINE_AA);
     char label[64];
