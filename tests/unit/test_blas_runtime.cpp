@@ -1,6 +1,7 @@
 // BLAS kernel choice and GEMM self-check (blas_runtime.hpp), and the runtime report of `maskterial doctor`.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <cstdlib>
 
 #include "maskterial/util/blas_runtime.hpp"
