@@ -74,7 +74,8 @@ TEST(Cli, OverlaysOnlyForImagesWithFlakesAndAsPngOnRequest) {
   const std::string demo = kShared + "/2dmatgmm-demo";
   if (!fs::exists(demo)) GTEST_SKIP() << "shared data not found";
   std::string with_flakes;
-  for (const auto& [name, expected] : read_json(demo + "/reference_gmm_detections.json").items())
+  const auto reference = read_json(demo + "/reference_gmm_detections.json");
+  for (const auto& [name, expected] : reference.items())
     if (!expected["flakes"].empty()) with_flakes = name;
   ASSERT_FALSE(with_flakes.empty());
   const fs::path in = fresh_dir("mt_cli_overlays_in");
