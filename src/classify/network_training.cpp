@@ -4,6 +4,7 @@
 #include <map>
 #include <random>
 
+#include "maskterial/classify/fcresnet_trainer.hpp"
 #include "maskterial/util/error.hpp"
 #include "maskterial/util/json_fields.hpp"
 #include "maskterial/util/progress.hpp"
@@ -142,7 +143,11 @@ std::shared_ptr<NetworkClassifier> train_network(NetworkClassifier::Head head, c
   FCResNetOptions arch = options.arch;
   arch.num_classes = static_cast<int>(k);
   FCResNet net(arch);
-  torch::optim::Adam optimizer(net->parameters(), torch::optim::AdamOptions(options.learning_rate));
+  // Steps run in FCResNetTrainer (same math as net's autograd, without its per-operation overhead); the
+  // module gets the weights back for the test curves and at the end.
+  FCResNetTrainer trainer(net, options.learning_rate, options.seed);
+  const float* data = all_data.data_ptr<float>();
+  const int64_t* labels = all_labels.data_ptr<int64_t>();
   TrainingCurves curves;
   ProgressBar progress(static_cast<size_t>(options.iterations), head == NetworkClassifier::Head::Gda ? "train amm" : "train mlp",
                        options.show_progress);
@@ -163,23 +168,17 @@ std::shared_ptr<NetworkClassifier> train_network(NetworkClassifier::Head head, c
     } else {
       for (auto& i : batch_index) i = static_cast<int64_t>(uniform_index(rng, static_cast<uint64_t>(all_data.size(0))));
     }
-    const torch::Tensor idx = torch::from_blob(batch_index.data(), {static_cast<int64_t>(batch_index.size())}, torch::kInt64);
-    net->train();
-    optimizer.zero_grad();
-    const torch::Tensor loss = torch::nn::functional::cross_entropy(net->forward(all_data.index_select(0, idx)),
-                                                                    all_labels.index_select(0, idx));
-    loss.backward();
-    optimizer.step();
-
     const bool record = it % options.test_interval == 0 || it + 1 == options.iterations;
+    const double train_loss = trainer.step(data, labels, batch_index.data(), batch_index.size(), record);
+
     if (record) {
-      const double train_loss = loss.item<double>();
       curves.iteration.push_back(it);
       curves.train_loss.push_back(train_loss);
       char status[96];
       std::snprintf(status, sizeof status, "loss %.4f", train_loss);
       if (test_x.defined()) {
         torch::NoGradGuard no_grad;
+        trainer.copy_to(net);
         net->eval();
         const torch::Tensor logits = net->forward(test_x);
         const double test_loss = torch::nn::functional::cross_entropy(logits, test_y).item<double>();
@@ -194,6 +193,7 @@ std::shared_ptr<NetworkClassifier> train_network(NetworkClassifier::Head head, c
     if (options.on_iteration && ((it + 1) % 50 == 0 || it + 1 == options.iterations))
       options.on_iteration(it + 1, options.iterations);
   }
+  trainer.copy_to(net);
   progress.finish();
   net->eval();
 

@@ -14,7 +14,7 @@
 namespace maskterial {
 namespace {
 
-BatchItem process(size_t index, const std::string& path, const DetectFunction& detect) {
+BatchItem process(size_t index, const std::string& path, const DetectFunction& detect, const FinishFunction& finish) {
   BatchItem item;
   item.index = index;
   item.path = path;
@@ -24,6 +24,7 @@ BatchItem process(size_t index, const std::string& path, const DetectFunction& d
     item.detection = detect(item.image, path);
     item.detect_ms =
         std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+    if (finish) finish(item);
   } catch (const std::exception& e) {
     const std::string what = e.what();
     item.error = what.rfind(path, 0) == 0 ? what : path + ": " + what;
@@ -57,7 +58,7 @@ BatchSummary run_batch(const std::vector<std::string>& paths, const DetectFuncti
       }
       const size_t i = next.fetch_add(1);
       if (i >= paths.size()) return;
-      BatchItem item = process(i, paths[i], detect);
+      BatchItem item = process(i, paths[i], detect, options.finish_on_worker);
       std::lock_guard<std::mutex> lock(mutex);
       done.emplace(i, std::move(item));
       ready.notify_one();

@@ -4,9 +4,11 @@
 #include <cstdio>
 #include <filesystem>
 
+#include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 
 #include "maskterial/classify/pixel_classifier.hpp"
+#include "maskterial/util/error.hpp"
 
 namespace maskterial {
 namespace {
@@ -89,8 +91,14 @@ cv::Mat render_overlay(const cv::Mat& bgr8, const Detection& d) {
   const int thickness = std::max(1, bgr8.cols / 640);
   for (const auto& f : d.flakes) {
     const cv::Mat mask = coco::decode(f.segmentation);
+    // Contours of the flake's bounding box only: the same outline, without scanning the whole image.
+    const cv::Rect box = cv::Rect(cv::Point(static_cast<int>(f.bbox[0]), static_cast<int>(f.bbox[1])),
+                                  cv::Point(static_cast<int>(std::ceil(f.bbox[0] + f.bbox[2])),
+                                            static_cast<int>(std::ceil(f.bbox[1] + f.bbox[3])))) &
+                         cv::Rect(0, 0, mask.cols, mask.rows);
     std::vector<std::vector<cv::Point>> contours;
-    cv::findContours(mask, contours, cv::RETR_EXTERNAL, cv::CHAIN_APPROX_SIMPLE);
+    if (box.area() > 0)
+      cv::findContours(mask(box), contours, cv::RETR_EXTERNAL, cv::CHAIN_APPROX_SIMPLE, box.tl());
     const cv::Scalar colour = class_colour(f.class_id);
     cv::drawContours(overlay, contours, -1, colour, thickness, cv::LINE_AA);
     char label[64];
@@ -102,6 +110,24 @@ cv::Mat render_overlay(const cv::Mat& bgr8, const Detection& d) {
     cv::putText(overlay, label, at, cv::FONT_HERSHEY_SIMPLEX, 0.5 * thickness, colour, thickness, cv::LINE_AA);
   }
   return overlay;
+}
+
+OverlayFormat parse_overlay_format(const std::string& name) {
+  if (name == "jpeg") return OverlayFormat::Jpeg;
+  if (name == "png") return OverlayFormat::Png;
+  throw Error("overlay format must be jpeg or png, got '" + name + "'");
+}
+
+const char* overlay_extension(OverlayFormat format) { return format == OverlayFormat::Jpeg ? ".jpg" : ".png"; }
+
+std::vector<uchar> encode_overlay(const cv::Mat& bgr8, const Detection& detection, OverlayFormat format) {
+  std::vector<uchar> bytes;
+  const std::vector<int> params = format == OverlayFormat::Jpeg
+                                      ? std::vector<int>{cv::IMWRITE_JPEG_QUALITY, kOverlayJpegQuality}
+                                      : std::vector<int>{};
+  if (!cv::imencode(overlay_extension(format), render_overlay(bgr8, detection), bytes, params))
+    throw Error("overlay encoding failed");
+  return bytes;
 }
 
 int64_t category_id_of(const Flake& f) {

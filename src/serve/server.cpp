@@ -20,6 +20,7 @@
 #include "maskterial/serve/model_store.hpp"
 #include "maskterial/serve/training_jobs.hpp"
 #include "maskterial/serve/worker_pool.hpp"
+#include "maskterial/util/compute_threads.hpp"
 #include "web_assets.hpp"
 
 namespace fs = std::filesystem;
@@ -81,6 +82,7 @@ struct Server::Impl {
         store(options.models_dir),
         pool(options.workers ? options.workers : std::max(1u, std::thread::hardware_concurrency()), options.queue),
         jobs(store) {
+    if (pool.threads() > 1) set_compute_threads(1);  // one image per worker already keeps the cores busy
     // httplib's default also sets SO_REUSEPORT, with which a second server on a taken port starts silently and
     // shares the requests; only SO_REUSEADDR (restart right after a stop) is wanted.
     http.set_socket_options([](socket_t sock) {
@@ -272,8 +274,7 @@ struct Server::Impl {
                          {"size_threshold", settings.size_threshold},
                          {"min_score", settings.min_score}};
       if (overlay) {
-        std::vector<uchar> png;
-        cv::imencode(".png", render_overlay(bgr8, detection), png);
+        const std::vector<uchar> png = encode_overlay(bgr8, detection, OverlayFormat::Png);
         out["overlay_png_base64"] = base64_encode(std::string(png.begin(), png.end()));
       }
       out["timing_ms"] = {{"decode", decode_ms}, {"detect", ms_since(start) - decode_ms}};

@@ -63,11 +63,47 @@ TEST(Cli, DetectCompatReproducesReferenceAndWritesAllOutputs) {
       EXPECT_EQ(record["flakes"][i]["center"], expected["flakes"][i]["center"]);
       EXPECT_TRUE(record["flakes"][i]["segmentation"]["counts"].is_string());
     }
-    EXPECT_TRUE(fs::exists(out / "overlays" / (fs::path(name).stem().string() + ".png")));
+    const std::string overlay = read_file((out / "overlays" / (fs::path(name).stem().string() + ".jpg")).string());
+    EXPECT_EQ(overlay.substr(0, 3), "\xFF\xD8\xFF") << name << ": overlays are JPEG by default";
   }
   EXPECT_GT(read_file((out / "flakes.csv").string()).size(), 200u);
   EXPECT_TRUE(read_json((out / "coco.json").string()).is_array());
   EXPECT_TRUE(no_temp_files(out));
+}
+
+TEST(Cli, OverlaysOnlyForImagesWithFlakesAndAsPngOnRequest) {
+  const std::string demo = kShared + "/2dmatgmm-demo";
+  if (!fs::exists(demo)) GTEST_SKIP() << "shared data not found";
+  std::string with_flakes;
+  const auto reference = read_json(demo + "/reference_gmm_detections.json");
+  for (const auto& [name, expected] : reference.items())
+    if (!expected["flakes"].empty()) with_flakes = name;
+  ASSERT_FALSE(with_flakes.empty());
+  const fs::path in = fresh_dir("mt_cli_overlays_in");
+  fs::copy_file(demo + "/images/" + with_flakes, in / "flakes.jpg");
+  cv::imwrite((in / "blank.png").string(), cv::Mat(256, 256, CV_8UC3, cv::Scalar(120, 110, 140)));
+  const std::string common = "detect " + in.string() + " --gmm " + kShared +
+                             "/gmm-params/Graphene_GMM.json --compat 2dmatgmm -q -j 2 --out ";
+
+  const fs::path out = fresh_dir("mt_cli_overlays_out");
+  const CliRun r = run_cli(common + out.string() + " --overlays flakes-only --overlay-format png");
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_EQ(read_file((out / "overlays" / "flakes.png").string()).substr(1, 3), "PNG");
+  EXPECT_FALSE(fs::exists(out / "overlays" / "blank.png"));
+  EXPECT_TRUE(fs::exists(out / "blank.json"));
+  EXPECT_TRUE(no_temp_files(out));
+
+  const fs::path none = fresh_dir("mt_cli_overlays_none");
+  ASSERT_EQ(run_cli(common + none.string() + " --no-overlays").code, 0);
+  EXPECT_FALSE(fs::exists(none / "overlays"));
+  EXPECT_EQ(run_cli(common + none.string() + " --overlays some").code, 2);
+}
+
+TEST(Cli, DoctorPrintsBlasKernelThreadsAndCpuFeatures) {
+  const CliRun r = run_cli("doctor");
+  EXPECT_EQ(r.code, 0) << r.output;
+  for (const char* line : {"BLAS kernel: ", "BLAS GEMM self-check: passed", "BLAS threads: ", "oneDNN: ", "CPU features: "})
+    EXPECT_NE(r.output.find(line), std::string::npos) << line << "\n" << r.output;
 }
 
 TEST(Cli, BadInputsAreReportedAndTheRestIsProcessed) {

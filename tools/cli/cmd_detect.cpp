@@ -22,7 +22,9 @@ struct DetectArgs {
   std::string out_dir = "results";
   std::string coco_results;
   std::string gt_for_ids;
-  bool no_overlays = false;
+  std::string overlays = "all";  // all, flakes-only, none
+  std::string overlay_format = "jpeg";
+  bool no_overlays = false;     // the older spelling of --overlays none
   bool quiet = false;
   bool timings = false;
   int threads = 0;
@@ -47,6 +49,15 @@ int run(const DetectArgs& args) {
   }
   const auto gt_ids = image_ids_from(args.gt_for_ids);
   fs::create_directories(args.out_dir);
+  const std::string overlays = args.no_overlays ? "none" : args.overlays;
+  const OverlayFormat overlay_format = parse_overlay_format(args.overlay_format);
+  if (overlays != "none") fs::create_directories(fs::path(args.out_dir) / "overlays");
+  // Only the first image of a file name gets outputs (the others are reported), so overlays never clash.
+  std::vector<bool> first_of_stem(paths.size());
+  {
+    std::map<std::string, size_t> seen;
+    for (size_t i = 0; i < paths.size(); ++i) first_of_stem[i] = seen.emplace(fs::path(paths[i]).stem().string(), i).second;
+  }
   spdlog::info("detecting flakes in {} image(s) with {}", paths.size(), args.detector.model_name());
 
   std::string csv = csv_header();
@@ -62,9 +73,6 @@ int run(const DetectArgs& args) {
       return;
     }
     write_json_atomic((fs::path(args.out_dir) / (stem + ".json")).string(), detection_to_json(item.detection));
-    if (!args.no_overlays)
-      write_image_atomic((fs::path(args.out_dir) / "overlays" / (stem + ".png")).string(),
-                         render_overlay(item.image, item.detection));
     csv += csv_rows(item.detection, args.microns_per_pixel);
     int64_t image_id = static_cast<int64_t>(item.index) + 1;
     if (!gt_ids.empty()) {
@@ -83,6 +91,16 @@ int run(const DetectArgs& args) {
   BatchOptions batch;
   batch.threads = args.threads;
   batch.progress = !args.quiet;
+  // Overlays are encoded and written on the worker threads; the image is not needed after that.
+  batch.finish_on_worker = [&](BatchItem& item) {
+    const bool wanted = overlays == "all" || (overlays == "flakes-only" && !item.detection.flakes.empty());
+    if (wanted && first_of_stem[item.index]) {
+      const std::vector<uchar> bytes = encode_overlay(item.image, item.detection, overlay_format);
+      const std::string name = fs::path(item.path).stem().string() + overlay_extension(overlay_format);
+      write_file_atomic((fs::path(args.out_dir) / "overlays" / name).string(), std::string(bytes.begin(), bytes.end()));
+    }
+    item.image.release();
+  };
   const BatchSummary summary = run_batch(
       paths, [&](const cv::Mat& image, const std::string& path) { return detector->detect(image, path); },
       consume, batch);
@@ -94,7 +112,7 @@ int run(const DetectArgs& args) {
   spdlog::info("{} of {} image(s) processed, {} flake(s) found, {:.1f} ms per image", summary.succeeded,
                paths.size(), flakes, summary.succeeded ? detect_ms / summary.succeeded : 0.0);
   std::printf("results: %s (per-image JSON, flakes.csv%s)\n", fs::absolute(args.out_dir).c_str(),
-              args.no_overlays ? "" : ", overlays/");
+              overlays == "none" ? "" : ", overlays/");
   if (!args.coco_results.empty()) std::printf("COCO results: %s\n", fs::absolute(args.coco_results).c_str());
   return summary.errors.empty() ? kOk : kSomeInputsFailed;
 }
@@ -110,7 +128,13 @@ Runner add_detect(CLI::App& app) {
   cmd->add_option("--coco-results", args->coco_results, "Also write one COCO results file for all images");
   cmd->add_option("--gt", args->gt_for_ids, "COCO dataset whose image ids the COCO results use (by file name)")
       ->check(CLI::ExistingFile);
-  cmd->add_flag("--no-overlays", args->no_overlays, "Skip the overlay PNGs");
+  cmd->add_option("--overlays", args->overlays, "Overlay images: all, flakes-only (images with flakes), none")
+      ->check(CLI::IsMember({"all", "flakes-only", "none"}))
+      ->capture_default_str();
+  cmd->add_option("--overlay-format", args->overlay_format, "Overlay file format (JPEG is ~10x faster to write)")
+      ->check(CLI::IsMember({"jpeg", "png"}))
+      ->capture_default_str();
+  cmd->add_flag("--no-overlays", args->no_overlays, "Same as --overlays none");
   cmd->add_option("-j,--threads", args->threads, "Worker threads (0 = all cores)")->capture_default_str();
   cmd->add_option("--um-per-px", args->microns_per_pixel, "Pixel size for areas in the CSV")
       ->capture_default_str()

@@ -26,5 +26,6 @@ Runner add_serve(CLI::App& app);
 Runner add_pretrain(CLI::App& app);
 Runner add_finetune(CLI::App& app);
 Runner add_dataset(CLI::App& app);
+Runner add_doctor(CLI::App& app);
 
 }  // namespace maskterial::cli

@@ -2,10 +2,12 @@
 #include <spdlog/spdlog.h>
 
 #include "commands.hpp"
+#include "maskterial/util/blas_runtime.hpp"
 #include "maskterial/util/error.hpp"
 
 int main(int argc, char** argv) {
   using namespace maskterial::cli;
+  maskterial::configure_blas();  // before any matrix product: the right OpenBLAS kernels, self-checked
   CLI::App app{"maskterial: finds 2D material flakes in microscope images and classifies their thickness"};
   app.require_subcommand(1);
   app.set_version_flag("--version", std::string("maskterial 0.1.0"));
@@ -23,6 +25,7 @@ int main(int argc, char** argv) {
   const Runner pretrain = add_pretrain(app);
   const Runner finetune = add_finetune(app);
   const Runner dataset = add_dataset(app);
+  const Runner doctor = add_doctor(app);
 
   try {
     app.parse(argc, argv);
@@ -43,6 +46,7 @@ int main(int argc, char** argv) {
     if (app.got_subcommand("pretrain")) return pretrain();
     if (app.got_subcommand("finetune")) return finetune();
     if (app.got_subcommand("dataset")) return dataset();
+    if (app.got_subcommand("doctor")) return doctor();
   } catch (const maskterial::Error& e) {
     spdlog::error("{}", e.what());
     return kFatal;

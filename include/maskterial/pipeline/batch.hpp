@@ -20,10 +20,15 @@ struct BatchItem {
   double detect_ms = 0;
 };
 
+using FinishFunction = std::function<void(BatchItem& item)>;
+
 struct BatchOptions {
   int threads = 0;        // 0 = all cores
   bool progress = true;
   std::string label = "detect";
+  // Optional, run on the worker thread right after a successful detection (e.g. encoding and writing the
+  // overlay, so that work is spread over the cores too); an exception becomes the item's error.
+  FinishFunction finish_on_worker;
 };
 
 struct BatchSummary {

@@ -1,6 +1,7 @@
 #pragma once
 // What a detection run leaves behind for people and programs: a JSON record per image, one CSV of all flakes
-// for spreadsheets, overlay PNGs to look at, and a COCO results file for evaluation.
+// for spreadsheets, overlay images to look at (JPEG by default: a 1920×1200 PNG takes ~100 ms to compress,
+// more than the detection), and a COCO results file for evaluation.
 #include <string>
 #include <vector>
 
@@ -23,6 +24,13 @@ std::string csv_rows(const Detection& detection, double microns_per_pixel);
 
 // Image with flake outlines coloured by class and a label (class, score) next to each.
 cv::Mat render_overlay(const cv::Mat& bgr8, const Detection& detection);
+
+enum class OverlayFormat { Jpeg, Png };
+constexpr int kOverlayJpegQuality = 90;
+OverlayFormat parse_overlay_format(const std::string& name);  // "jpeg" or "png"; Error otherwise
+const char* overlay_extension(OverlayFormat format);          // ".jpg", ".png"
+// The rendered overlay as file bytes.
+std::vector<uchar> encode_overlay(const cv::Mat& bgr8, const Detection& detection, OverlayFormat format);
 
 // COCO category id of a class: its name if that is an integer (layer count), else its 1-based index.
 int64_t category_id_of(const Flake& flake);

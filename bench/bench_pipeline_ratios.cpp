@@ -1,0 +1,103 @@
+// Where a user waits, as ratios measured in the same run (so a busy machine slows both sides alike), on the
+// GrapheneH images of the MaskTerial demo (1920×1200 JPEG), one core:
+//  - BM_ClassifierPathOverDecode: what `detect --segmenter none` does per image (JPEG decode, detection with
+//    the built-in classifier, the default JPEG overlay, the JSON record) ÷ the JPEG decode alone;
+//  - BM_SegmenterPipelineOverClassifierPath: the default pipeline (shipped lite segmentation model +
+//    classifier) ÷ the classifier path, each including decode, overlay and JSON.
+#include <benchmark/benchmark.h>
+
+#include <chrono>
+#include <filesystem>
+
+#include "maskterial/classify/pixel_classifier.hpp"
+#include "maskterial/core/shipped_models.hpp"
+#include "maskterial/image/io.hpp"
+#include "maskterial/pipeline/detector.hpp"
+#include "maskterial/pipeline/outputs.hpp"
+#include "maskterial/segment/segmenter.hpp"
+#include "maskterial/util/blas_runtime.hpp"
+#include "maskterial/util/compute_threads.hpp"
+#include "maskterial/util/files.hpp"
+
+namespace {
+
+using namespace maskterial;
+using Clock = std::chrono::steady_clock;
+
+// The whole benchmark binary runs on the BLAS kernels the CLI would use (main is Google Benchmark's).
+const bool kBlasConfigured = (configure_blas(), true);
+
+struct EncodedImage {
+  std::string name, bytes;
+};
+
+const std::vector<EncodedImage>& graphene_jpegs() {
+  static const std::vector<EncodedImage> images = [] {
+    std::vector<EncodedImage> out;
+    const std::string dir = std::string(MASKTERIAL_SHARED_DATA) + "/maskterial-demo/images/GrapheneH";
+    if (std::filesystem::is_directory(dir))
+      for (const auto& path : list_images({dir})) out.push_back({path, read_file(path)});
+    return out;
+  }();
+  return images;
+}
+
+double ms_since(Clock::time_point start) {
+  return std::chrono::duration<double, std::milli>(Clock::now() - start).count();
+}
+
+// decode → detect → default overlay → JSON, as detect does per image (files not written: disk is not CPU).
+size_t detect_image(const Detector& detector, const EncodedImage& image) {
+  const cv::Mat bgr8 = decode_image(image.bytes, image.name);
+  const Detection detection = detector.detect(bgr8, image.name);
+  benchmark::DoNotOptimize(encode_overlay(bgr8, detection, OverlayFormat::Jpeg).data());
+  benchmark::DoNotOptimize(detection_to_json(detection).dump().size());
+  return detection.flakes.size();
+}
+
+// Runs `first` then `second` on every image in each benchmark iteration; counters: their mean ms per image
+// and ratio = second / first.
+template <class First, class Second>
+void interleaved(benchmark::State& state, const char* first_name, First first, const char* second_name, Second second) {
+  double first_ms = 0, second_ms = 0;
+  size_t n = 0;
+  for (auto _ : state)
+    for (const auto& image : graphene_jpegs()) {
+      auto start = Clock::now();
+      first(image);
+      first_ms += ms_since(start);
+      start = Clock::now();
+      second(image);
+      second_ms += ms_since(start);
+      ++n;
+    }
+  state.counters[first_name] = first_ms / n;
+  state.counters[second_name] = second_ms / n;
+  state.counters["ratio"] = second_ms / first_ms;
+}
+
+void BM_ClassifierPathOverDecode(benchmark::State& state) {
+  if (graphene_jpegs().empty()) return state.SkipWithError("shared GrapheneH images not found");
+  set_compute_threads(1);  // one core: libtorch, OpenBLAS and OpenCV
+  const Detector classifier_path(default_classifier(), DetectorOptions{});
+  interleaved(
+      state, "decode_ms", [](const EncodedImage& image) { benchmark::DoNotOptimize(decode_image(image.bytes, image.name).data); },
+      "classifier_path_ms", [&](const EncodedImage& image) { detect_image(classifier_path, image); });
+}
+
+void BM_SegmenterPipelineOverClassifierPath(benchmark::State& state) {
+  if (graphene_jpegs().empty()) return state.SkipWithError("shared GrapheneH images not found");
+  if (!std::filesystem::is_directory(shipped_segmenter_dir())) return state.SkipWithError("no shipped segmenter");
+  set_compute_threads(1);  // one core: libtorch, OpenBLAS and OpenCV
+  const Detector classifier_path(default_classifier(), DetectorOptions{});
+  const Detector segmenter_pipeline(default_classifier(), DetectorOptions{}, {},
+                                    segment::Segmenter::load(shipped_segmenter_dir()));
+  interleaved(
+      state, "classifier_path_ms", [&](const EncodedImage& image) { detect_image(classifier_path, image); },
+      "segmenter_pipeline_ms", [&](const EncodedImage& image) { detect_image(segmenter_pipeline, image); });
+}
+
+}  // namespace
+
+BENCHMARK(BM_ClassifierPathOverDecode)->Unit(benchmark::kMillisecond)->MinTime(2.0);
+BENCHMARK(BM_SegmenterPipelineOverClassifierPath)->Unit(benchmark::kMillisecond)->Iterations(1);
