@@ -211,4 +211,33 @@ std::vector<std::string> list_images(const std::vector<std::string>& inputs) {
   return files;
 }
 
+std::string content_hash(const std::vector<std::pair<std::string, std::string>>& files) {
+  uint64_t hash = 0xcbf29ce484222325ull;  // FNV-1a, 64 bits
+  const auto feed = [&](const std::string& bytes) {
+    for (unsigned char c : bytes) hash = (hash ^ c) * 0x100000001b3ull;
+  };
+  for (const auto& [name, content] : files) {
+    feed(name + '\0');
+    feed(content);
+  }
+  char text[32];
+  std::snprintf(text, sizeof text, "fnv1a64:%016llx", static_cast<unsigned long long>(hash));
+  return text;
+}
+
+std::string content_hash(const std::string& path) {
+  std::vector<std::pair<std::string, std::string>> files;
+  std::error_code ec;
+  if (fs::is_directory(path, ec)) {
+    std::vector<fs::path> names;
+    for (const auto& e : fs::directory_iterator(path, ec))
+      if (e.is_regular_file(ec)) names.push_back(e.path());
+    std::sort(names.begin(), names.end());
+    for (const auto& file : names) files.emplace_back(file.filename().string(), read_file(file.string()));
+  } else {
+    files.emplace_back("", read_file(path));
+  }
+  return content_hash(files);
+}
+
 }  // namespace maskterial

@@ -48,6 +48,7 @@ int run(const DetectArgs& args) {
   const auto gt_ids = image_ids_from(args.gt_for_ids);
   fs::create_directories(args.out_dir);
   spdlog::info("detecting flakes in {} image(s) with {}", paths.size(), args.detector.model_name());
+  const nlohmann::json provenance = args.detector.provenance();  // recorded in every per-image JSON
 
   std::string csv = csv_header();
   std::vector<coco::Annotation> results;
@@ -61,7 +62,9 @@ int run(const DetectArgs& args) {
       item.error = item.path + ": same file name as " + stems[stem] + "; its results would overwrite those";
       return;
     }
-    write_json_atomic((fs::path(args.out_dir) / (stem + ".json")).string(), detection_to_json(item.detection));
+    nlohmann::json record = detection_to_json(item.detection);
+    record.update(provenance);
+    write_json_atomic((fs::path(args.out_dir) / (stem + ".json")).string(), record);
     if (!args.no_overlays)
       write_image_atomic((fs::path(args.out_dir) / "overlays" / (stem + ".png")).string(),
                          render_overlay(item.image, item.detection));

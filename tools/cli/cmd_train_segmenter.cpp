@@ -8,6 +8,7 @@
 
 #include "commands.hpp"
 #include "maskterial/coco/dataset.hpp"
+#include "maskterial/core/defaults.hpp"
 #include "maskterial/core/shipped_models.hpp"
 #include "maskterial/segment/segmenter_training.hpp"
 #include "maskterial/util/compute_threads.hpp"
@@ -162,7 +163,7 @@ Runner add_finetune(CLI::App& app) {
   cmd->add_option("--instance-masks", args->instance_masks,
                   "Or: folder of instance masks (PNG named like the images, pixel = instance id)")
       ->check(CLI::ExistingDirectory);
-  args->training.size = 384;  // crops of 384 px keep a 500-step run on a laptop CPU to minutes
+  args->training.size = kFinetuneCropSize;
   args->training.add_to(cmd, "Training iterations (default 500, as MaskTerial)");
   cmd->add_option("--base", args->base, "Pretrained model directory to start from (default: the shipped lite model)")
       ->check(CLI::ExistingDirectory);

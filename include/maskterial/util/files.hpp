@@ -5,6 +5,7 @@
 #include <opencv2/core.hpp>
 #include <functional>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace maskterial {
@@ -39,5 +40,11 @@ void write_image_atomic(const std::string& path, const cv::Mat& image);
 std::vector<std::string> list_images(const std::vector<std::string>& inputs);
 
 bool has_image_extension(const std::string& path);
+
+// "fnv1a64:<16 hex digits>" over the names and contents of a directory's regular files (sorted by name), or
+// of one file: which model produced a result, recorded next to it. Throws Error naming an unreadable file.
+std::string content_hash(const std::string& path);
+// The same over files given as (name, content), in the order given.
+std::string content_hash(const std::vector<std::pair<std::string, std::string>>& files);
 
 }  // namespace maskterial
