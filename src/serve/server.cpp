@@ -16,6 +16,7 @@
 #include "http_helpers.hpp"
 #include "paced_stream.hpp"
 #include "segmentation_backend.hpp"
+#include "maskterial/classify/registry.hpp"
 #include "maskterial/core/defaults.hpp"
 #include "maskterial/core/shipped_models.hpp"
 #include "maskterial/image/header.hpp"
@@ -64,9 +65,13 @@ nlohmann::json postprocessing_models() {
   return list;
 }
 
-// The types a training job may have, for the page and the API description.
+// The types a training job may have, for the page.
 nlohmann::json training_types() {
-  return {{"classification", {"gmm", "amm", "mlp"}}, {"segmentation", {kSegmenterJob}}};
+  nlohmann::json types = nlohmann::json::array();
+  for (const ClassifierType& t : classifier_types())
+    types.push_back({{"type", t.name}, {"kind", "classification"}, {"description", t.description}});
+  types.push_back({{"type", kSegmenterJob}, {"kind", "segmentation"}, {"description", "fine-tunes a segmentation model"}});
+  return types;
 }
 
 // Debian's cpp-httplib 0.11 is compiled with a listen backlog of 5: a burst of new connections overflows it and

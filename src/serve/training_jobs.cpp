@@ -9,6 +9,7 @@
 
 #include "classification_backend.hpp"
 #include "segmentation_backend.hpp"
+#include "maskterial/classify/registry.hpp"
 #include "maskterial/image/header.hpp"
 #include "maskterial/serve/http_error.hpp"
 #include "maskterial/util/cancellation.hpp"
@@ -79,8 +80,12 @@ nlohmann::json annotations_of_uploaded(const std::string& text, const std::map<s
 }  // namespace
 
 void check_training_type(const std::string& type) {
-  if (type != "gmm" && type != "amm" && type != "mlp" && type != kSegmenterJob)
-    throw HttpError(400, "form field 'type': unknown type '" + type + "' (gmm, amm, mlp or segmenter)");
+  if (type == kSegmenterJob) return;
+  try {
+    classifier_type(type);
+  } catch (const Error& e) {
+    throw HttpError(400, std::string("form field 'type': ") + e.what() + " or '" + kSegmenterJob + "'");
+  }
 }
 
 struct TrainingJobs::Job {

@@ -20,6 +20,11 @@ try {
 
   await page.goto(url);
   await page.waitForSelector("#classification-model option[value='graphene-2dmatgmm']", { state: "attached" });
+  // The segmentation model choice: the shipped default is picked, "none" is offered.
+  await page.waitForSelector("#segmentation-model option[value='none']", { state: "attached" });
+  const segmenter = await page.inputValue("#segmentation-model");
+  console.log(`segmentation model: ${segmenter}`);
+  assert.notEqual(segmenter, "none", "the default segmentation model is not picked");
 
   // Detect: upload, then the table fills and outlines are drawn.
   await page.setInputFiles("#image-input", image);
@@ -97,6 +102,28 @@ try {
     await page.waitForSelector(".model-table td:has-text('graphene-lab')");
     await page.click("nav a[data-page='detect']");
     await page.waitForSelector("#classification-model option[value='graphene-lab']", { state: "attached" });
+
+    // A segmentation model fine-tuned from the page (a few iterations): its loss curve is drawn, then it is
+    // offered on the detect page.
+    await page.click("nav a[data-page='training']");
+    await page.fill("#training-form input[name=model]", "graphene-seg");
+    await page.selectOption("#training-form select[name=type]", "segmenter");
+    await page.waitForSelector("#segmenter-options", { state: "visible" });
+    await page.fill("#training-form input[name=iterations]", "3");
+    await page.fill("#training-form input[name=crop_size]", "128");
+    await page.setInputFiles("#training-form input[name=images]",
+                             fs.readdirSync(trainingImages).map((f) => path.join(trainingImages, f)));
+    await page.setInputFiles("#training-form input[name=annotations]", annotations);
+    await page.click("#training-form button");
+    await page.waitForFunction(() => {
+      const row = document.querySelector("#job-table tbody tr:first-child");
+      return row && row.textContent.includes("graphene-seg") && row.querySelector("td:nth-child(3)").textContent === "succeeded";
+    }, null, { timeout: 240000 });
+    const points = Number(await page.getAttribute("#loss-curve", "data-points"));
+    console.log(`segmenter job: ${points} loss points drawn`);
+    assert.ok(points > 0, "no loss curve");
+    await page.click("nav a[data-page='detect']");
+    await page.waitForSelector("#segmentation-model option[value='graphene-seg']", { state: "attached" });
   } else {
     console.log("training job part skipped: no training images given");
   }
