@@ -216,6 +216,14 @@ TEST_F(ServeApi, BadPredictRequestsGetClearErrors) {
     const uint32_t v = 50000;
     for (int k = 0; k < 4; ++k) bomb[16 + 4 * i + k] = static_cast<uchar>(v >> (24 - 8 * k));
   }
+  // with the IHDR chunk's CRC recomputed, as a real bomb has it (libpng refuses a bad CRC)
+  uint32_t crc = 0xffffffff;
+  for (size_t i = 12; i < 29; ++i) {
+    crc ^= bomb[i];
+    for (int bit = 0; bit < 8; ++bit) crc = (crc >> 1) ^ (0xedb88320u & (0u - (crc & 1)));
+  }
+  crc ^= 0xffffffff;
+  for (int k = 0; k < 4; ++k) bomb[29 + k] = static_cast<uchar>(crc >> (24 - 8 * k));
   expect_refused(predict(client, std::string(bomb.begin(), bomb.end()), "bomb.png"), 413, "50000x50000");
   // Gray and tiny images are refused by the image loader, naming the file.
   std::vector<uchar> png;

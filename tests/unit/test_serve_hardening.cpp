@@ -178,8 +178,7 @@ TEST(ServeHardening, ImagesAreSizedByTheirDecodersLibraryBeforeDecoding) {
   refused(std::string("\0\0\0\x0cjP  \r\n\x87\n", 12) + std::string(1000, '\0'), "bomb.jp2", 415, "unsupported image format");
   refused("plain text", "notes.jpg", 415, "notes.jpg");
   // What is small enough is decoded as before.
-  const auto ok = predict(client, encoded(".webp", cv::Mat(64, 64, CV_8UC3, cv::Scalar(90, 80, 70))), "ok.webp",
-                          {text_part("segmentation_model", "none")});
+  const auto ok = predict(client, encoded(".webp", cv::imread(kExample)), "ok.webp", {text_part("segmentation_model", "none")});
   EXPECT_EQ(status_of(ok), 200) << error_of(ok);
 }
 
