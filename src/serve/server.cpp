@@ -83,6 +83,16 @@ class HttpServer : public httplib::Server {
   void widen_backlog() const { ::listen(svr_sock_, SOMAXCONN); }
   ConnectionLimits limits;
 
+  // httplib's stop() does nothing before listen() has started, which would then serve forever (a SIGTERM
+  // during start-up); closing the socket first makes a later listen() return at once.
+  void shut_down() {
+    if (is_running()) return stop();
+    const socket_t sock = svr_sock_.exchange(INVALID_SOCKET);
+    if (sock == INVALID_SOCKET) return;
+    ::shutdown(sock, SHUT_RDWR);
+    ::close(sock);
+  }
+
  private:
   bool process_and_close_socket(socket_t sock) override {
     PacedStream stream(sock, limits);
@@ -440,7 +450,7 @@ int Server::bind() {
 void Server::listen() { impl_->http.listen_after_bind(); }
 
 void Server::stop() {
-  if (impl_) impl_->http.stop();
+  if (impl_) impl_->http.shut_down();
 }
 
 }  // namespace maskterial::serve

@@ -15,6 +15,7 @@
 namespace fs = std::filesystem;
 using namespace maskterial;
 using maskterial::cli_test::fresh_dir;
+using namespace std::string_literals;  // pickles hold NUL bytes
 
 namespace {
 
@@ -26,7 +27,7 @@ std::string int32(uint32_t v) { return "J" + le32(v); }
 // {'w': float tensor of `numel` elements in record data/0}, as torch.save writes it (protocol 2).
 std::string tensor_dict_pickle(uint32_t numel) {
   return std::string("\x80\x02}(") + text("w") + "ctorch._utils\n_rebuild_tensor_v2\n(" + "(" + text("storage") +
-         "ctorch\nFloatStorage\n" + text("0") + text("cpu") + int32(numel) + "tQ" + "K\x00" + "(" + int32(numel) +
+         "ctorch\nFloatStorage\n" + text("0") + text("cpu") + int32(numel) + "tQ" + "K\x00"s + "(" + int32(numel) +
          "t" + "(K\x01t" + "\x89" + "ccollections\nOrderedDict\n)R" + "tR" + "u.";
 }
 
@@ -67,7 +68,7 @@ TEST(StateDictHardening, HandMadePickleOfATensorLoads) {  // the control for the
 TEST(StateDictHardening, SelfReferentialDictIsRefused) {
   const fs::path dir = fresh_dir("mt_sd_self");
   // d = {}; d["model"] = d
-  expect_refused(write_archive(dir / "self.pth", std::string("\x80\x02}q\x00") + text("model") + "h\x00s."),
+  expect_refused(write_archive(dir / "self.pth", "\x80\x02}q\x00"s + text("model") + "h\x00s."s),
                  "self-referential");
 }
 

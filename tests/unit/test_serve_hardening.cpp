@@ -14,6 +14,7 @@
 #include <opencv2/imgcodecs.hpp>
 
 #include "maskterial/segment/segmenter.hpp"
+#include "maskterial/serve/model_store.hpp"
 #include "maskterial/util/compute_threads.hpp"
 #include "maskterial/util/files.hpp"
 #include "segmenter_test_models.hpp"
@@ -23,6 +24,7 @@ namespace fs = std::filesystem;
 using namespace maskterial;
 using namespace maskterial::serve;
 using namespace maskterial::serve::test;
+using namespace std::string_literals;
 
 namespace {
 const std::string kExample = std::string(MASKTERIAL_SOURCE_DIR) + "/examples/images/graphene_1.jpg";
@@ -48,7 +50,7 @@ ModelFiles amm_files_with(const std::string& replaced, const std::string& conten
 
 std::string self_referential_checkpoint(const fs::path& scratch) {
   const fs::path path = scratch / "self.pth";
-  const std::string pickle = std::string("\x80\x02}q\x00X\x05\x00\x00\x00modelq\x01h\x00s.", 20);
+  const std::string pickle = "\x80\x02}q\x00X\x05\x00\x00\x00modelq\x01h\x00s."s;  // d = {}; d["model"] = d
   caffe2::serialize::PyTorchStreamWriter writer(path.string());
   writer.writeRecord("data.pkl", pickle.data(), pickle.size());
   writer.writeEndOfFile();
@@ -71,9 +73,9 @@ std::vector<std::pair<std::string, ModelFiles>> broken_models(const fs::path& sc
           {"long-npy", amm_files_with("loc.npy", long_header_npy())}};
 }
 
-std::string encoded(const std::string& ext, const cv::Mat& image) {
+std::string encoded(const std::string& ext, const cv::Mat& image, const std::vector<int>& params = {}) {
   std::vector<uchar> bytes;
-  cv::imencode(ext, image, bytes);
+  cv::imencode(ext, image, bytes, params);
   return std::string(bytes.begin(), bytes.end());
 }
 
@@ -121,7 +123,8 @@ TEST(ServeHardening, BrokenModelFoldersAreListedWithTheirErrorAndUploadsOfThemAr
   LiveServer server(options_for(models));  // used to exit (rc 3) or crash at start-up
   auto client = server.client();
   std::map<std::string, nlohmann::json> listed;
-  for (const auto& m : body_json(client.Get("/api/models"))["classification"]) listed[m["name"]] = m;
+  const nlohmann::json models_list = body_json(client.Get("/api/models"));
+  for (const auto& m : models_list["classification"]) listed[m["name"].get<std::string>()] = m;
   std::vector<std::string> names = {"loop", "loop-inside"};
   for (const auto& [name, files] : broken) names.push_back(name);
   for (const auto& name : names) {
@@ -165,7 +168,7 @@ TEST(ServeHardening, ImagesAreSizedByTheirDecodersLibraryBeforeDecoding) {
   jpeg.insert(after_app0, 1, '\0');
   refused(jpeg, "stray.jpg", 413, "8000x8000");
   // WebP claiming 16383x16383 (VP8 frame header: 14-bit sides after the start code).
-  std::string webp = encoded(".webp", small);
+  std::string webp = encoded(".webp", small, {cv::IMWRITE_WEBP_QUALITY, 90});  // lossy: a VP8 frame
   const size_t start_code = webp.find("\x9d\x01\x2a");
   ASSERT_NE(start_code, std::string::npos);
   for (size_t at : {start_code + 3, start_code + 5}) {

@@ -9,7 +9,7 @@ int main(int argc, char** argv) {
   using namespace maskterial::cli;
   CLI::App app{"maskterial: finds 2D material flakes in microscope images and classifies their thickness"};
   app.require_subcommand(1);
-  app.set_version_flag("--version", std::string("maskterial ") + kVersion);
+  app.set_version_flag("--version", std::string("maskterial ") + maskterial::kVersion);
   bool verbose = false;
   app.add_flag("-v,--verbose", verbose, "Debug logging");
   spdlog::set_pattern("%^[%l]%$ %v");
