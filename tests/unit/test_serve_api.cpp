@@ -400,7 +400,7 @@ TEST_F(ServeApi, UploadedMaskTerialAmmPredictsAsDetectDoes) {
                     scratch.path().string(), 60).code, 0);
   const auto expected = read_json((scratch.path() / (fs::path(kExample).stem().string() + ".json")).string());
   const auto r = predict(client, read_file(kExample), fs::path(kExample).filename().string(),
-                         {text_part("classification_model", "amm-fixture")});
+                         {text_part("classification_model", "amm-fixture"), text_part("segmentation_model", "none")});
   ASSERT_EQ(status_of(r), 200) << error_of(r);
   EXPECT_EQ(body_json(r)["flakes"], expected["flakes"]);
 
