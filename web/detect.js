@@ -18,13 +18,21 @@
       .map((m) => element("option", { value: m.name }, m.name + (m.classes ? ` (${m.classes.length} classes)` : ""))));
     const wanted = previous || "graphene-2dmatgmm";  // the built-in model unless the user picked another
     if ([...select.options].some((o) => o.value === wanted)) select.value = wanted;
+    const segmenters = $("segmentation-model");
+    const picked = segmenters.value;
+    const ready = app.models.segmentation.filter((m) => m.status === "ready");
+    segmenters.replaceChildren(...ready.map((m) => element("option", { value: m.name, title: m.description || "" },
+                                                           m.name + (m.default ? " (default)" : ""))),
+                               element("option", { value: "none" }, "none (classifier alone)"));
+    const fallback = ready.find((m) => m.default);
+    segmenters.value = [...segmenters.options].some((o) => o.value === picked) ? picked : fallback ? fallback.name : "none";
     const rules = $("postprocessing");
     if (!rules.options.length)
       rules.replaceChildren(...app.models.postprocessing.map((p) => element("option", { value: p.name, title: p.description }, p.name)));
   }
 
   function classNames() {
-    const model = app.models && app.models.classification.find((m) => m.name === current().result.models.classification);
+    const model = app.models && app.models.classification.find((m) => m.name === current().result.models.classification.name);
     return model && model.classes ? model.classes : [];
   }
 
@@ -54,6 +62,8 @@
     const form = new FormData();
     form.append("image", item.file, item.file.name);
     form.append("classification_model", $("classification-model").value);
+    form.append("segmentation_model", $("postprocessing").value === "2dmatgmm" ? "none" : $("segmentation-model").value);
+    form.append("score_threshold", $("score-threshold").value);
     form.append("postprocessing", $("postprocessing").value);
     if ($("std-threshold").value) form.append("std_threshold", $("std-threshold").value);
     form.append("size_threshold", $("size-threshold").value);

@@ -2,18 +2,15 @@
 
 #include <chrono>
 
-#include "maskterial/classify/gmm_fit.hpp"
+#include "maskterial/classify/registry.hpp"
 #include "maskterial/util/error.hpp"
 
 namespace maskterial {
 
 ClassifierTrainingOptions ClassifierTrainingOptions::defaults(const std::string& type) {
-  if (type != "amm" && type != "mlp" && type != "gmm")
-    throw Error("unknown classifier type '" + type + "' (amm, mlp or gmm)");
   ClassifierTrainingOptions o;
-  o.type = type;
-  o.network = NetworkTrainingOptions::defaults(type == "mlp" ? NetworkClassifier::Head::Softmax
-                                                             : NetworkClassifier::Head::Gda);
+  o.type = classifier_type(type).name;
+  o.network = classifier_type(type).network_defaults();
   return o;
 }
 
@@ -25,18 +22,12 @@ ClassifierTrainingResult train_classifier(const AnnotatedImages& train, const An
   if (test) test_data = prepare_evaluation_data(test->dataset, test->images_dir, options.data);
 
   const auto start = std::chrono::steady_clock::now();
-  if (options.type == "gmm") {
-    result.classifier = std::make_shared<GmmClassifier>(fit_gmm(data.samples));
-  } else if (options.type == "amm" || options.type == "mlp") {
-    NetworkTrainingOptions network = options.network;
-    network.seed = options.data.seed;
-    network.show_progress = options.data.show_progress;
-    result.classifier = train_network(
-        options.type == "amm" ? NetworkClassifier::Head::Gda : NetworkClassifier::Head::Softmax, data.samples,
-        test_data ? &test_data->samples : nullptr, network, options.data, &result.curves);
-  } else {
-    throw Error("unknown classifier type '" + options.type + "' (amm, mlp or gmm)");
-  }
+  NetworkTrainingOptions network = options.network;
+  network.seed = options.data.seed;
+  network.show_progress = options.data.show_progress;
+  result.classifier = classifier_type(options.type)
+                          .fit(data.samples, test_data ? &test_data->samples : nullptr, network, options.data,
+                               &result.curves);
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   auto counts = data.samples.class_counts();
   data.report.steps.push_back({"fit", counts, seconds});

@@ -4,6 +4,7 @@
 
 #include "maskterial/classify/gmm.hpp"
 #include "maskterial/classify/network_classifier.hpp"
+#include "maskterial/classify/registry.hpp"
 #include "maskterial/core/embedded_models.hpp"
 #include "maskterial/util/error.hpp"
 #include "maskterial/util/files.hpp"
@@ -33,17 +34,17 @@ ClassifierPtr load_classifier(const std::string& path) {
   if (!fs::exists(p)) throw file_error(path, "no such model file or directory");
   if (fs::is_regular_file(p)) return std::make_shared<GmmClassifier>(GmmClassifier::load(path));
   if (fs::exists(p / "model.json")) {
-    const nlohmann::json meta = read_json((p / "model.json").string());
-    const std::string type = meta.is_object() ? meta.value("type", "") : "";
-    if (type == "gmm") {
-      const std::string file = meta.contains("files") ? meta["files"].value("parameters", "gmm.json") : "gmm.json";
-      if (file.empty() || file.find('/') != std::string::npos || file == "..")
-        throw file_error((p / "model.json").string(),
-                         "files.parameters must name a file inside the model directory, not '" + file + "'");
-      return std::make_shared<GmmClassifier>(GmmClassifier::load((p / file).string()));
+    const std::string manifest_path = (p / "model.json").string();
+    const nlohmann::json meta = read_json(manifest_path);
+    if (!meta.is_object()) throw file_error(manifest_path, "must be a JSON object");
+    const nlohmann::json type = meta.value("type", nlohmann::json());
+    if (!type.is_string()) throw file_error(manifest_path, "'type' must name the classifier type");
+    try {
+      return classifier_type(type.get<std::string>()).load(path, meta);
+    } catch (const Error& e) {
+      const std::string what = e.what();
+      throw what.find(path) == std::string::npos ? file_error(manifest_path, what) : e;
     }
-    if (type == "amm" || type == "mlp") return NetworkClassifier::load(path);
-    throw file_error((p / "model.json").string(), "unknown classifier type '" + type + "' (gmm, amm or mlp)");
   }
   if (fs::exists(p / "meta_data.json")) return NetworkClassifier::load(path);
   std::vector<fs::path> json_files;

@@ -15,6 +15,7 @@
 
 #include "maskterial/coco/rle.hpp"
 #include "maskterial/image/io.hpp"
+#include "maskterial/util/cancellation.hpp"
 #include "maskterial/util/error.hpp"
 #include "maskterial/util/progress.hpp"
 
@@ -147,6 +148,7 @@ void check_options(const TrainingDataOptions& options) {
 // Runs one step, then records its duration and the class counts it left.
 void run_step(TrainingReport& report, const std::string& name, const ContrastSamples& samples,
               const std::function<void()>& step) {
+  throw_if_cancelled();
   const auto start = std::chrono::steady_clock::now();
   step();
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
@@ -341,6 +343,7 @@ std::vector<int64_t> knn_majority_labels(const ContrastSamples& samples, size_t 
   std::vector<double> distances(k);
   std::vector<int64_t> labels(n);
   for (size_t i = 0; i < n; ++i) {
+    if (i % 4096 == 0) throw_if_cancelled();
     nanoflann::KNNResultSet<double, uint32_t> result(k);
     result.init(neighbours.data(), distances.data());
     tree.findNeighbors(result, samples.contrasts[i].data(), nanoflann::SearchParams());
@@ -373,6 +376,7 @@ std::vector<uint8_t> dbscan_core_mask(const std::vector<Contrast>& points, doubl
 ContrastSamples keep_dbscan_core(const ContrastSamples& samples, double eps, size_t min_samples_divisor) {
   std::vector<size_t> kept;
   for (const auto& [label, members] : indices_by_class(samples.labels)) {
+    throw_if_cancelled();
     std::vector<Contrast> points;
     points.reserve(members.size());
     for (size_t i : members) points.push_back(samples.contrasts[i]);

@@ -2,6 +2,9 @@
 
 #include <cstdlib>
 
+#include "maskterial/core/embedded_models.hpp"
+#include "maskterial/util/files.hpp"
+
 namespace maskterial {
 
 std::string models_root() {
@@ -10,6 +13,8 @@ std::string models_root() {
 }
 
 std::string shipped_segmenter_dir() { return models_root() + "/segmenter/pretrained"; }
+
+std::string default_gmm_hash() { return content_hash({{"gmm.json", default_gmm_json()}}); }
 
 std::string shipped_pretrained_segmenter_dir() { return models_root() + "/segmenter/pretrained"; }
 

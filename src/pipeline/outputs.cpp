@@ -1,6 +1,8 @@
 #include "maskterial/pipeline/outputs.hpp"
 
+#include <algorithm>
 #include <cmath>
+#include <cstdarg>
 #include <cstdio>
 #include <filesystem>
 
@@ -16,6 +18,20 @@ namespace {
 double round_to(double v, int digits) {
   const double scale = std::pow(10.0, digits);
   return std::round(v * scale) / scale;
+}
+
+// printf into a string of whatever length the values need (a long class name or a huge number never cuts a row).
+std::string formatted(const char* format, ...) __attribute__((format(printf, 1, 2)));
+std::string formatted(const char* format, ...) {
+  va_list args, again;
+  va_start(args, format);
+  va_copy(again, args);
+  const int length = std::vsnprintf(nullptr, 0, format, args);
+  va_end(args);
+  std::string out(static_cast<size_t>(std::max(length, 0)), '\0');
+  std::vsnprintf(out.data(), out.size() + 1, format, again);
+  va_end(again);
+  return out;
 }
 
 std::string csv_escape(const std::string& s) {
@@ -72,16 +88,15 @@ std::string csv_header() {
 
 std::string csv_rows(const Detection& d, double um_per_px) {
   std::string out;
-  char buffer[512];
+  const std::string image = csv_escape(std::filesystem::path(d.image).filename().string());
   for (size_t i = 0; i < d.flakes.size(); ++i) {
     const Flake& f = d.flakes[i];
-    std::snprintf(buffer, sizeof buffer,
-                  ",%zu,%s,%.4f,%.4f,%lld,%.2f,%d,%d,%.0f,%.0f,%.0f,%.0f,%.2f,%.2f,%.2f,%.5f,%.5f,%.5f,%.4f,%.4f\n",
-                  i, csv_escape(f.class_name).c_str(), f.score, f.uncertainty, static_cast<long long>(f.area),
-                  f.area * um_per_px * um_per_px, f.center[0], f.center[1], f.bbox[0], f.bbox[1], f.bbox[2],
-                  f.bbox[3], f.min_side, f.max_side, f.aspect_ratio, f.mean_contrast_bgr[0],
-                  f.mean_contrast_bgr[1], f.mean_contrast_bgr[2], f.entropy, f.false_positive_probability);
-    out += csv_escape(std::filesystem::path(d.image).filename().string()) + buffer;
+    out += image + "," + std::to_string(i) + "," + csv_escape(f.class_name);
+    out += formatted(",%.4f,%.4f,%lld,%.2f,%d,%d,%.0f,%.0f,%.0f,%.0f,%.2f,%.2f,%.2f,%.5f,%.5f,%.5f,%.4f,%.4f\n",
+                     f.score, f.uncertainty, static_cast<long long>(f.area), f.area * um_per_px * um_per_px,
+                     f.center[0], f.center[1], f.bbox[0], f.bbox[1], f.bbox[2], f.bbox[3], f.min_side, f.max_side,
+                     f.aspect_ratio, f.mean_contrast_bgr[0], f.mean_contrast_bgr[1], f.mean_contrast_bgr[2],
+                     f.entropy, f.false_positive_probability);
   }
   return out;
 }
@@ -101,9 +116,8 @@ cv::Mat render_overlay(const cv::Mat& bgr8, const Detection& d) {
       cv::findContours(mask(box), contours, cv::RETR_EXTERNAL, cv::CHAIN_APPROX_SIMPLE, box.tl());
     const cv::Scalar colour = class_colour(f.class_id);
     cv::drawContours(overlay, contours, -1, colour, thickness, cv::LINE_AA);
-    char label[64];
     // Class, score and uncertainty: a high u (far from the class) marks a flake to check by eye.
-    std::snprintf(label, sizeof label, "%s (%.2f, u %.1f)", f.class_name.c_str(), f.score, f.uncertainty);
+    const std::string label = formatted("%s (%.2f, u %.1f)", f.class_name.c_str(), f.score, f.uncertainty);
     const cv::Point at(static_cast<int>(f.bbox[0]), std::max(12, static_cast<int>(f.bbox[1]) - 4));
     cv::putText(overlay, label, at, cv::FONT_HERSHEY_SIMPLEX, 0.5 * thickness, cv::Scalar(0, 0, 0),
                 thickness + 2, cv::LINE_AA);

@@ -17,13 +17,15 @@ const std::vector<SegmenterType>& segmenter_types() {
        [](const std::string& base, const FinetuneData& data, const SegmenterTrainingRun& run) {
          finetune_dense(base, DenseOptions{}, data, run);
        },
-       [] { return dense_finetuning_schedule(); }},
+       [] { return dense_finetuning_schedule(); },
+       kDenseTrainingSize},
       {"mask2former", "Mask2Former (query-based set prediction); MaskTerial's GPU model",
        [](const std::string& dir, double threshold) -> SegmenterPtr { return Segmenter::load(dir, threshold); },
        [](const std::string& base, const FinetuneData& data, const SegmenterTrainingRun& run) {
          finetune_segmenter(base, SegmenterOptions{}, data, /*freeze_pixel_decoder=*/false, run);
        },
-       [] { return TrainerOptions::finetuning(); }},
+       [] { return TrainerOptions::finetuning(); },
+       384},  // 384 px keep a 500-step run on a laptop CPU to minutes (MaskTerial: 512)
   };
   return types;
 }

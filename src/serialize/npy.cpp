@@ -1,7 +1,10 @@
 #include "maskterial/serialize/npy.hpp"
 
 #include <cstring>
-#include <regex>
+#include <cctype>
+#include <tuple>
+#include <utility>
+#include <vector>
 
 #include "maskterial/util/error.hpp"
 #include "maskterial/util/files.hpp"
@@ -10,6 +13,7 @@ namespace maskterial::npy {
 namespace {
 
 const char kMagic[] = "\x93NUMPY";
+constexpr size_t kMaxHeader = 65535;  // what format 1.0 can hold; numpy writes a few hundred bytes
 
 struct Header {
   torch::Dtype dtype = torch::kFloat32;
@@ -18,31 +22,114 @@ struct Header {
   std::vector<int64_t> shape;
 };
 
-Header parse_header(const std::string& text, const std::string& source) {
-  const auto fail = [&](const std::string& what) { return file_error(source, "bad .npy header: " + what); };
-  std::smatch m;
-  if (!std::regex_search(text, m, std::regex(R"('descr'\s*:\s*'([<>|=])([a-z])(\d+)')")))
-    throw fail("no 'descr'");
-  Header h;
-  const std::string order = m[1], kind = m[2];
-  const int size = std::stoi(m[3]);
-  if (order == ">" && size > 1) throw fail("big-endian data is not supported");
-  if (kind == "f" && size == 4) h.dtype = torch::kFloat32;
-  else if (kind == "f" && size == 8) h.dtype = torch::kFloat64;
-  else if (kind == "i" && size == 8) h.dtype = torch::kInt64;
-  else if (kind == "i" && size == 4) h.dtype = torch::kInt32;
-  else if (kind == "u" && size == 1) h.dtype = torch::kUInt8;
-  else throw fail("unsupported dtype " + std::string(m[0]));
-  h.item_size = static_cast<size_t>(size);
-  if (!std::regex_search(text, m, std::regex(R"('fortran_order'\s*:\s*(True|False))"))) throw fail("no 'fortran_order'");
-  h.fortran_order = m[1] == "True";
-  if (!std::regex_search(text, m, std::regex(R"('shape'\s*:\s*\(([^)]*)\))"))) throw fail("no 'shape'");
-  const std::string dims = m[1];
-  const std::regex number(R"(\d+)");
-  for (std::sregex_iterator it(dims.begin(), dims.end(), number), end; it != end; ++it)
-    h.shape.push_back(std::stoll(it->str()));
-  return h;
-}
+// The header is a Python dict literal, e.g. {'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }.
+// Read by a single forward scan (no regex: a long shape string made std::regex overflow the stack).
+class HeaderScanner {
+ public:
+  HeaderScanner(const std::string& text, const std::string& source) : t_(text), source_(source) {}
+
+  Header parse() {
+    std::string descr;
+    bool have_descr = false, have_order = false, have_shape = false;
+    Header h;
+    expect('{');
+    while (!next_is('}')) {
+      const std::string key = quoted();
+      expect(':');
+      if (key == "descr") {
+        descr = quoted();
+        have_descr = true;
+      } else if (key == "fortran_order") {
+        h.fortran_order = boolean();
+        have_order = true;
+      } else if (key == "shape") {
+        h.shape = shape();
+        have_shape = true;
+      } else {
+        throw fail("unexpected key '" + key + "'");
+      }
+      if (!next_is('}')) expect(',');
+    }
+    if (!have_descr) throw fail("no 'descr'");
+    if (!have_order) throw fail("no 'fortran_order'");
+    if (!have_shape) throw fail("no 'shape'");
+    set_dtype(descr, h);
+    return h;
+  }
+
+ private:
+  Error fail(const std::string& what) const { return file_error(source_, "bad .npy header: " + what); }
+  void skip_space() {
+    while (at_ < t_.size() && std::isspace(static_cast<unsigned char>(t_[at_]))) ++at_;
+  }
+  bool next_is(char c) {
+    skip_space();
+    return at_ < t_.size() && t_[at_] == c;
+  }
+  void expect(char c) {
+    if (!next_is(c)) throw fail(std::string("expected '") + c + "' at offset " + std::to_string(at_));
+    ++at_;
+  }
+  std::string quoted() {
+    skip_space();
+    if (at_ >= t_.size() || (t_[at_] != '\'' && t_[at_] != '"')) throw fail("expected a quoted string");
+    const char quote = t_[at_++];
+    const size_t end = t_.find(quote, at_);
+    if (end == std::string::npos) throw fail("unterminated string");
+    std::string s = t_.substr(at_, end - at_);
+    at_ = end + 1;
+    return s;
+  }
+  bool boolean() {
+    skip_space();
+    for (const auto& [word, value] : {std::pair<const char*, bool>{"True", true}, {"False", false}})
+      if (t_.compare(at_, std::strlen(word), word) == 0) {
+        at_ += std::strlen(word);
+        return value;
+      }
+    throw fail("'fortran_order' must be True or False");
+  }
+  std::vector<int64_t> shape() {
+    constexpr size_t kMaxDims = 32;
+    constexpr int64_t kMaxDim = int64_t{1} << 40;
+    std::vector<int64_t> dims;
+    expect('(');
+    while (!next_is(')')) {
+      int64_t d = 0;
+      const size_t start = at_;
+      while (at_ < t_.size() && std::isdigit(static_cast<unsigned char>(t_[at_]))) {
+        d = d * 10 + (t_[at_++] - '0');
+        if (d > kMaxDim) throw fail("dimension too large");
+      }
+      if (at_ == start) throw fail("'shape' must be a tuple of non-negative integers");
+      if (dims.size() == kMaxDims) throw fail("more than " + std::to_string(kMaxDims) + " dimensions");
+      dims.push_back(d);
+      if (!next_is(')')) expect(',');
+    }
+    expect(')');
+    return dims;
+  }
+  void set_dtype(const std::string& descr, Header& h) const {
+    if (descr.size() < 3 || std::string("<>|=").find(descr[0]) == std::string::npos) throw fail("unsupported dtype " + descr);
+    const char kind = descr[1];
+    const std::string size = descr.substr(2);
+    if (descr[0] == '>' && size != "1") throw fail("big-endian data is not supported");
+    static const std::vector<std::tuple<char, std::string, torch::Dtype, size_t>> kTypes = {
+        {'f', "4", torch::kFloat32, 4}, {'f', "8", torch::kFloat64, 8}, {'i', "8", torch::kInt64, 8},
+        {'i', "4", torch::kInt32, 4},   {'u', "1", torch::kUInt8, 1}};
+    for (const auto& [k, s, dtype, item_size] : kTypes)
+      if (k == kind && s == size) {
+        h.dtype = dtype;
+        h.item_size = item_size;
+        return;
+      }
+    throw fail("unsupported dtype " + descr);
+  }
+
+  const std::string& t_;
+  const std::string& source_;
+  size_t at_ = 0;
+};
 
 }  // namespace
 
@@ -61,11 +148,14 @@ torch::Tensor parse(const std::string& bytes, const std::string& source) {
     throw file_error(source, "unsupported .npy version " + std::to_string(major));
   }
   if (offset + header_len > bytes.size()) throw file_error(source, "truncated .npy header");
-  const Header h = parse_header(bytes.substr(offset, header_len), source);
+  if (header_len > kMaxHeader) throw file_error(source, "bad .npy header: longer than " + std::to_string(kMaxHeader) + " bytes");
+  const std::string header_text = bytes.substr(offset, header_len);
+  const Header h = HeaderScanner(header_text, source).parse();
   offset += header_len;
   int64_t count = 1;
-  for (int64_t d : h.shape) count *= d;
-  if (bytes.size() - offset < static_cast<size_t>(count) * h.item_size)
+  for (int64_t d : h.shape)
+    if (__builtin_mul_overflow(count, d, &count)) throw file_error(source, "bad .npy header: shape too large");
+  if (static_cast<uint64_t>(count) > (bytes.size() - offset) / h.item_size)
     throw file_error(source, "truncated .npy data: expected " + std::to_string(count) + " values");
   torch::Tensor flat = torch::empty({count}, torch::TensorOptions().dtype(h.dtype));
   std::memcpy(flat.data_ptr(), bytes.data() + offset, static_cast<size_t>(count) * h.item_size);

@@ -1,17 +1,23 @@
 #include "maskterial/serialize/state_dict.hpp"
 
 #include <cstring>
+#include <functional>
 #include <map>
 #include <memory>
 #include <variant>
 
 #include <caffe2/serialize/inline_container.h>
 
+#include "maskterial/serialize/zip_records.hpp"
 #include "maskterial/util/error.hpp"
 #include "maskterial/util/files.hpp"
 
 namespace maskterial {
 namespace {
+
+// Deeper nesting is refused: a state dict is two levels deep, and a million nested lists would overflow the
+// stack when freed.
+constexpr int kMaxDepth = 32;
 
 // The pickle values torch.save produces for a state dict.
 struct Value;
@@ -26,6 +32,8 @@ struct Value {
   struct Dict { Pairs pairs; };
   std::variant<std::monostate, bool, int64_t, double, std::string, Tuple, List, Dict, Global, torch::Tensor, Mark>
       v;
+  int depth = 0;           // containers nested inside, 0 for a scalar
+  bool contained = false;  // stored in another container: frozen from then on, so no value can contain itself
 };
 
 template <class T>
@@ -37,8 +45,10 @@ ValuePtr make(T x) {
 
 class Unpickler {
  public:
-  Unpickler(const std::string& data, caffe2::serialize::PyTorchStreamReader& archive, const std::string& source)
-      : data_(data), archive_(archive), source_(source) {}
+  using RecordSize = std::function<uint64_t(const std::string& record)>;
+  Unpickler(const std::string& data, caffe2::serialize::PyTorchStreamReader& archive, RecordSize record_size,
+            const std::string& source)
+      : data_(data), archive_(archive), record_size_(std::move(record_size)), source_(source) {}
 
   ValuePtr run() {
     while (true) {
@@ -49,18 +59,18 @@ class Unpickler {
         case '.': return pop();                         // STOP
         case '(': stack_.push_back(make(Mark{})); break;  // MARK
         case ')': push(make(Value::Tuple{})); break;    // EMPTY_TUPLE
-        case 't': push(make(Value::Tuple{pop_mark()})); break;
-        case 0x85: push(make(Value::Tuple{pop_n(1)})); break;
-        case 0x86: push(make(Value::Tuple{pop_n(2)})); break;
-        case 0x87: push(make(Value::Tuple{pop_n(3)})); break;
+        case 't': push(tuple(pop_mark())); break;
+        case 0x85: push(tuple(pop_n(1))); break;
+        case 0x86: push(tuple(pop_n(2))); break;
+        case 0x87: push(tuple(pop_n(3))); break;
         case ']': push(make(Value::List{})); break;     // EMPTY_LIST
-        case 'l': push(make(Value::List{pop_mark()})); break;
-        case 'a': { auto x = pop(); as<Value::List>(top()).items.push_back(x); break; }
-        case 'e': { auto xs = pop_mark(); auto& l = as<Value::List>(top()).items; l.insert(l.end(), xs.begin(), xs.end()); break; }
+        case 'l': push(filled<Value::List>(pop_mark())); break;
+        case 'a': { auto x = pop(); append(top(), {x}); break; }
+        case 'e': { auto xs = pop_mark(); append(top(), xs); break; }
         case '}': push(make(Value::Dict{})); break;     // EMPTY_DICT
-        case 'd': push(make(Value::Dict{pairs(pop_mark())})); break;
-        case 's': { auto v = pop(); auto k = pop(); as<Value::Dict>(top()).pairs.emplace_back(k, v); break; }
-        case 'u': { auto p = pairs(pop_mark()); auto& d = as<Value::Dict>(top()).pairs; d.insert(d.end(), p.begin(), p.end()); break; }
+        case 'd': push(filled<Value::Dict>(pop_mark())); break;
+        case 's': { auto v = pop(); auto k = pop(); append(top(), {k, v}); break; }
+        case 'u': { auto items = pop_mark(); append(top(), items); break; }
         case 'X': push(make(bytes(uint32()))); break;   // BINUNICODE
         case 0x8c: push(make(bytes(byte()))); break;    // SHORT_BINUNICODE
         case 0x8d: push(make(bytes(uint64()))); break;  // BINUNICODE8
@@ -159,15 +169,46 @@ class Unpickler {
     for (size_t i = n; i-- > 0;) items[i] = pop();
     return items;
   }
+  // Linear in the items popped: a file of n items takes O(n) however they are grouped.
   Value::Items pop_mark() {
-    Value::Items items;
-    while (!stack_.empty() && !std::holds_alternative<Mark>(stack_.back()->v)) {
-      items.insert(items.begin(), stack_.back());
-      stack_.pop_back();
-    }
-    if (stack_.empty()) throw bad("pickle MARK missing");
-    stack_.pop_back();
+    size_t mark = stack_.size();
+    while (mark > 0 && !std::holds_alternative<Mark>(stack_[mark - 1]->v)) --mark;
+    if (mark == 0) throw bad("pickle MARK missing");
+    Value::Items items(std::make_move_iterator(stack_.begin() + mark), std::make_move_iterator(stack_.end()));
+    stack_.resize(mark - 1);
     return items;
+  }
+  // Records `child` as stored in `parent`: it is frozen, and the parent is at least one level deeper.
+  void adopt(Value& parent, Value& child) {
+    if (parent.contained || &parent == &child) throw bad("self-referential or modified container in data.pkl");
+    child.contained = true;
+    parent.depth = std::max(parent.depth, child.depth + 1);
+    if (parent.depth > kMaxDepth) throw bad("objects nested deeper than " + std::to_string(kMaxDepth) + " levels");
+  }
+  ValuePtr tuple(const Value::Items& items) {
+    ValuePtr out = make(Value::Tuple{});
+    for (const auto& item : items) adopt(*out, *item);
+    std::get<Value::Tuple>(out->v).items = items;
+    return out;
+  }
+  template <class Container>
+  ValuePtr filled(const Value::Items& items) {
+    ValuePtr out = make(Container{});
+    append(out, items);
+    return out;
+  }
+  // LIST APPEND(S) and DICT SETITEM(S) on `target`; dict items come as key, value, key, value...
+  void append(const ValuePtr& target, const Value::Items& items) {
+    if (auto* list = std::get_if<Value::List>(&target->v)) {
+      for (const auto& item : items) adopt(*target, *item);
+      list->items.insert(list->items.end(), items.begin(), items.end());
+    } else if (auto* dict = std::get_if<Value::Dict>(&target->v)) {
+      const Value::Pairs new_pairs = pairs(items);
+      for (const auto& item : items) adopt(*target, *item);
+      dict->pairs.insert(dict->pairs.end(), new_pairs.begin(), new_pairs.end());
+    } else {
+      throw bad("unexpected object in data.pkl");
+    }
   }
   Value::Pairs pairs(const Value::Items& items) {
     if (items.size() % 2) throw bad("odd number of dict items");
@@ -200,11 +241,20 @@ class Unpickler {
       const torch::Tensor& storage = as<torch::Tensor>(args[0]);
       const int64_t offset = as_int(args[1]);
       const auto size = as_ints(args[2]), stride = as_ints(args[3]);
-      int64_t last = offset;
-      for (size_t i = 0; i < size.size(); ++i)
-        if (size[i] > 0) last += (size[i] - 1) * stride[i];
-      const bool empty = std::any_of(size.begin(), size.end(), [](int64_t s) { return s == 0; });
-      if (offset < 0 || (!empty && last >= storage.numel())) throw bad("tensor view outside its storage");
+      if (size.size() != stride.size()) throw bad("tensor with mismatched size and stride");
+      // The view must lie inside its storage and hold no more elements than it (the copy made below would
+      // otherwise be as large as a crafted size asks).
+      int64_t last = offset, count = 1;
+      bool overflow = offset < 0;
+      for (size_t i = 0; i < size.size(); ++i) {
+        int64_t step = 0;
+        overflow = overflow || size[i] < 0 || stride[i] < 0 || __builtin_mul_overflow(count, size[i], &count);
+        if (size[i] > 0)
+          overflow = overflow || __builtin_mul_overflow(size[i] - 1, stride[i], &step) ||
+                     __builtin_add_overflow(last, step, &last);
+      }
+      if (overflow || (count > 0 && (last >= storage.numel() || count > storage.numel())))
+        throw bad("tensor view outside its storage");
       return make(storage.as_strided(size, stride, offset).clone());
     }
     if (g.module == "torch._utils" && g.name == "_rebuild_parameter" && !args.empty()) return args[0];
@@ -236,17 +286,21 @@ class Unpickler {
     if (cached != storages_.end()) return make(cached->second);
     const std::string record = "data/" + key;
     if (!archive_.hasRecord(record)) throw bad("missing record " + record);
+    int64_t need = 0;
+    const int64_t item_size = static_cast<int64_t>(c10::elementSize(it->second));
+    if (numel < 0 || __builtin_mul_overflow(numel, item_size, &need) || static_cast<uint64_t>(need) > record_size_(record))
+      throw bad("record " + record + " is smaller than its " + std::to_string(numel) + " elements");
     auto [ptr, size] = archive_.getRecord(record);
+    if (size < static_cast<size_t>(need)) throw bad("record " + record + " is truncated");
     torch::Tensor storage = torch::empty({numel}, torch::TensorOptions().dtype(it->second));
-    const size_t need = static_cast<size_t>(numel) * storage.element_size();
-    if (size < need) throw bad("record " + record + " is truncated");
-    std::memcpy(storage.data_ptr(), ptr.get(), need);
+    std::memcpy(storage.data_ptr(), ptr.get(), static_cast<size_t>(need));
     storages_[key] = storage;
     return make(storage);
   }
 
   const std::string& data_;
   caffe2::serialize::PyTorchStreamReader& archive_;
+  RecordSize record_size_;
   const std::string& source_;
   size_t pos_ = 0;
   std::vector<ValuePtr> stack_;
@@ -254,7 +308,7 @@ class Unpickler {
   std::map<std::string, torch::Tensor> storages_;
 };
 
-StateDict to_state_dict(const ValuePtr& root, const std::string& source) {
+StateDict to_state_dict(const ValuePtr& root, const std::string& source, bool nested = false) {
   const auto* dict = std::get_if<Value::Dict>(&root->v);
   if (!dict) throw file_error(source, "checkpoint does not hold a dict");
   StateDict out;
@@ -263,8 +317,8 @@ StateDict to_state_dict(const ValuePtr& root, const std::string& source) {
     if (!key) throw file_error(source, "checkpoint dict has a non-string key");
     if (const auto* t = std::get_if<torch::Tensor>(&v->v)) {
       out.emplace_back(*key, *t);
-    } else if (std::holds_alternative<Value::Dict>(v->v) && (*key == "model" || *key == "state_dict")) {
-      return to_state_dict(v, source);  // {"model": state_dict, ...} as training checkpoints store it
+    } else if (!nested && std::holds_alternative<Value::Dict>(v->v) && (*key == "model" || *key == "state_dict")) {
+      return to_state_dict(v, source, true);  // {"model": state_dict, ...} as training checkpoints store it
     }
   }
   if (out.empty()) throw file_error(source, "checkpoint holds no tensors");
@@ -274,6 +328,22 @@ StateDict to_state_dict(const ValuePtr& root, const std::string& source) {
 }  // namespace
 
 StateDict load_state_dict(const std::string& path) {
+  // Sizes from the central directory first: nothing is inflated beyond the archive's own size (torch.save
+  // stores records uncompressed, so a larger record is a decompression bomb).
+  const std::string bytes = read_file(path);
+  std::map<std::string, uint64_t> sizes;  // by name inside the archive's top folder, as PyTorchStreamReader names them
+  for (const auto& [name, record] : zip_records(bytes, path)) {
+    const size_t slash = name.find('/');
+    if (slash == std::string::npos) continue;
+    if (record.uncompressed_size > bytes.size())
+      throw file_error(path, "record " + name + " inflates to " + std::to_string(record.uncompressed_size) +
+                                 " bytes, more than the archive holds (decompression bomb?)");
+    sizes[name.substr(slash + 1)] = record.uncompressed_size;
+  }
+  const auto record_size = [&](const std::string& record) {
+    const auto it = sizes.find(record);
+    return it == sizes.end() ? uint64_t{0} : it->second;
+  };
   std::unique_ptr<caffe2::serialize::PyTorchStreamReader> archive;
   std::string pickle;
   try {
@@ -290,7 +360,7 @@ StateDict load_state_dict(const std::string& path) {
     throw file_error(path, "not a readable torch.save zip archive (" + std::string(e.what_without_backtrace()) + ")");
   }
   try {
-    Unpickler unpickler(pickle, *archive, path);
+    Unpickler unpickler(pickle, *archive, record_size, path);
     return to_state_dict(unpickler.run(), path);
   } catch (const c10::Error& e) {
     throw file_error(path, "corrupt checkpoint (" + std::string(e.what_without_backtrace()) + ")");

@@ -3,7 +3,6 @@
 #include "maskterial/classify/classifier_training.hpp"
 #include "maskterial/classify/gmm.hpp"
 #include "maskterial/core/embedded_models.hpp"
-#include "maskterial/pipeline/detector.hpp"
 #include "maskterial/util/error.hpp"
 #include "maskterial/util/files.hpp"
 
@@ -54,28 +53,6 @@ std::vector<std::pair<std::string, std::string>> builtin_classification_model_fi
   nlohmann::json manifest = default_classifier()->describe();
   manifest["description"] = kBuiltinDescription;
   return {{kManifest, manifest.dump(1) + "\n"}, {"gmm.json", default_gmm_json()}};
-}
-
-const std::vector<RuleSet>& postprocessing_rule_sets() {
-  static const std::vector<RuleSet> sets = {
-      {"maskterial", "MaskTerial's classification path: 3x3 opening, size counted after filling holes"},
-      {"2dmatgmm", "the 2DMatGMM detector exactly: 5x5 median blur, disk opening, size before hole filling"}};
-  return sets;
-}
-
-Detection detect_with_classification_model(const ClassificationModel& model, const cv::Mat& bgr8,
-                                           const std::string& image_name, const DetectionSettings& settings) {
-  DetectorOptions options;
-  if (settings.postprocessing == "maskterial")
-    options.rules = ExtractionRules::MaskTerial;
-  else if (settings.postprocessing == "2dmatgmm")
-    options.rules = ExtractionRules::TwoDMatGmm;
-  else
-    throw Error("unknown post-processing '" + settings.postprocessing + "'");
-  options.distance_threshold = settings.std_threshold;
-  options.size_threshold = settings.size_threshold;
-  options.min_score = settings.min_score;
-  return Detector(model.classifier, options).detect(bgr8, image_name);
 }
 
 std::vector<std::string> train_classification_model(const std::string& type, const coco::Dataset& dataset,

@@ -10,11 +10,9 @@
 #include <vector>
 
 #include <nlohmann/json.hpp>
-#include <opencv2/core.hpp>
 
 #include "maskterial/classify/pixel_classifier.hpp"
 #include "maskterial/coco/dataset.hpp"
-#include "maskterial/core/flake.hpp"
 
 namespace maskterial::serve {
 
@@ -26,30 +24,12 @@ struct ClassificationModel {
   std::vector<std::string> class_names() const;
 };
 
-// Detector settings a request may choose (defaults = `maskterial detect`'s).
-struct DetectionSettings {
-  std::string postprocessing = "maskterial";  // one of postprocessing_rule_sets()
-  double std_threshold = 0;                   // class distance limit, standard deviations; 0 = the model's
-  int size_threshold = 200;                   // smallest flake, px
-  double min_score = 0.0;                     // flakes scoring below are dropped
-};
-
-// How detected regions become flakes (GET /api/models lists them as post-processing models).
-struct RuleSet {
-  std::string name, description;
-};
-const std::vector<RuleSet>& postprocessing_rule_sets();
-
 // Loads and validates a model directory; throws Error naming the file and the problem.
 std::shared_ptr<const ClassificationModel> load_classification_model(const std::filesystem::path& dir);
 
 // The built-in graphene GMM (core/embedded_models.hpp) and the files of its model directory (name, content).
 std::shared_ptr<const ClassificationModel> builtin_classification_model();
 std::vector<std::pair<std::string, std::string>> builtin_classification_model_files();
-
-// Runs the detector the model implies on one 8-bit BGR image; throws Error for an unknown rule set. Thread-safe.
-Detection detect_with_classification_model(const ClassificationModel& model, const cv::Mat& bgr8,
-                                           const std::string& image_name, const DetectionSettings& settings);
 
 // Trains a classifier of the given type ("gmm", "amm", "mlp") from a COCO dataset whose file names are relative
 // to images_dir and writes its model directory into out_dir. progress(fraction in [0, 1], stage) is called as

@@ -12,8 +12,14 @@
 #include <spdlog/spdlog.h>
 
 #include "classification_backend.hpp"
+#include "detection.hpp"
 #include "http_helpers.hpp"
-#include "image_header.hpp"
+#include "paced_stream.hpp"
+#include "segmentation_backend.hpp"
+#include "maskterial/classify/registry.hpp"
+#include "maskterial/core/defaults.hpp"
+#include "maskterial/core/shipped_models.hpp"
+#include "maskterial/image/header.hpp"
 #include "maskterial/image/io.hpp"
 #include "maskterial/pipeline/outputs.hpp"
 #include "maskterial/serve/http_error.hpp"
@@ -28,7 +34,6 @@ namespace fs = std::filesystem;
 namespace maskterial::serve {
 namespace {
 
-constexpr const char* kVersion = "0.1.0";
 constexpr size_t kSmallBody = size_t{1} << 20;  // the largest body a request other than an upload may have
 
 double ms_since(std::chrono::steady_clock::time_point start) {
@@ -60,12 +65,63 @@ nlohmann::json postprocessing_models() {
   return list;
 }
 
+// The types a training job may have, for the page.
+nlohmann::json training_types() {
+  nlohmann::json types = nlohmann::json::array();
+  for (const ClassifierType& t : classifier_types())
+    types.push_back({{"type", t.name}, {"kind", "classification"}, {"description", t.description}});
+  types.push_back({{"type", kSegmenterJob}, {"kind", "segmentation"}, {"description", "fine-tunes a segmentation model"}});
+  return types;
+}
+
 // Debian's cpp-httplib 0.11 is compiled with a listen backlog of 5: a burst of new connections overflows it and
 // clients see resets. Its listening socket is reachable from a subclass, and listen() again widens the backlog.
+// Connections are served through PacedStream, so slow clients are cut off (httplib's own stream only times out
+// single reads, and a byte every few seconds holds a connection thread forever).
 class HttpServer : public httplib::Server {
  public:
   void widen_backlog() const { ::listen(svr_sock_, SOMAXCONN); }
+  ConnectionLimits limits;
+
+  // httplib's stop() does nothing before listen() has started, which would then serve forever (a SIGTERM
+  // during start-up); closing the socket first makes a later listen() return at once.
+  void shut_down() {
+    if (is_running()) return stop();
+    const socket_t sock = svr_sock_.exchange(INVALID_SOCKET);
+    if (sock == INVALID_SOCKET) return;
+    ::shutdown(sock, SHUT_RDWR);
+    ::close(sock);
+  }
+
+ private:
+  bool process_and_close_socket(socket_t sock) override {
+    PacedStream stream(sock, limits);
+    bool ok = false;
+    for (size_t left = keep_alive_max_count_; left > 0 && svr_sock_ != INVALID_SOCKET; --left) {
+      if (!wait_for_request(stream)) break;
+      stream.next_request();
+      bool closed = false;
+      ok = process_request(stream, left == 1, closed, [](httplib::Request&) {});
+      if (!ok || closed) break;
+    }
+    ::shutdown(sock, SHUT_RDWR);
+    ::close(sock);
+    return ok;
+  }
+
+  // Keep-alive: the next request, in slices so that stop() is noticed.
+  bool wait_for_request(PacedStream& stream) const {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(keep_alive_timeout_sec_);
+    while (svr_sock_ != INVALID_SOCKET && std::chrono::steady_clock::now() < deadline)
+      if (stream.wait_for_request(100)) return true;
+    return false;
+  }
 };
+
+// The worker threads to run: one per core unless set.
+size_t worker_count(size_t requested) {
+  return requested ? requested : std::max(1u, std::thread::hardware_concurrency());
+}
 
 }  // namespace
 
@@ -79,10 +135,15 @@ struct Server::Impl {
 
   explicit Impl(ServerOptions o)
       : options(std::move(o)),
-        store(options.models_dir),
-        pool(options.workers ? options.workers : std::max(1u, std::thread::hardware_concurrency()), options.queue),
+        store(options.models_dir, options.default_segmentation_model.empty() ? fs::path(shipped_segmenter_dir())
+                                                                             : options.default_segmentation_model),
+        pool(worker_count(options.workers), options.queue),
         jobs(store) {
-    if (pool.threads() > 1) set_compute_threads(1);  // one image per worker already keeps the cores busy
+    // Several workers already keep the cores busy with one image each; libtorch's own threads inside each
+    // would only contend (2 workers x 2 threads on 2 cores).
+    if (pool.threads() > 1) set_compute_threads(1);
+    http.limits.grace_s = options.client_grace_s;
+    http.limits.min_bytes_per_s = options.client_min_bytes_per_s;
     // httplib's default also sets SO_REUSEPORT, with which a second server on a taken port starts silently and
     // shares the requests; only SO_REUSEADDR (restart right after a stop) is wanted.
     http.set_socket_options([](socket_t sock) {
@@ -113,15 +174,20 @@ struct Server::Impl {
     add_routes();
   }
 
-  // The upload routes read their bodies with a cap each (read_capped); every other request has no use for a
-  // large body, so one is refused before httplib reads it into memory.
+  // The upload routes read their bodies with a cap each (read_capped, which counts what arrives, whatever the
+  // transfer or content encoding); every other request has no use for a large body, so one is refused before
+  // httplib reads it into memory. A chunked or compressed body has no size to check beforehand: refused too.
   static bool refuse_body(const httplib::Request& req, httplib::Response& res) {
     const bool upload_route = (req.method == "POST" && (req.path == "/api/predict" || req.path == "/api/jobs")) ||
                               (req.method == "PUT" && req.path.rfind("/api/models/", 0) == 0);
-    if (upload_route || !req.has_header("Content-Length")) return false;
-    if (std::strtoull(req.get_header_value("Content-Length").c_str(), nullptr, 10) <= kSmallBody) return false;
+    if (upload_route) return false;
+    const bool unsized = req.has_header("Transfer-Encoding") || req.has_header("Content-Encoding");
+    const bool large = req.has_header("Content-Length") &&
+                       std::strtoull(req.get_header_value("Content-Length").c_str(), nullptr, 10) > kSmallBody;
+    if (!unsized && !large) return false;
     res.set_header("Connection", "close");  // the body is not read, so the connection cannot be reused
-    send_error(res, 413, req.method + " " + req.path + " takes no upload");
+    send_error(res, 413, req.method + " " + req.path + " takes no upload" +
+                             (unsized ? " (chunked or compressed bodies are refused here)" : ""));
     return true;
   }
 
@@ -135,6 +201,7 @@ struct Server::Impl {
       handle(res, [&] {
         nlohmann::json list = store.list();
         list["postprocessing"] = postprocessing_models();
+        list["training_types"] = training_types();
         send_json(res, 200, list);
       });
     });
@@ -173,6 +240,12 @@ struct Server::Impl {
     http.Get(R"(/api/jobs/([^/]+))", [this](const httplib::Request& req, httplib::Response& res) {
       handle(res, [&] { send_json(res, 200, jobs.status(req.matches[1])); });
     });
+    http.Delete(R"(/api/jobs/([^/]+))", [this](const httplib::Request& req, httplib::Response& res) {
+      handle(res, [&] {
+        const nlohmann::json answer = jobs.cancel(req.matches[1]);
+        send_json(res, answer.contains("deleted") ? 200 : 202, answer);
+      });
+    });
     // The web page: every other GET is a file of web/, "/" is the page itself.
     http.Get(R"(/(.*))", [](const httplib::Request& req, httplib::Response& res) {
       const std::string path = req.matches[1].str().empty() ? "index.html" : req.matches[1].str();
@@ -182,11 +255,17 @@ struct Server::Impl {
     });
   }
 
-  // A decoded image must fit in memory: its size is read from the header before anything is decoded.
-  void check_pixels(const std::string& bytes, const std::string& name) const {
-    const auto size = image_size_from_header(bytes);
-    if (size && static_cast<double>(size->width) * size->height > static_cast<double>(options.max_image_pixels))
-      throw HttpError(413, name + ": " + std::to_string(size->width) + "x" + std::to_string(size->height) +
+  // A decoded image must fit in memory: its size is read from the header by the format's own library before
+  // anything is decoded, and what cannot be sized is not decoded at all.
+  void check_image(const std::string& bytes, const std::string& name) const {
+    ImageHeader header{};
+    try {
+      header = read_image_header(bytes, name);
+    } catch (const Error& e) {
+      throw HttpError(415, e.what());
+    }
+    if (static_cast<double>(header.size.width) * header.size.height > static_cast<double>(options.max_image_pixels))
+      throw HttpError(413, name + ": " + std::to_string(header.size.width) + "x" + std::to_string(header.size.height) +
                                " pixels is more than the server takes (" +
                                std::to_string(options.max_image_pixels / 1000000) + " megapixels)");
   }
@@ -230,6 +309,36 @@ struct Server::Impl {
     send_json(res, existed ? 200 : 201, store.install(kind, name, files, overwrite));
   }
 
+  // detect's flake-extraction options, from the form (defaults: detect's).
+  static DetectionSettings detection_settings(const httplib::Request& req) {
+    DetectionSettings settings;
+    settings.postprocessing = postprocessing_rule_set(text_field(req, "postprocessing", settings.postprocessing)).name;
+    DetectorOptions& d = settings.detector;
+    d.distance_threshold = number_field(req, "std_threshold", d.distance_threshold, 0, 1e3);
+    const double size_threshold = number_field(req, "size_threshold", d.size_threshold, 1, 1 << 30);
+    if (size_threshold != std::floor(size_threshold))
+      throw HttpError(400, "form field 'size_threshold' must be a whole number of pixels");
+    d.size_threshold = static_cast<int>(size_threshold);
+    d.min_score = number_field(req, "min_score", d.min_score, 0, 1);
+    d.report_unknown = flag_field(req, "report_unknown");
+    settings.score_threshold = number_field(req, "score_threshold", settings.score_threshold, 0, 0.999);
+    d.min_class_occupancy = number_field(req, "min_class_occupancy", d.min_class_occupancy, 0, 1);
+    d.split_by_class = !flag_field(req, "majority_vote");
+    return settings;
+  }
+
+  // The segmentation model a request asks for: by default detect's (none with the 2DMatGMM rules, which had
+  // none), "none" for flakes from the classifier alone.
+  std::string segmentation_model_name(const httplib::Request& req, const DetectionSettings& settings) const {
+    const bool compat = settings.postprocessing == "2dmatgmm";
+    const std::string name = text_field(req, "segmentation_model", "");
+    if (name.empty()) return compat ? kNoSegmentationModel : store.default_segmentation_model();
+    if (compat && name != kNoSegmentationModel)
+      throw HttpError(400, "the 2dmatgmm post-processing runs without a segmentation model; send "
+                           "segmentation_model=none or leave it out");
+    return name;
+  }
+
   void predict(const httplib::Request& req, httplib::Response& res) {
     const auto received = std::chrono::steady_clock::now();
     if (!req.is_multipart_form_data())
@@ -241,38 +350,38 @@ struct Server::Impl {
     if (image.content.empty()) throw HttpError(400, image_name + ": the uploaded image is empty");
 
     const std::string model_name = text_field(req, "classification_model", kBuiltinClassificationModel);
-    const std::string segmentation = text_field(req, "segmentation_model", "");
-    if (!segmentation.empty())
-      throw HttpError(404, "no segmentation model named '" + segmentation + "' (this build has none yet)");
-    DetectionSettings settings;
-    settings.postprocessing = text_field(req, "postprocessing", settings.postprocessing);
-    const auto& sets = postprocessing_rule_sets();
-    if (std::none_of(sets.begin(), sets.end(), [&](const RuleSet& set) { return set.name == settings.postprocessing; }))
-      throw HttpError(400, "form field 'postprocessing': unknown '" + settings.postprocessing +
-                               "' (see GET /api/models)");
-    settings.std_threshold = number_field(req, "std_threshold", settings.std_threshold, 0, 1e3);
-    const double size_threshold = number_field(req, "size_threshold", settings.size_threshold, 1, 1 << 30);
-    if (size_threshold != std::floor(size_threshold))
-      throw HttpError(400, "form field 'size_threshold' must be a whole number of pixels");
-    settings.size_threshold = static_cast<int>(size_threshold);
-    settings.min_score = number_field(req, "min_score", settings.min_score, 0, 1);
+    const DetectionSettings settings = detection_settings(req);
+    const std::string segmentation_name = segmentation_model_name(req, settings);
+    const bool segmented = segmentation_name != kNoSegmentationModel;
     const bool overlay = flag_field(req, "overlay");
     // Held by this request until it is answered, whatever happens to the model store meanwhile.
     const std::shared_ptr<const ClassificationModel> model = store.classification_model(model_name);
+    segment::SegmenterPtr segmenter;
+    if (segmented) {
+      try {
+        segmenter = store.segmentation_model(segmentation_name)->at_threshold(settings.score_threshold);
+      } catch (const HttpError&) {
+        throw;
+      } catch (const Error& e) {
+        throw HttpError(409, "segmentation model '" + segmentation_name + "' failed to load: " + e.what());
+      }
+    }
+    nlohmann::json models = {{"classification", store.provenance(ModelKind::Classification, model_name)},
+                             {"segmentation", segmented ? store.provenance(ModelKind::Segmentation, segmentation_name)
+                                                        : nlohmann::json()},
+                             {"postprocessing", settings.postprocessing}};
 
-    check_pixels(image.content, image_name);
+    check_image(image.content, image_name);
 
-    auto work = [&, model]() {
+    auto work = [&, model, segmenter]() {
       const auto start = std::chrono::steady_clock::now();
       const cv::Mat bgr8 = decode_image(image.content, image_name);
       const double decode_ms = ms_since(start);
-      const Detection detection = detect_with_classification_model(*model, bgr8, image_name, settings);
+      const Detection detection = run_detection(*model, segmenter, bgr8, image_name, settings);
       nlohmann::json out = detection_to_json(detection);
-      out["models"] = {{"classification", model_name}, {"segmentation", nullptr},
-                       {"postprocessing", settings.postprocessing}};
-      out["settings"] = {{"std_threshold", settings.std_threshold},
-                         {"size_threshold", settings.size_threshold},
-                         {"min_score", settings.min_score}};
+      out["models"] = models;
+      out["settings"] = settings.to_json(segmented);
+      out["version"] = kVersion;
       if (overlay) {
         const std::vector<uchar> png = encode_overlay(bgr8, detection, OverlayFormat::Png);
         out["overlay_png_base64"] = base64_encode(std::string(png.begin(), png.end()));
@@ -291,6 +400,15 @@ struct Server::Impl {
     send_json(res, 200, out);
   }
 
+  // A whole number form field in [min, max]; 0 when absent.
+  static int64_t count_field(const httplib::Request& req, const std::string& name, double min, double max) {
+    const double value = number_field(req, name, 0, 0, max);
+    if (value != std::floor(value) || (value != 0 && value < min))
+      throw HttpError(400, "form field '" + name + "' must be a whole number in [" + std::to_string(int64_t(min)) +
+                               ", " + std::to_string(int64_t(max)) + "]");
+    return static_cast<int64_t>(value);
+  }
+
   void start_job(httplib::Request req, httplib::Response& res) {
     if (!req.is_multipart_form_data())
       throw HttpError(415, "send multipart/form-data: files 'images' (repeated), file 'annotations' (COCO JSON), "
@@ -300,14 +418,17 @@ struct Server::Impl {
     if (upload.model_name.empty()) throw HttpError(400, "form field 'model' (name of the model to train) is missing");
     upload.overwrite = flag_field(req, "overwrite");
     upload.type = text_field(req, "type", upload.type);
-    if (upload.type != "gmm" && upload.type != "amm" && upload.type != "mlp")
-      throw HttpError(400, "form field 'type': unknown classifier type '" + upload.type + "' (gmm, amm or mlp)");
+    check_training_type(upload.type);
+    upload.base = text_field(req, "base", "");
+    upload.iterations = count_field(req, "iterations", 1, 100000);
+    upload.batch_size = static_cast<int>(count_field(req, "batch_size", 1, 64));
+    upload.crop_size = static_cast<int>(count_field(req, "crop_size", 64, 2048));
     if (!req.has_file("annotations")) throw HttpError(400, "no annotations: the form needs a COCO JSON file 'annotations'");
     upload.annotations = std::move(req.files.find("annotations")->second.content);
     const auto [first, last] = req.files.equal_range("images");
     for (auto it = first; it != last; ++it) {
       upload.images.emplace_back(fs::path(it->second.filename).filename().string(), std::move(it->second.content));
-      check_pixels(upload.images.back().second, upload.images.back().first);
+      check_image(upload.images.back().second, upload.images.back().first);
     }
     send_json(res, 202, jobs.start(std::move(upload)));
   }
@@ -328,7 +449,7 @@ int Server::bind() {
 void Server::listen() { impl_->http.listen_after_bind(); }
 
 void Server::stop() {
-  if (impl_) impl_->http.stop();
+  if (impl_) impl_->http.shut_down();
 }
 
 }  // namespace maskterial::serve

@@ -1,5 +1,7 @@
 #include "maskterial/serve/worker_pool.hpp"
 
+#include <malloc.h>
+
 namespace maskterial::serve {
 
 WorkerPool::WorkerPool(size_t threads, size_t capacity) : capacity_(capacity) {
@@ -50,6 +52,13 @@ void WorkerPool::work() {
     task();  // packaged tasks keep their exceptions for the future
     lock.lock();
     --running_;
+    if (queue_.empty() && running_ == 0) {
+      // Idle: hand the per-image buffers (a segmentation model's activations are hundreds of MB) back to the
+      // system; glibc keeps freed memory in its per-thread arenas, so RSS would stay at the burst's peak.
+      lock.unlock();
+      ::malloc_trim(0);
+      lock.lock();
+    }
   }
 }
 

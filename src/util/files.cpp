@@ -1,9 +1,12 @@
 #include "maskterial/util/files.hpp"
 
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <cstdlib>
+
 #include <algorithm>
-#include <atomic>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -48,6 +51,42 @@ nlohmann::ordered_json read_ordered_json(const std::string& path) {
   return parse_json_file<nlohmann::ordered_json>(path);
 }
 
+namespace {
+
+// New files and folders get the permissions open() and mkdir() would give them (0666 / 0777 minus the
+// umask), not mkstemp's 0600. The umask is read from /proc: umask() reads it only by changing it, which races
+// with other threads creating files.
+mode_t process_umask() {
+  static const mode_t mask = [] {
+    std::ifstream status("/proc/self/status");
+    std::string line;
+    while (std::getline(status, line))
+      if (line.rfind("Umask:", 0) == 0) return static_cast<mode_t>(std::stoul(line.substr(6), nullptr, 8));
+    return static_cast<mode_t>(022);
+  }();
+  return mask;
+}
+
+// Makes a rename or a new entry in `dir` durable.
+void sync_directory(const fs::path& dir) {
+  const int fd = ::open(dir.empty() ? "." : dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return;  // best effort: the data itself is already synced
+  ::fsync(fd);
+  ::close(fd);
+}
+
+void write_all(int fd, const std::string& content, const std::string& path) {
+  size_t written = 0;
+  while (written < content.size()) {
+    const ssize_t n = ::write(fd, content.data() + written, content.size() - written);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) throw file_error(path, std::string("write failed: ") + std::strerror(errno));
+    written += static_cast<size_t>(n);
+  }
+}
+
+}  // namespace
+
 void write_file_atomic(const std::string& path, const std::string& content) {
   const fs::path target(path);
   if (target.has_parent_path()) {
@@ -55,58 +94,70 @@ void write_file_atomic(const std::string& path, const std::string& content) {
     fs::create_directories(target.parent_path(), ec);
     if (ec) throw file_error(target.parent_path().string(), "cannot create folder: " + ec.message());
   }
-  const std::string tmp = path + ".tmp-" + std::to_string(::getpid());
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    if (!out) throw file_error(path, std::string("cannot write: ") + std::strerror(errno));
-    out.write(content.data(), static_cast<std::streamsize>(content.size()));
-    out.flush();
-    if (!out) {
-      out.close();
-      std::remove(tmp.c_str());
-      throw file_error(path, "write failed (disk full?)");
-    }
+  std::string tmp = path + ".tmp-XXXXXX";  // unique per call: threads of one process never share it
+  const int fd = ::mkstemp(tmp.data());
+  if (fd < 0) throw file_error(path, std::string("cannot write: ") + std::strerror(errno));
+  try {
+    ::fchmod(fd, 0666 & ~process_umask());
+    write_all(fd, content, path);
+    if (::fsync(fd) != 0) throw file_error(path, std::string("write failed: ") + std::strerror(errno));
+  } catch (...) {
+    ::close(fd);
+    ::unlink(tmp.c_str());
+    throw;
   }
+  if (::close(fd) != 0 || ::rename(tmp.c_str(), path.c_str()) != 0) {
+    const std::string why = std::strerror(errno);
+    ::unlink(tmp.c_str());
+    throw file_error(path, "cannot move result into place: " + why);
+  }
+  sync_directory(target.parent_path());
+}
+
+void move_directory_into_place(const std::string& fresh, const std::string& target) {
+  const fs::path parent = fs::path(target).parent_path();
   std::error_code ec;
-  fs::rename(tmp, target, ec);
-  if (ec) {
-    std::remove(tmp.c_str());
-    throw file_error(path, "cannot move result into place: " + ec.message());
+  if (fs::exists(target, ec)) {
+    // Swap in one step, so readers see the old or the new directory, never neither; then drop the old one.
+    if (::renameat2(AT_FDCWD, fresh.c_str(), AT_FDCWD, target.c_str(), RENAME_EXCHANGE) == 0) {
+      sync_directory(parent);
+      fs::remove_all(fresh, ec);
+      return;
+    }
+    if (errno != EINVAL && errno != ENOSYS)  // else: the file system cannot exchange; replace in two steps
+      throw file_error(target, std::string("cannot replace: ") + std::strerror(errno));
+    const fs::path old = fresh + ".old";
+    fs::rename(target, old, ec);
+    if (ec) throw file_error(target, "cannot replace: " + ec.message());
+    fs::rename(fresh, target, ec);
+    if (ec) {
+      const std::string why = ec.message();
+      fs::rename(old, target, ec);
+      throw file_error(target, "cannot replace: " + why);
+    }
+    fs::remove_all(old, ec);
+  } else {
+    fs::rename(fresh, target, ec);
+    if (ec) throw file_error(target, "cannot move into place: " + ec.message());
   }
+  sync_directory(parent);
 }
 
 void write_directory_atomic(const std::string& dir, const std::function<void(const std::string&)>& fill) {
-  static std::atomic<unsigned> counter{0};
   const fs::path target = fs::path(dir).lexically_normal();
-  const std::string suffix = std::to_string(::getpid()) + "-" + std::to_string(counter++);
-  const fs::path tmp = target.string() + ".tmp-" + suffix;
-  const fs::path old = target.string() + ".old-" + suffix;
+  std::string tmp = target.string() + ".tmp-XXXXXX";
   std::error_code ec;
-  fs::remove_all(tmp, ec);
-  fs::create_directories(tmp, ec);
-  if (ec) throw file_error(tmp.string(), "cannot create folder: " + ec.message());
+  if (target.has_parent_path()) fs::create_directories(target.parent_path(), ec);
+  if (!::mkdtemp(tmp.data())) throw file_error(dir, std::string("cannot create folder: ") + std::strerror(errno));
+  ::chmod(tmp.c_str(), 0777 & ~process_umask());
   try {
-    fill(tmp.string());
+    fill(tmp);
+    sync_directory(tmp);
+    move_directory_into_place(tmp, target.string());
   } catch (...) {
     fs::remove_all(tmp, ec);
     throw;
   }
-  const bool had_old = fs::exists(target);
-  if (had_old) {
-    fs::rename(target, old, ec);
-    if (ec) {
-      fs::remove_all(tmp, ec);
-      throw file_error(dir, "cannot replace: " + ec.message());
-    }
-  }
-  fs::rename(tmp, target, ec);
-  if (ec) {
-    const std::string why = ec.message();
-    if (had_old) fs::rename(old, target, ec);
-    fs::remove_all(tmp, ec);
-    throw file_error(dir, "cannot write: " + why);
-  }
-  if (had_old) fs::remove_all(old, ec);
 }
 
 void write_json_atomic(const std::string& path, const nlohmann::json& value, int indent) {
@@ -143,8 +194,12 @@ std::vector<std::string> list_images(const std::vector<std::string>& inputs) {
     if (fs::is_directory(input, ec)) {
       std::vector<std::string> found;
       for (const auto& entry : fs::directory_iterator(input, ec)) {
-        if (entry.is_regular_file() && has_image_extension(entry.path().string()))
-          found.push_back(entry.path().string());
+        if (!has_image_extension(entry.path().string())) continue;
+        // An entry whose type cannot be read (a symlink loop, a dangling link) is kept, to be reported as a
+        // failed item of the batch like a missing file; only folders and other non-files are skipped.
+        std::error_code type_error;
+        const bool regular = entry.is_regular_file(type_error);
+        if (regular || type_error) found.push_back(entry.path().string());
       }
       std::sort(found.begin(), found.end());
       files.insert(files.end(), found.begin(), found.end());
@@ -154,6 +209,35 @@ std::vector<std::string> list_images(const std::vector<std::string>& inputs) {
     }
   }
   return files;
+}
+
+std::string content_hash(const std::vector<std::pair<std::string, std::string>>& files) {
+  uint64_t hash = 0xcbf29ce484222325ull;  // FNV-1a, 64 bits
+  const auto feed = [&](const std::string& bytes) {
+    for (unsigned char c : bytes) hash = (hash ^ c) * 0x100000001b3ull;
+  };
+  for (const auto& [name, content] : files) {
+    feed(name + '\0');
+    feed(content);
+  }
+  char text[32];
+  std::snprintf(text, sizeof text, "fnv1a64:%016llx", static_cast<unsigned long long>(hash));
+  return text;
+}
+
+std::string content_hash(const std::string& path) {
+  std::vector<std::pair<std::string, std::string>> files;
+  std::error_code ec;
+  if (fs::is_directory(path, ec)) {
+    std::vector<fs::path> names;
+    for (const auto& e : fs::directory_iterator(path, ec))
+      if (e.is_regular_file(ec)) names.push_back(e.path());
+    std::sort(names.begin(), names.end());
+    for (const auto& file : names) files.emplace_back(file.filename().string(), read_file(file.string()));
+  } else {
+    files.emplace_back("", read_file(path));
+  }
+  return content_hash(files);
 }
 
 }  // namespace maskterial

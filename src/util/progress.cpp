@@ -4,7 +4,19 @@
 
 #include <cstdio>
 
+#include "maskterial/util/cancellation.hpp"
+
 namespace maskterial {
+namespace {
+thread_local const ProgressObserver* current_observer = nullptr;
+}  // namespace
+
+ScopedProgressObserver::ScopedProgressObserver(ProgressObserver observer)
+    : observer_(std::move(observer)), previous_(current_observer) {
+  current_observer = &observer_;
+}
+
+ScopedProgressObserver::~ScopedProgressObserver() { current_observer = previous_; }
 
 ProgressBar::ProgressBar(size_t total, std::string label, bool enabled)
     : total_(total), label_(std::move(label)), enabled_(enabled && total > 0), tty_(::isatty(2) != 0),
@@ -13,9 +25,11 @@ ProgressBar::ProgressBar(size_t total, std::string label, bool enabled)
 ProgressBar::~ProgressBar() { finish(); }
 
 void ProgressBar::advance(size_t n, const std::string& status) {
+  throw_if_cancelled();
   std::lock_guard<std::mutex> lock(mutex_);
   done_ += n;
   if (!status.empty()) status_ = status;
+  if (current_observer) (*current_observer)(label_, done_, total_, status_);
   if (!enabled_) return;
   const auto now = std::chrono::steady_clock::now();
   if (tty_ && now - last_draw_ < std::chrono::milliseconds(100) && done_ < total_) return;

@@ -20,6 +20,13 @@ try {
 
   await page.goto(url);
   await page.waitForSelector("#classification-model option[value='graphene-2dmatgmm']", { state: "attached" });
+  // The segmentation model choice: the shipped default is picked, "none" is offered.
+  await page.waitForSelector("#segmentation-model option[value='none']", { state: "attached" });
+  const segmenter = await page.inputValue("#segmentation-model");
+  console.log(`segmentation model: ${segmenter}`);
+  assert.notEqual(segmenter, "none", "the default segmentation model is not picked");
+  // The outline checks below use the classifier's regions (flakes on every demo image).
+  await page.selectOption("#segmentation-model", "none");
 
   // Detect: upload, then the table fills and outlines are drawn.
   await page.setInputFiles("#image-input", image);
@@ -48,6 +55,7 @@ try {
     const bytes = Uint8Array.from(atob(base64), (c) => c.charCodeAt(0));
     const form = new FormData();
     form.append("image", new Blob([bytes]), "again.jpg");
+    form.append("segmentation_model", "none");
     const result = await (await fetch("api/predict", { method: "POST", body: form })).json();
     return result.flakes.map((f) => {
       const box = [Math.floor(f.bbox[0]), Math.floor(f.bbox[1]), Math.ceil(f.bbox[2]), Math.ceil(f.bbox[3])];
@@ -97,6 +105,28 @@ try {
     await page.waitForSelector(".model-table td:has-text('graphene-lab')");
     await page.click("nav a[data-page='detect']");
     await page.waitForSelector("#classification-model option[value='graphene-lab']", { state: "attached" });
+
+    // A segmentation model fine-tuned from the page (a few iterations): its loss curve is drawn, then it is
+    // offered on the detect page.
+    await page.click("nav a[data-page='training']");
+    await page.fill("#training-form input[name=model]", "graphene-seg");
+    await page.selectOption("#training-form select[name=type]", "segmenter");
+    await page.waitForSelector("#segmenter-options", { state: "visible" });
+    await page.fill("#training-form input[name=iterations]", "3");
+    await page.fill("#training-form input[name=crop_size]", "128");
+    await page.setInputFiles("#training-form input[name=images]",
+                             fs.readdirSync(trainingImages).map((f) => path.join(trainingImages, f)));
+    await page.setInputFiles("#training-form input[name=annotations]", annotations);
+    await page.click("#training-form button");
+    await page.waitForFunction(() => {
+      const row = document.querySelector("#job-table tbody tr:first-child");
+      return row && row.textContent.includes("graphene-seg") && row.querySelector("td:nth-child(3)").textContent === "succeeded";
+    }, null, { timeout: 240000 });
+    const points = Number(await page.getAttribute("#loss-curve", "data-points"));
+    console.log(`segmenter job: ${points} loss points drawn`);
+    assert.ok(points > 0, "no loss curve");
+    await page.click("nav a[data-page='detect']");
+    await page.waitForSelector("#segmentation-model option[value='graphene-seg']", { state: "attached" });
   } else {
     console.log("training job part skipped: no training images given");
   }

@@ -115,11 +115,13 @@ TEST(Cli, BadInputsAreReportedAndTheRestIsProcessed) {
   const std::string bytes = read_file(demo);
   write_file_atomic((in / "cut.jpg").string(), bytes.substr(0, bytes.size() / 3));
   write_file_atomic((in / "notes.png").string(), "not an image");
+  fs::create_symlink(in / "loop.jpg", in / "loop.jpg");  // listing the folder used to abort the whole batch
   const CliRun r = run_cli("detect " + in.string() + " " + (in / "missing.jpg").string() + " -q --out " + out.string());
   EXPECT_EQ(r.code, 1) << r.output;
   EXPECT_NE(r.output.find("cut.jpg: truncated JPEG"), std::string::npos) << r.output;
   EXPECT_NE(r.output.find("notes.png: not a readable image"), std::string::npos) << r.output;
   EXPECT_NE(r.output.find("missing.jpg: no such file"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("loop.jpg: "), std::string::npos) << r.output;
   EXPECT_TRUE(fs::exists(out / "good.json"));
   EXPECT_FALSE(fs::exists(out / "cut.json"));
   EXPECT_TRUE(no_temp_files(out));

@@ -72,7 +72,11 @@ TEST_F(ServeApi, HealthModelsOpenApiAndPage) {
   EXPECT_EQ(models["classification"][0]["name"], kBuiltinClassificationModel);
   EXPECT_EQ(models["classification"][0]["classes"], nlohmann::json({"1", "2", "3", "4"}));
   EXPECT_TRUE(models["classification"][0]["builtin"].get<bool>());
-  EXPECT_TRUE(models["segmentation"].empty());
+  // The shipped segmentation model `detect` uses by default, read-only.
+  ASSERT_EQ(models["segmentation"].size(), 1u);
+  EXPECT_TRUE(models["segmentation"][0]["builtin"].get<bool>());
+  EXPECT_TRUE(models["segmentation"][0]["default"].get<bool>());
+  EXPECT_EQ(models["segmentation"][0]["status"], "ready");
   EXPECT_EQ(models["postprocessing"].size(), 2u);
 
   const auto spec = client.Get("/api/openapi.json");
@@ -82,6 +86,7 @@ TEST_F(ServeApi, HealthModelsOpenApiAndPage) {
   for (const char* path : {"/api/health", "/api/models", "/api/models/{kind}/{name}", "/api/models/{kind}/{name}/files/{file}",
                            "/api/predict", "/api/jobs", "/api/jobs/{id}"})
     EXPECT_TRUE(openapi["paths"].contains(path)) << path;
+  EXPECT_TRUE(openapi["paths"]["/api/jobs/{id}"].contains("delete"));
   EXPECT_TRUE(openapi["paths"]["/api/models/{kind}/{name}"].contains("put"));
 
   const auto page = client.Get("/");
@@ -91,6 +96,25 @@ TEST_F(ServeApi, HealthModelsOpenApiAndPage) {
   for (const char* asset : {"/app.js", "/detect.js", "/rle.js", "/style.css"}) EXPECT_EQ(status_of(client.Get(asset)), 200) << asset;
   expect_refused(client.Get("/nope.html"), 404, "no such endpoint");
   expect_refused(client.Get("/api/nope"), 404, "no such endpoint");
+}
+
+// Acceptance: without model fields the API runs what `detect` runs without options (shipped segmentation model
+// + built-in GMM) and finds the same flakes.
+TEST_F(ServeApi, PredictWithoutModelFieldsFindsWhatDetectFindsWithoutOptions) {
+  const std::string image = kShared + "/maskterial-demo/images/GrapheneH/45ce9af7-5523-4aa2-9209-9639c3073766.jpg";
+  const std::string input = fs::exists(image) ? image : kExample;
+  const ScratchDir scratch("mt_serve_default_out");
+  ASSERT_EQ(maskterial::cli_test::run_cli("detect " + input + " -q --no-overlays --out " + scratch.path().string(), 120).code, 0);
+  const auto expected = read_json((scratch.path() / (fs::path(input).stem().string() + ".json")).string());
+  auto client = server_->client();
+  const auto r = predict(client, read_file(input), fs::path(input).filename().string());
+  ASSERT_EQ(status_of(r), 200) << error_of(r);
+  const auto got = body_json(r);
+  EXPECT_EQ(got["flakes"], expected["flakes"]);
+  EXPECT_EQ(got["settings"], expected["settings"]);
+  // Both record the same models, by content hash.
+  EXPECT_EQ(got["models"]["segmentation"]["hash"], expected["models"]["segmentation"]["hash"]);
+  EXPECT_EQ(got["models"]["classification"]["hash"], expected["models"]["classification"]["hash"]);
 }
 
 TEST_F(ServeApi, PredictReturnsTheFlakesDetectWrites) {
@@ -108,14 +132,16 @@ TEST_F(ServeApi, PredictReturnsTheFlakesDetectWrites) {
     const fs::path& out = scratch.path();
     ASSERT_EQ(maskterial::cli_test::run_cli("detect " + image + " -q --segmenter none --no-overlays --out " + out.string(), 60).code, 0);
     const auto expected = read_json((out / (fs::path(image).stem().string() + ".json")).string());
-    const auto r = predict(client, read_file(image), fs::path(image).filename().string());
+    const auto r = predict(client, read_file(image), fs::path(image).filename().string(),
+                           {text_part("segmentation_model", "none")});
     ASSERT_EQ(status_of(r), 200) << error_of(r);
     const auto got = body_json(r);
     ASSERT_GT(expected["flakes"].size(), 0u) << image;
     EXPECT_EQ(got["flakes"], expected["flakes"]) << image;
     EXPECT_EQ(got["background_bgr"], expected["background_bgr"]);
     EXPECT_EQ(got["image"], fs::path(image).filename().string());
-    EXPECT_EQ(got["models"]["classification"], kBuiltinClassificationModel);
+    EXPECT_EQ(got["models"]["classification"]["name"], kBuiltinClassificationModel);
+    EXPECT_TRUE(got["models"]["segmentation"].is_null());
 
     if (!have_gmm) continue;
     ASSERT_EQ(maskterial::cli_test::run_cli("detect " + image + " -q --no-overlays --gmm " + kShared +
@@ -137,7 +163,7 @@ TEST_F(ServeApi, PredictOverlayIsThePngOfTheImage) {
                          {text_part("overlay", "1"), text_part("classification_model", ""), text_part("postprocessing", "")});
   ASSERT_EQ(status_of(r), 200) << error_of(r);
   const auto got = body_json(r);
-  EXPECT_EQ(got["models"]["classification"], kBuiltinClassificationModel);
+  EXPECT_EQ(got["models"]["classification"]["name"], kBuiltinClassificationModel);
   EXPECT_EQ(got["models"]["postprocessing"], "maskterial");
   const std::string b64 = got["overlay_png_base64"];
   // Decode the base64 and the PNG: same size as the image.
@@ -165,7 +191,7 @@ TEST_F(ServeApi, BadPredictRequestsGetClearErrors) {
   expect_refused(client.Post("/api/predict", httplib::MultipartFormDataItems{text_part("classification_model", "x")}),
                  400, "field 'image'");
   expect_refused(predict(client, "", "empty.jpg"), 400, "empty.jpg: the uploaded image is empty");
-  expect_refused(predict(client, "this is not an image", "notes.jpg"), 400, "notes.jpg");
+  expect_refused(predict(client, "this is not an image", "notes.jpg"), 415, "notes.jpg");
   expect_refused(predict(client, jpeg.substr(0, jpeg.size() / 2), "cut.jpg"), 400, "cut.jpg");
   expect_refused(predict(client, jpeg, "a.jpg", {text_part("classification_model", "nope")}), 404, "'nope'");
   expect_refused(predict(client, jpeg, "a.jpg", {text_part("segmentation_model", "m2f")}), 404, "segmentation");
@@ -191,6 +217,14 @@ TEST_F(ServeApi, BadPredictRequestsGetClearErrors) {
     const uint32_t v = 50000;
     for (int k = 0; k < 4; ++k) bomb[16 + 4 * i + k] = static_cast<uchar>(v >> (24 - 8 * k));
   }
+  // with the IHDR chunk's CRC recomputed, as a real bomb has it (libpng refuses a bad CRC)
+  uint32_t crc = 0xffffffff;
+  for (size_t i = 12; i < 29; ++i) {
+    crc ^= bomb[i];
+    for (int bit = 0; bit < 8; ++bit) crc = (crc >> 1) ^ (0xedb88320u & (0u - (crc & 1)));
+  }
+  crc ^= 0xffffffff;
+  for (int k = 0; k < 4; ++k) bomb[29 + k] = static_cast<uchar>(crc >> (24 - 8 * k));
   expect_refused(predict(client, std::string(bomb.begin(), bomb.end()), "bomb.png"), 413, "50000x50000");
   // Gray and tiny images are refused by the image loader, naming the file.
   std::vector<uchar> png;
@@ -232,7 +266,7 @@ TEST_F(ServeApi, UploadDescribeDownloadReplaceAndDeleteModels) {
   // The uploaded model predicts with its own classes.
   const auto r = predict(client, read_file(kExample), "a.jpg", {text_part("classification_model", "wse2-dir")});
   ASSERT_EQ(status_of(r), 200) << error_of(r);
-  EXPECT_EQ(body_json(r)["models"]["classification"], "wse2-dir");
+  EXPECT_EQ(body_json(r)["models"]["classification"]["name"], "wse2-dir");
   EXPECT_EQ(body_json(client.Get("/api/models"))["classification"].size(), 3u);
 
   // Delete: gone from the list, the folder and predict.
@@ -260,7 +294,7 @@ TEST_F(ServeApi, TraversalNamesAndCorruptUploadsAreRefused) {
   }
   expect_refused(client.Put("/api/models/../classification/x", gmm, "application/json"), 404, "");
   expect_refused(client.Put("/api/models/weights/x", gmm, "application/json"), 404, "unknown model kind");
-  expect_refused(client.Put("/api/models/segmentation/m2f", gmm, "application/json"), 422, "segmentation");
+  expect_refused(client.Put("/api/models/segmentation/m2f", gmm, "application/json"), 422, "segmentation/m2f/model.json");
   // File names inside a model directory are checked the same way.
   expect_refused(client.Put("/api/models/classification/ok",
                             httplib::MultipartFormDataItems{file_part("../gmm.json", gmm, "gmm.json")}), 400, "file name");
@@ -276,11 +310,11 @@ TEST_F(ServeApi, TraversalNamesAndCorruptUploadsAreRefused) {
   expect_refused(client.Put("/api/models/classification/bad", "<gmm/>", "text/xml"), 415, "multipart");
   expect_refused(client.Put("/api/models/classification/big", std::string(size_t{2} << 20, ' '), "application/json"),
                  413, "at most 1 MiB");
-  // Only the two kind folders exist: no model, staging or trash directory was left.
+  // Only the two kind folders (and the servers' lock file) exist: no model, staging or trash directory was left.
   std::vector<std::string> entries;
   for (const auto& e : fs::recursive_directory_iterator(models_dir_)) entries.push_back(e.path().lexically_relative(models_dir_).string());
   std::sort(entries.begin(), entries.end());
-  EXPECT_EQ(entries, (std::vector<std::string>{"classification", "segmentation"}));
+  EXPECT_EQ(entries, (std::vector<std::string>{".lock", "classification", "segmentation"}));
   EXPECT_FALSE(fs::exists(models_dir_.parent_path() / "escape"));
 }
 
@@ -367,7 +401,7 @@ TEST_F(ServeApi, UploadedMaskTerialAmmPredictsAsDetectDoes) {
                     scratch.path().string(), 60).code, 0);
   const auto expected = read_json((scratch.path() / (fs::path(kExample).stem().string() + ".json")).string());
   const auto r = predict(client, read_file(kExample), fs::path(kExample).filename().string(),
-                         {text_part("classification_model", "amm-fixture")});
+                         {text_part("classification_model", "amm-fixture"), text_part("segmentation_model", "none")});
   ASSERT_EQ(status_of(r), 200) << error_of(r);
   EXPECT_EQ(body_json(r)["flakes"], expected["flakes"]);
 

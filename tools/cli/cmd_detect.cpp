@@ -59,6 +59,7 @@ int run(const DetectArgs& args) {
     for (size_t i = 0; i < paths.size(); ++i) first_of_stem[i] = seen.emplace(fs::path(paths[i]).stem().string(), i).second;
   }
   spdlog::info("detecting flakes in {} image(s) with {}", paths.size(), args.detector.model_name());
+  const nlohmann::json provenance = args.detector.provenance();  // recorded in every per-image JSON
 
   std::string csv = csv_header();
   std::vector<coco::Annotation> results;
@@ -72,7 +73,9 @@ int run(const DetectArgs& args) {
       item.error = item.path + ": same file name as " + stems[stem] + "; its results would overwrite those";
       return;
     }
-    write_json_atomic((fs::path(args.out_dir) / (stem + ".json")).string(), detection_to_json(item.detection));
+    nlohmann::json record = detection_to_json(item.detection);
+    record.update(provenance);
+    write_json_atomic((fs::path(args.out_dir) / (stem + ".json")).string(), record);
     csv += csv_rows(item.detection, args.microns_per_pixel);
     int64_t image_id = static_cast<int64_t>(item.index) + 1;
     if (!gt_ids.empty()) {

@@ -16,7 +16,7 @@ namespace maskterial::cli {
 namespace {
 
 struct TrainArgs {
-  std::string type = "amm";
+  std::string type = kDefaultClassifierType;
   std::string images, annotations, masks, out, config;
   std::string test_images, test_annotations;
   TrainingDataOptions data;
@@ -77,9 +77,9 @@ int run(TrainArgs& args) {
 Runner add_train_classifier(CLI::App& app) {
   auto args = std::make_shared<TrainArgs>();
   CLI::App* cmd = app.add_subcommand("train-classifier", "Train a classification head (AMM, MLP or GMM) from annotated images");
-  cmd->add_option("--type", args->type, "amm (MaskTerial's head), mlp (softmax baseline) or gmm (2DMatGMM)")
-      ->capture_default_str()
-      ->check(CLI::IsMember({"amm", "mlp", "gmm"}));
+  std::string types;
+  for (const ClassifierType& t : classifier_types()) types += (types.empty() ? "" : "; ") + t.name + ": " + t.description;
+  cmd->add_option("--type", args->type, types)->capture_default_str()->check(CLI::IsMember(classifier_type_names()));
   cmd->add_option("--images", args->images, "Folder of training images")->required()->check(CLI::ExistingDirectory);
   cmd->add_option("--annotations", args->annotations, "COCO instances JSON (category id = layer class)")
       ->check(CLI::ExistingFile);

@@ -158,7 +158,7 @@ int run_finetune(const FinetuneArgs& args) {
   segment::TrainerOptions trainer = kind.finetuning_defaults();
   if (args.training.iterations > 0) trainer.iterations = args.training.iterations;
   segment::SegmenterTrainingRun run =
-      args.training.run(trainer, type == "dense" ? segment::kDenseTrainingSize : 384);
+      args.training.run(trainer, kind.finetuning_crop);
   if (args.train_all) run.frozen = std::vector<std::string>{};
   if (args.freeze_pixel_decoder) run.frozen = std::vector<std::string>{"backbone", "pixel_decoder"};
   const segment::FinetuneData data{args.annotations.empty()

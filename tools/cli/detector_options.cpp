@@ -1,14 +1,14 @@
 #include "detector_options.hpp"
 
 #include <filesystem>
-#include <mutex>
 
-#include <spdlog/spdlog.h>
-
+#include "maskterial/core/defaults.hpp"
 #include "maskterial/core/embedded_models.hpp"
 #include "maskterial/core/shipped_models.hpp"
 #include "maskterial/image/io.hpp"
 #include "maskterial/segment/registry.hpp"
+#include "maskterial/util/error.hpp"
+#include "maskterial/util/files.hpp"
 
 namespace maskterial::cli {
 
@@ -76,13 +76,31 @@ std::string DetectorCliOptions::segmenter_dir() const {
   if (!compat.empty()) return "";  // 2DMatGMM had no segmentation model
   const std::string shipped = shipped_segmenter_dir();
   if (std::filesystem::is_directory(shipped)) return shipped;
-  static std::once_flag warned;
-  std::call_once(warned, [&] {
-    spdlog::warn("no shipped segmentation model at {} (set MASKTERIAL_MODELS to the models folder): "
-                 "flakes come from the classifier alone",
-                 shipped);
-  });
-  return "";
+  // Dropping silently to the classifier's pixels would give other flakes than the user asked for.
+  throw file_error(shipped, "the default segmentation model is missing (set MASKTERIAL_MODELS to the models "
+                            "folder, pass --segmenter DIR, or --segmenter none for flakes from the classifier alone)");
+}
+
+nlohmann::json DetectorCliOptions::provenance() const {
+  const std::string segmenter = segmenter_dir();
+  const nlohmann::json classification =
+      classifier_path.empty() ? nlohmann::json{{"name", kDefaultGmmName}, {"hash", default_gmm_hash()}}
+                              : nlohmann::json{{"path", classifier_path}, {"hash", content_hash(classifier_path)}};
+  nlohmann::json settings = {{"postprocessing", compat.empty() ? "maskterial" : compat},
+                             {"std_threshold", detector.distance_threshold},
+                             {"size_threshold", detector.size_threshold},
+                             {"min_score", detector.min_score},
+                             {"report_unknown", detector.report_unknown}};
+  if (!segmenter.empty()) {
+    settings["score_threshold"] = score_threshold;
+    settings["majority_vote"] = !detector.split_by_class;
+    settings["min_class_occupancy"] = detector.min_class_occupancy;
+  }
+  return {{"models", {{"classification", classification},
+                      {"segmentation", segmenter.empty() ? nlohmann::json()
+                                                         : nlohmann::json{{"path", segmenter}, {"hash", content_hash(segmenter)}}}}},
+          {"settings", settings},
+          {"version", kVersion}};
 }
 
 std::string DetectorCliOptions::model_name() const {

@@ -4,6 +4,7 @@
 #include <string>
 
 #include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
 
 #include "maskterial/pipeline/detector.hpp"
 
@@ -24,6 +25,8 @@ struct DetectorCliOptions {
   // Throws Error naming the file on unreadable models.
   std::unique_ptr<Detector> build() const;
   std::string model_name() const;
+  // Which models (path or built-in name, content hash) and rules produce the results, for every output.
+  nlohmann::json provenance() const;
 
  private:
   std::string segmenter_dir() const;  // the model directory used, empty for none

@@ -2,6 +2,7 @@
 #include <spdlog/spdlog.h>
 
 #include "commands.hpp"
+#include "maskterial/core/defaults.hpp"
 #include "maskterial/util/blas_runtime.hpp"
 #include "maskterial/util/error.hpp"
 
@@ -10,7 +11,7 @@ int main(int argc, char** argv) {
   maskterial::configure_blas();  // before any matrix product: the right OpenBLAS kernels, self-checked
   CLI::App app{"maskterial: finds 2D material flakes in microscope images and classifies their thickness"};
   app.require_subcommand(1);
-  app.set_version_flag("--version", std::string("maskterial 0.1.0"));
+  app.set_version_flag("--version", std::string("maskterial ") + maskterial::kVersion);
   bool verbose = false;
   app.add_flag("-v,--verbose", verbose, "Debug logging");
   spdlog::set_pattern("%^[%l]%$ %v");

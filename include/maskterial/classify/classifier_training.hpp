@@ -9,13 +9,14 @@
 #include "maskterial/classify/network_training.hpp"
 #include "maskterial/classify/pixel_accuracy.hpp"
 #include "maskterial/classify/pixel_classifier.hpp"
+#include "maskterial/classify/registry.hpp"
 #include "maskterial/classify/training_data.hpp"
 #include "maskterial/coco/dataset.hpp"
 
 namespace maskterial {
 
 struct ClassifierTrainingOptions {
-  std::string type = "amm";  // "amm", "mlp" or "gmm"
+  std::string type = kDefaultClassifierType;  // a classifier type of classify/registry.hpp
   TrainingDataOptions data;
   NetworkTrainingOptions network = NetworkTrainingOptions::defaults(NetworkClassifier::Head::Gda);
 

@@ -19,8 +19,9 @@ struct SegmenterType {
   // Fine-tunes the model directory `base` (of this type) on annotated images with the type's default recipe
   // (run.trainer), writing run.out_dir.
   std::function<void(const std::string& base, const FinetuneData& data, const SegmenterTrainingRun& run)> finetune;
-  // The type's default fine-tuning schedule (what `finetune` uses when the user sets nothing).
+  // The type's default fine-tuning schedule and crop side (what `finetune` uses when the user sets nothing).
   std::function<TrainerOptions()> finetuning_defaults;
+  int finetuning_crop = 384;
 };
 
 const std::vector<SegmenterType>& segmenter_types();

@@ -1,6 +1,6 @@
 #pragma once
 // The models a server offers, kept in a directory: ROOT/classification/<name>/ and ROOT/segmentation/<name>/,
-// plus the built-in graphene GMM (read-only). Loaded models are immutable and handed out as
+// plus the built-in graphene GMM and the shipped segmentation model (read-only). Loaded models are immutable and handed out as
 // shared_ptr<const ...>: an upload or delete swaps the entry under a lock, and requests that already hold the
 // old model finish with it. Uploads are validated by loading them from a temporary directory, which is then
 // renamed into place, so a half-written or broken model never appears under its name.
@@ -17,6 +17,7 @@
 namespace maskterial::serve {
 
 struct ClassificationModel;  // src/serve/classification_backend.hpp
+class SegmentationModel;     // src/serve/segmentation_backend.hpp
 
 enum class ModelKind { Classification, Segmentation };
 
@@ -30,14 +31,19 @@ void check_model_name(const std::string& name);
 void check_file_name(const std::string& name);
 
 constexpr const char* kBuiltinClassificationModel = "graphene-2dmatgmm";
+// The segmentation_model a request names to find flakes from the classifier alone.
+constexpr const char* kNoSegmentationModel = "none";
 
 using ModelFiles = std::vector<std::pair<std::string, std::string>>;  // file name, content
 
 class ModelStore {
  public:
-  // Creates the kind folders if missing, removes leftovers of interrupted uploads and loads every model.
-  // A model that does not load is still listed, with its error, so it can be replaced or deleted.
-  explicit ModelStore(std::filesystem::path root);
+  // Creates the kind folders if missing, removes leftovers of interrupted uploads (only when no other server
+  // uses the folder: they may be its uploads in progress) and loads every model. A model that does not load,
+  // for whatever reason, is still listed, with its error, so it can be replaced or deleted.
+  // builtin_segmentation_dir: the shipped segmentation model `detect` uses by default, offered read-only
+  // under its folder's name (absent if the folder is missing).
+  ModelStore(std::filesystem::path root, std::filesystem::path builtin_segmentation_dir);
   ~ModelStore();
 
   const std::filesystem::path& root() const { return root_; }
@@ -47,12 +53,18 @@ class ModelStore {
   std::string file(ModelKind kind, const std::string& name, const std::string& file_name) const;
   // HttpError 404 if unknown, 409 if the model exists but failed to load.
   std::shared_ptr<const ClassificationModel> classification_model(const std::string& name) const;
+  std::shared_ptr<const SegmentationModel> segmentation_model(const std::string& name) const;
+  // The name of the segmentation model used when a request names none (detect's default); HttpError 409
+  // when the shipped model is missing.
+  std::string default_segmentation_model() const;
+  // "name" and "hash" (of its files) of a model, for the provenance of predictions.
+  nlohmann::json provenance(ModelKind kind, const std::string& name) const;
 
   // Throws HttpError 400 (bad name), 403 (built-in) or 409 (exists and !overwrite) if `name` cannot be
   // installed; install and training jobs check this before doing any work.
   void check_installable(ModelKind kind, const std::string& name, bool overwrite) const;
   // Writes the files into a temporary directory, loads them (HttpError 422 with the loader's message if that
-  // fails), then renames the directory into place. Returns the new model's description.
+  // fails), then moves the directory into place. Returns the new model's description.
   nlohmann::json install(ModelKind kind, const std::string& name, const ModelFiles& files, bool overwrite);
   // Same for a directory already written (by a training job) inside root()/<kind>/; it is moved, not copied.
   nlohmann::json install_directory(ModelKind kind, const std::string& name, const std::filesystem::path& dir,
@@ -63,17 +75,31 @@ class ModelStore {
 
  private:
   struct Entry {
-    std::shared_ptr<const ClassificationModel> model;  // null if loading failed
+    std::shared_ptr<const ClassificationModel> classification;  // one of the two, or none if loading failed
+    std::shared_ptr<const SegmentationModel> segmentation;
     std::string error;
+    std::string hash;
     bool builtin = false;
+    std::filesystem::path dir;  // its files; empty for the built-in classification model (files in memory)
+    bool loaded() const { return classification || segmentation; }
   };
   std::filesystem::path kind_dir(ModelKind kind) const;
-  Entry load_entry(const std::filesystem::path& dir, const std::string& display_name) const;
+  std::map<std::string, Entry>& entries(ModelKind kind) { return kind == ModelKind::Classification ? classification_ : segmentation_; }
+  const std::map<std::string, Entry>& entries(ModelKind kind) const {
+    return kind == ModelKind::Classification ? classification_ : segmentation_;
+  }
+  Entry entry(ModelKind kind, const std::string& name) const;  // a copy; HttpError 404
+  Entry load_entry(ModelKind kind, const std::filesystem::path& dir, const std::string& display_name) const;
+  void load_folder(ModelKind kind, bool remove_leftovers);
+  std::filesystem::path unique_sibling(ModelKind kind, const char* prefix, const std::string& name);
 
   std::filesystem::path root_;
   ModelFiles builtin_files_;
-  mutable std::mutex entries_mutex_;  // guards classification_ (held briefly, never during disk I/O)
-  std::map<std::string, Entry> classification_;
+  std::string builtin_segmentation_;  // name, empty when the shipped model is missing
+  std::filesystem::path builtin_segmentation_dir_;
+  int lock_fd_ = -1;                  // flock on root/.lock, shared while this store lives
+  mutable std::mutex entries_mutex_;  // guards the maps (held briefly, never during disk I/O)
+  std::map<std::string, Entry> classification_, segmentation_;
   std::mutex write_mutex_;            // one install or remove at a time
   size_t staging_counter_ = 0;        // guarded by write_mutex_
 };

@@ -1,7 +1,8 @@
 #pragma once
 // The inference server: a REST API (OpenAPI description at /api/openapi.json) and the web page, from one
-// binary. Detection runs on a worker pool with a bounded queue (503 when full); models come from a ModelStore
-// directory; classifier training runs as background jobs. See README "Server".
+// binary. Detection (segmentation model + classifier, as `maskterial detect`) runs on a worker pool with a
+// bounded queue (503 when full); models come from a ModelStore directory; training (classifiers, segmentation
+// model fine-tuning) runs as background jobs. See README "Server".
 #include <cstddef>
 #include <filesystem>
 #include <memory>
@@ -13,9 +14,15 @@ struct ServerOptions {
   std::string host = "127.0.0.1";  // "0.0.0.0" to serve the whole network
   int port = 8000;                 // 0: any free port (bind() says which)
   std::filesystem::path models_dir = "maskterial-models";
-  size_t workers = 0;              // detection threads; 0 = one per core
+  // The segmentation model predictions use when they name none; empty: the shipped one `detect` uses.
+  std::filesystem::path default_segmentation_model;
+  size_t workers = 0;              // detection threads; 0 = one per core (several: one compute thread each)
   size_t queue = 16;               // detections that may wait for a worker; more are answered 503
   size_t connections = 64;         // threads reading requests and writing responses
+  // Every request may wait for its client this long, plus a second per client_min_bytes_per_s bytes moved;
+  // slower clients are disconnected, so they cannot hold the connection threads.
+  double client_grace_s = 5;
+  double client_min_bytes_per_s = 32 * 1024;
   size_t max_image_bytes = size_t{64} << 20;      // POST /api/predict
   size_t max_image_pixels = 100'000'000;          // decoded size, checked on the file header
   size_t max_model_bytes = size_t{256} << 20;     // PUT /api/models/...

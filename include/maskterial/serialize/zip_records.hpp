@@ -1,0 +1,20 @@
+#pragma once
+// The record sizes of a zip archive, read from its central directory without inflating anything. The state
+// dict reader checks them before asking libtorch's zip reader for a record: a few MB of deflated zeros can
+// claim gigabytes (torch.save itself stores records uncompressed).
+#include <cstdint>
+#include <map>
+#include <string>
+
+namespace maskterial {
+
+struct ZipRecord {
+  uint64_t compressed_size = 0;
+  uint64_t uncompressed_size = 0;
+};
+
+// Records by name as stored (torch.save: "<archive>/data.pkl", "<archive>/data/0", ...). Throws Error naming
+// `source` when the end-of-central-directory record or an entry is missing or cut short.
+std::map<std::string, ZipRecord> zip_records(const std::string& bytes, const std::string& source);
+
+}  // namespace maskterial
