@@ -2,7 +2,7 @@
 // GrapheneH images of the MaskTerial demo (1920×1200 JPEG), one core:
 //  - BM_ClassifierPathOverDecode: what `detect --segmenter none` does per image (JPEG decode, detection with
 //    the built-in classifier, the default JPEG overlay, the JSON record) ÷ the JPEG decode alone;
-//  - BM_SegmenterPipelineOverClassifierPath: the default pipeline (shipped lite segmentation model +
+//  - BM_SegmenterPipelineOverClassifierPath: the default pipeline (shipped dense segmentation model +
 //    classifier) ÷ the classifier path, each including decode, overlay and JSON.
 #include <benchmark/benchmark.h>
 
@@ -14,7 +14,7 @@
 #include "maskterial/image/io.hpp"
 #include "maskterial/pipeline/detector.hpp"
 #include "maskterial/pipeline/outputs.hpp"
-#include "maskterial/segment/segmenter.hpp"
+#include "maskterial/segment/registry.hpp"
 #include "maskterial/util/blas_runtime.hpp"
 #include "maskterial/util/compute_threads.hpp"
 #include "maskterial/util/files.hpp"
@@ -91,7 +91,7 @@ void BM_SegmenterPipelineOverClassifierPath(benchmark::State& state) {
   set_compute_threads(1);  // one core: libtorch, OpenBLAS and OpenCV
   const Detector classifier_path(default_classifier(), DetectorOptions{});
   const Detector segmenter_pipeline(default_classifier(), DetectorOptions{}, {},
-                                    segment::Segmenter::load(shipped_segmenter_dir()));
+                                    segment::load_segmenter(shipped_segmenter_dir()));
   interleaved(
       state, "classifier_path_ms", [&](const EncodedImage& image) { detect_image(classifier_path, image); },
       "segmenter_pipeline_ms", [&](const EncodedImage& image) { detect_image(segmenter_pipeline, image); });

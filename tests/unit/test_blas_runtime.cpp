@@ -20,8 +20,8 @@ void naive_gemm(int m, int n, int k, const float* a, const float* b, float* c) {
     }
 }
 
-CpuFeatures sapphire_rapids() {
-  CpuFeatures f;
+maskterial::CpuFeatures sapphire_rapids() {
+  maskterial::CpuFeatures f;
   f.sse3 = f.ssse3 = f.sse4_1 = f.sse4_2 = f.avx = f.avx2 = f.fma = true;
   f.avx512f = f.avx512cd = f.avx512bw = f.avx512dq = f.avx512vl = f.avx512vnni = f.avx512bf16 = true;
   return f;
@@ -30,13 +30,13 @@ CpuFeatures sapphire_rapids() {
 }  // namespace
 
 TEST(BlasKernel, FamilyFollowsTheCpuFeatures) {
-  CpuFeatures f = sapphire_rapids();
+  maskterial::CpuFeatures f = sapphire_rapids();
   EXPECT_EQ(blas_kernel_for(f), "SkylakeX");
   f.avx512bw = false;  // AVX-512 without the byte/word instructions SkylakeX kernels use
   EXPECT_EQ(blas_kernel_for(f), "Haswell");
   f.avx512f = f.avx2 = false;
   EXPECT_EQ(blas_kernel_for(f), "Sandybridge");
-  EXPECT_EQ(blas_kernel_for(CpuFeatures{}), "");
+  EXPECT_EQ(blas_kernel_for(maskterial::CpuFeatures{}), "");
 }
 
 TEST(BlasKernel, OnlyOlderFamiliesAreReplaced) {
@@ -85,7 +85,7 @@ TEST(BlasRuntime, StartUpKernelUsesWhatTheCpuHasAndPassesTheSelfCheck) {
   EXPECT_TRUE(status.self_check_passed) << status.library << " " << status.kernel;
   if (status.detected_kernel.empty() || std::getenv("OPENBLAS_CORETYPE")) GTEST_SKIP() << status.reason;
   // On CPUs OpenBLAS misdetects (a Sapphire-Rapids Xeon as "Prescott") this holds only through the switch.
-  EXPECT_FALSE(blas_kernel_older_than(status.kernel, blas_kernel_for(CpuFeatures::detect())))
+  EXPECT_FALSE(blas_kernel_older_than(status.kernel, blas_kernel_for(maskterial::CpuFeatures::detect())))
       << status.kernel << ": " << status.reason;
 }
 

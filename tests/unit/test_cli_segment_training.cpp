@@ -25,6 +25,18 @@ namespace {
 
 const std::string kShared = MASKTERIAL_SHARED_DATA;
 const std::string kTiny = " --type mask2former --preset lite --batch-size 1 --size 64 --threads 1 -q";
+
+// Two small synthetic images with their COCO files (images/, annotations_agnostic.json) to fine-tune on.
+void write_tiny_dataset(const fs::path& dir) {
+  synth::SynthConfig config;
+  config.width = config.height = 160;
+  config.min_flake_px = 20;
+  config.max_flake_px = 60;
+  synth::SynthRunOptions options;
+  options.count = 2;
+  options.progress = false;
+  synth::write_synthetic_dataset(synth::Generator(config), dir.string(), options);
+}
 }  // namespace
 
 TEST(CliSegmentTraining, PretrainResumeAndFinetune) {
@@ -48,14 +60,7 @@ TEST(CliSegmentTraining, PretrainResumeAndFinetune) {
   EXPECT_EQ(training["trainer"]["iterations"], 3);
 
   // A small COCO dataset to fine-tune on.
-  synth::SynthConfig config;
-  config.width = config.height = 160;
-  config.min_flake_px = 20;
-  config.max_flake_px = 60;
-  synth::SynthRunOptions options;
-  options.count = 2;
-  options.progress = false;
-  synth::write_synthetic_dataset(synth::Generator(config), (dir / "data").string(), options);
+  write_tiny_dataset(dir / "data");
   const std::string tuned = (dir / "tuned").string();
   r = run_cli("finetune --images " + (dir / "data/images").string() + " --annotations " +
           (dir / "data/annotations_agnostic.json").string() + " --base " + model + " --out " + tuned +
@@ -71,14 +76,7 @@ TEST(CliSegmentTraining, PretrainResumeAndFinetune) {
 
 TEST(CliSegmentTraining, DensePretrainValidatesOnRealImagesAndFinetunes) {
   const fs::path dir = fresh_dir("maskterial_cli_seg_dense");
-  synth::SynthConfig config;
-  config.width = config.height = 160;
-  config.min_flake_px = 20;
-  config.max_flake_px = 60;
-  synth::SynthRunOptions options;
-  options.count = 2;
-  options.progress = false;
-  synth::write_synthetic_dataset(synth::Generator(config), (dir / "data").string(), options);
+  write_tiny_dataset(dir / "data");
   const std::string images = (dir / "data/images").string(), coco = (dir / "data/annotations_agnostic.json").string();
   const std::string model = (dir / "pretrained").string();
   CliRun r = run_cli("pretrain --type dense --out " + model + " --iterations 4 --batch-size 2 --size 64 --threads 1 -q" +

@@ -13,7 +13,7 @@
 
 #include <opencv2/imgcodecs.hpp>
 
-#include "maskterial/segment/segmenter.hpp"
+#include "maskterial/segment/mask2former/segmenter.hpp"
 #include "maskterial/serve/model_store.hpp"
 #include "maskterial/util/compute_threads.hpp"
 #include "maskterial/util/files.hpp"

@@ -6,7 +6,7 @@
 #include <thread>
 
 #include "maskterial/coco/dataset.hpp"
-#include "maskterial/segment/segmenter.hpp"
+#include "maskterial/segment/mask2former/segmenter.hpp"
 #include "maskterial/util/files.hpp"
 #include "segmenter_test_models.hpp"
 #include "serve_test_client.hpp"
