@@ -68,10 +68,13 @@ TEST(DenseOptions, RoundTripAndRefusals) {
 TEST(DenseInput, IsContrastAgainstTheSubstrateAndIgnoresWhiteBalance) {
   const cv::Mat image = two_flake_image();
   DenseOptions o;
-  const cv::Mat f = dense_features(image, substrate_colour(image), o);
+  const Bgr substrate = substrate_colour(image);
+  EXPECT_NEAR(substrate[1], 150, 1);  // the histogram mode (averaged over mode ± 5)
+  const cv::Mat f = dense_features(image, substrate, o);
   ASSERT_EQ(f.type(), CV_32FC3);
-  EXPECT_NEAR(f.at<cv::Vec3f>(0, 0)[1], 0.0f, 1e-5);                       // substrate
-  EXPECT_NEAR(f.at<cv::Vec3f>(40, 40)[1], (135.0 / 150 - 1) * o.contrast_gain, 1e-4);  // dark flake
+  EXPECT_NEAR(f.at<cv::Vec3f>(0, 0)[1], (150 / substrate[1] - 1) * o.contrast_gain, 1e-5);    // substrate
+  EXPECT_NEAR(f.at<cv::Vec3f>(0, 0)[1], 0.0f, 0.05);
+  EXPECT_NEAR(f.at<cv::Vec3f>(40, 40)[1], (135 / substrate[1] - 1) * o.contrast_gain, 1e-5);  // dark flake
   // Other white balance and exposure: the same contrast.
   cv::Mat rebalanced;
   cv::multiply(image, cv::Scalar(1.5, 1.0, 0.5), rebalanced);

@@ -129,9 +129,21 @@ TEST(SegmentedDetector, SplitByClassGivesEachLayerRegionOfAMask) {
 }
 
 TEST(SegmentedDetector, NoMasksNoFlakesAndBadMasksAreErrors) {
-  EXPECT_TRUE(Detector(two_class_gmm(), {}, {}, std::make_shared<KnownMasks>(std::vector<InstanceMask>{}))
+  DetectorOptions masks_only;
+  masks_only.fill_from_classifier = false;
+  EXPECT_TRUE(Detector(two_class_gmm(), masks_only, {}, std::make_shared<KnownMasks>(std::vector<InstanceMask>{}))
                   .detect(scene(), "scene")
                   .flakes.empty());
+  // By default the classifier's own flakes fill in where the segmenter has no mask, at half their score.
+  const Detection alone = Detector(two_class_gmm(), {}).detect(scene(), "scene");
+  const Detection filled =
+      Detector(two_class_gmm(), {}, {}, std::make_shared<KnownMasks>(std::vector<InstanceMask>{})).detect(scene(), "scene");
+  ASSERT_FALSE(alone.flakes.empty());
+  ASSERT_EQ(filled.flakes.size(), alone.flakes.size());
+  for (size_t i = 0; i < alone.flakes.size(); ++i) {
+    EXPECT_EQ(filled.flakes[i].bbox, alone.flakes[i].bbox);
+    EXPECT_NEAR(filled.flakes[i].score, 0.5 * alone.flakes[i].score, 1e-6);
+  }
   const InstanceMask wrong_size{cv::Mat::zeros(10, 10, CV_8U), 0.9f, 0};
   try {
     Detector(two_class_gmm(), {}, {}, std::make_shared<KnownMasks>(std::vector<InstanceMask>{wrong_size}))
