@@ -71,11 +71,14 @@ void load_weights(const std::shared_ptr<torch::nn::Module>& module, const std::s
       throw file_error(weights_path, "tensor '" + name + "' does not fit the architecture in model.json");
 }
 
+nlohmann::json model_json(const std::string& type, const nlohmann::json& options, const nlohmann::json& training) {
+  return {{"format", "maskterial"}, {"kind", "segmentation"}, {"type", type},
+          {"options", options},     {"files", {{"weights", kWeightsFile}}}, {"training", training}};
+}
+
 void save_model_directory(const std::string& dir, const std::string& type, const nlohmann::json& options,
                           const nlohmann::json& training, const std::shared_ptr<torch::nn::Module>& module) {
-  const nlohmann::json meta = {{"format", "maskterial"},      {"kind", "segmentation"},
-                               {"type", type},                {"options", options},
-                               {"files", {{"weights", kWeightsFile}}}, {"training", training}};
+  const nlohmann::json meta = model_json(type, options, training);
   write_directory_atomic(dir, [&](const std::string& tmp) {
     torch::serialize::OutputArchive archive;
     module->save(archive);

@@ -26,7 +26,10 @@ ModelDirectory open_model_directory(const std::string& dir, const std::string& t
 // when they do not fit it (libtorch alone would accept tensors of any shape under a known name).
 void load_weights(const std::shared_ptr<torch::nn::Module>& module, const std::string& weights_path);
 
-// Writes model.json (type, options, training record) and the weights, atomically (whole or not at all).
+// The model.json content of a model of `type`.
+nlohmann::json model_json(const std::string& type, const nlohmann::json& options, const nlohmann::json& training);
+
+// Writes model.json (model_json) and the weights, atomically (whole or not at all).
 void save_model_directory(const std::string& dir, const std::string& type, const nlohmann::json& options,
                           const nlohmann::json& training, const std::shared_ptr<torch::nn::Module>& module);
 

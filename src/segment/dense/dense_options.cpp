@@ -1,7 +1,5 @@
 #include "maskterial/segment/dense/dense_options.hpp"
 
-#include <set>
-
 #include "maskterial/util/error.hpp"
 #include "maskterial/util/json_fields.hpp"
 
@@ -36,15 +34,9 @@ void read_widths(const nlohmann::json& json, const char* key, std::vector<int>& 
 DenseOptions DenseOptions::from_json(const nlohmann::json& json, const std::string& source) {
   if (!json.is_object()) throw file_error(source, "dense options must be an object");
   DenseOptions o;
-  const nlohmann::json defaults = DenseOptions().to_json();
-  std::set<std::string> known;
-  for (const auto& item : defaults.items()) known.insert(item.key());
-  known.insert("colour_input");  // the first models' spelling of input: false = "contrast", true = "both"
+  const nlohmann::json defaults = DenseOptions().to_json();  // every key there is
   for (const auto& item : json.items())
-    if (!known.count(item.key())) throw file_error(source, "dense options: unknown key '" + item.key() + "'");
-  bool colour_input = false;
-  read_json_field(json, "colour_input", colour_input, source, "options");
-  if (colour_input) o.input = "both";
+    if (!defaults.contains(item.key())) throw file_error(source, "dense options: unknown key '" + item.key() + "'");
   read_json_field(json, "inference_scale", o.inference_scale, source, "options");
   read_json_field(json, "contrast_gain", o.contrast_gain, source, "options");
   read_json_field(json, "input_clip", o.input_clip, source, "options");

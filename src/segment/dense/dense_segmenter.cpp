@@ -32,8 +32,7 @@ DenseSegmenter::DenseSegmenter(DenseNet network, nlohmann::json training, double
 }
 
 nlohmann::json DenseSegmenter::describe() const {
-  return {{"format", "maskterial"}, {"kind", "segmentation"},  {"type", kType},
-          {"options", network_->options().to_json()}, {"files", {{"weights", "model.pt"}}}, {"training", training_}};
+  return model_json(kType, network_->options().to_json(), training_);
 }
 
 void DenseSegmenter::save(const std::string& dir) const {

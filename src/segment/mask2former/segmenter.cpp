@@ -51,12 +51,7 @@ Segmenter::Segmenter(Mask2Former model, nlohmann::json training, double score_th
 }
 
 nlohmann::json Segmenter::describe() const {
-  return {{"format", "maskterial"},
-          {"kind", "segmentation"},
-          {"type", kType},
-          {"options", model_->options().to_json()},
-          {"files", {{"weights", "model.pt"}}},
-          {"training", training_}};
+  return model_json(kType, model_->options().to_json(), training_);
 }
 
 void Segmenter::save(const std::string& dir) const {
