@@ -283,6 +283,7 @@ void Detector::extract_segmented(const std::vector<segment::InstanceMask>& insta
       continue;
     }
     // Each class's connected regions inside the mask, opened as the MaskTerial rules do, become flakes.
+    const size_t before = out.flakes.size();
     for (int id = 1; id < 256; ++id) {
       if (votes[static_cast<size_t>(id)] < options_.size_threshold) continue;
       cv::Mat region = (labels(box) == id) & raw & (claimed(box) == 0);
@@ -297,6 +298,10 @@ void Detector::extract_segmented(const std::vector<segment::InstanceMask>& insta
                   instance.score);
       }
     }
+    // A mask no class claims: an unfamiliar flake (or a thick crystal, dirt); flagged, ranked last.
+    if (out.flakes.size() == before && options_.report_unknown)
+      add_flake(raw & (claimed(box) == 0), box, kUnknownClassId, 0.0,
+                static_cast<float>(instance.score * options_.unconfirmed_score_factor * options_.unconfirmed_score_factor));
   }
   if (!options_.fill_from_classifier || labels.empty()) return;
   cv::Mat covered = cv::Mat::zeros(labels.size(), CV_8U);

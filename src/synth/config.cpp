@@ -23,6 +23,7 @@ void for_each_field(Config& c, Visit&& visit) {
   visit("max_elongation", c.max_elongation);
   visit("terrace_probability", c.terrace_probability);
   visit("bulk_probability", c.bulk_probability);
+  visit("attached_flake_share", c.attached_flake_share);
   visit("max_bulk_fragments", c.max_bulk_fragments);
   visit("halo_probability", c.halo_probability);
   visit("halo_max_px", c.halo_max_px);
@@ -94,7 +95,7 @@ void SynthConfig::validate() const {
   require(min_flakes >= 0 && max_flakes >= min_flakes && max_flakes <= 100, "need 0 <= min_flakes <= max_flakes <= 100");
   require(min_flake_px > 1 && max_flake_px >= min_flake_px, "need 1 < min_flake_px <= max_flake_px");
   require(max_elongation >= 1, "max_elongation must be >= 1");
-  for (double p : {terrace_probability, bulk_probability, residue_probability, jpeg_probability})
+  for (double p : {terrace_probability, bulk_probability, attached_flake_share, residue_probability, jpeg_probability})
     require(p >= 0 && p <= 1, "probabilities must be in [0, 1]");
   require(halo_probability >= 0 && halo_probability <= 1 && real_background_share >= 0 && real_background_share <= 1 &&
               agnostic_transparent_share >= 0 && agnostic_transparent_share <= 1,

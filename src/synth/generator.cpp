@@ -241,21 +241,37 @@ SynthSample Generator::generate(uint64_t seed, uint64_t index) const {
   const auto random_centre = [&] {
     return cv::Point2d(random.uniform(0, size.width), random.uniform(0, size.height));
   };
-  // Thick crystals (unlabelled, as in real datasets): many small fragments, sometimes a large one.
+  // Thick crystals (unlabelled, as in real datasets): many small fragments, sometimes a large one. Thin flakes:
+  // some grow out of a thick crystal's edge (drawn first, so the crystal covers their root), the rest lie free.
+  struct Crystal {
+    cv::Point2d centre;
+    double radius;
+    int layers, terraces;
+  };
+  std::vector<Crystal> thick, attached, free;
   const int fragments = random.integer(0, cfg.max_bulk_fragments);
   for (int i = 0; i < fragments; ++i)
-    draw_crystal(canvas, random, cfg, optics, random_centre(), random.log_uniform(3, 40),
-                 static_cast<int>(random.log_uniform(30, 600)), random.integer(0, 1), false);
+    thick.push_back({random_centre(), random.log_uniform(3, 40), static_cast<int>(random.log_uniform(30, 600)),
+                     random.integer(0, 1)});
   if (random.chance(cfg.bulk_probability))
-    draw_crystal(canvas, random, cfg, optics, random_centre(), random.log_uniform(40, 200),
-                 static_cast<int>(random.log_uniform(30, 600)), random.integer(0, 3), false);
+    thick.push_back({random_centre(), random.log_uniform(40, 200), static_cast<int>(random.log_uniform(30, 600)),
+                     random.integer(0, 3)});
   const int flakes = random.integer(cfg.min_flakes, cfg.max_flakes);
   for (int i = 0; i < flakes; ++i) {
-    const double radius = random.log_uniform(cfg.min_flake_px, cfg.max_flake_px) / 2;
-    const int layers = random.integer(1, cfg.max_layers);
-    const int terraces = random.chance(cfg.terrace_probability) ? random.integer(1, 2) : 0;
-    draw_crystal(canvas, random, cfg, optics, random_centre(), radius, layers, terraces, true);
+    Crystal flake{random_centre(), random.log_uniform(cfg.min_flake_px, cfg.max_flake_px) / 2,
+                  random.integer(1, cfg.max_layers), random.chance(cfg.terrace_probability) ? random.integer(1, 2) : 0};
+    if (!thick.empty() && random.chance(cfg.attached_flake_share)) {
+      const Crystal& host = thick[static_cast<size_t>(random.integer(0, static_cast<int>(thick.size()) - 1))];
+      const double angle = random.uniform(0, 2 * M_PI);
+      flake.centre = host.centre + cv::Point2d(std::cos(angle), std::sin(angle)) * (host.radius + flake.radius * 0.5);
+      attached.push_back(flake);
+    } else {
+      free.push_back(flake);
+    }
   }
+  for (const Crystal& c : attached) draw_crystal(canvas, random, cfg, optics, c.centre, c.radius, c.layers, c.terraces, true);
+  for (const Crystal& c : thick) draw_crystal(canvas, random, cfg, optics, c.centre, c.radius, c.layers, c.terraces, false);
+  for (const Crystal& c : free) draw_crystal(canvas, random, cfg, optics, c.centre, c.radius, c.layers, c.terraces, true);
   draw_dirt(canvas, random, random.integer(0, cfg.max_dirt));
 
   cv::Mat residue;

@@ -27,7 +27,7 @@ DenseOptions tiny_options() {
   DenseOptions o;
   o.encoder_widths = {4, 6, 8, 8};
   o.encoder_blocks = {0, 1, 0, 1};
-  o.mask_dilation_px = 0;
+  o.edge_band_px = 0;
   o.decoder_widths = {6, 8};
   return o;
 }

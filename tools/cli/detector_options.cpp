@@ -33,14 +33,15 @@ void DetectorCliOptions::add_to(CLI::App& command, bool with_segmenter) {
       ->check(CLI::Range(0.0, 1.0));
   command.add_flag("--report-unknown", detector.report_unknown,
                    "Also report regions unlike every trained class (substrate included) as class \"unknown\" "
-                   "(AMM / MLP models)");
+                   "(AMM / MLP models), and segmenter masks that no class claims, ranked last");
   command.add_option("--flat-field", flat_field, "Flat-field image to remove vignetting")->check(CLI::ExistingFile);
   offers_segmenter_ = with_segmenter;
   if (!with_segmenter) return;
   command
       .add_option("--segmenter", segmenter_path,
-                  "Segmentation model directory (Mask2Former): flakes are its masks, classified by majority vote; "
-                  "default: the shipped lite model; none: flakes from the classifier alone (the 2DMatGMM way)")
+                  "Segmentation model directory (dense or mask2former): flakes are its masks, split by the "
+                  "classifier's classes; default: models/segmenter/pretrained; none: flakes from the classifier "
+                  "alone (the 2DMatGMM way)")
       ->check(CLI::ExistingDirectory | CLI::IsMember({"none"}));
   command
       .add_option("--score-threshold", score_threshold,

@@ -30,7 +30,8 @@ struct DetectorOptions {
   double min_score = 0.0;         // flakes with score (1 - fp probability) below are dropped
   // Also report regions unlike every trained class, substrate included, as flakes of class "unknown"
   // (only for classifiers with a background class: AMM, MLP). Unseen thicknesses and materials show up
-  // there, next to bulk crystals and dirt.
+  // there, next to bulk crystals and dirt. With a segmenter, also its masks that no class claims, ranked
+  // below everything else (score x unconfirmed_score_factor squared).
   bool report_unknown = false;
   // With a segmenter: smallest share of a mask's pixels its majority class must hold (MaskTerial's
   // min_class_occupancy).

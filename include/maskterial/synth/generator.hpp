@@ -39,6 +39,9 @@ struct SynthConfig {
   double halo_max_px = 6;             // rim width, uniform in [1, max]
   double halo_max_contrast = 0.15;    // |C| of the rim, uniform up to this
   int max_bulk_fragments = 15;        // small thick fragments per image (unlabelled)
+  // Share of thin flakes that grow out of a thick crystal's edge (where images have thick crystals): a common
+  // sight in real scans and a hard one, thin and thick touching.
+  double attached_flake_share = 0.3;
   double residue_probability = 0.5;
   int max_dirt = 25;
   double blur_sigma_min = 0.4;        // px, optics and focus

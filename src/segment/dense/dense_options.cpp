@@ -12,7 +12,7 @@ nlohmann::json DenseOptions::to_json() const {
           {"decoder_widths", decoder_widths},
           {"flake_threshold", flake_threshold},       {"boundary_threshold", boundary_threshold},
           {"seed_distance", seed_distance},           {"min_instance_cells", min_instance_cells},
-          {"mask_dilation_px", mask_dilation_px},
+          {"edge_band_px", edge_band_px},
           {"calibration_slope", calibration_slope},   {"calibration_offset", calibration_offset}};
 }
 
@@ -48,7 +48,7 @@ DenseOptions DenseOptions::from_json(const nlohmann::json& json, const std::stri
   read_json_field(json, "boundary_threshold", o.boundary_threshold, source, "options");
   read_json_field(json, "seed_distance", o.seed_distance, source, "options");
   read_json_field(json, "min_instance_cells", o.min_instance_cells, source, "options");
-  read_json_field(json, "mask_dilation_px", o.mask_dilation_px, source, "options");
+  read_json_field(json, "edge_band_px", o.edge_band_px, source, "options");
   read_json_field(json, "calibration_slope", o.calibration_slope, source, "options");
   read_json_field(json, "calibration_offset", o.calibration_offset, source, "options");
   o.validate(source);
@@ -72,7 +72,7 @@ void DenseOptions::validate(const std::string& source) const {
   for (double t : {flake_threshold, boundary_threshold, seed_distance})
     check(t > 0 && t < 1, "thresholds must lie in (0, 1)");
   check(min_instance_cells >= 1, "'min_instance_cells' must be at least 1");
-  check(mask_dilation_px >= 0 && mask_dilation_px <= 64, "'mask_dilation_px' must lie in [0, 64]");
+  check(edge_band_px >= 0 && edge_band_px <= 64, "'edge_band_px' must lie in [0, 64]");
   check(calibration_slope > 0 && calibration_slope < 100, "'calibration_slope' must lie in (0, 100)");
   check(std::abs(calibration_offset) < 100, "'calibration_offset' must lie in (-100, 100)");
 }

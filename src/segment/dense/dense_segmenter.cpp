@@ -5,6 +5,7 @@
 #include <opencv2/imgproc.hpp>
 
 #include "maskterial/segment/dense/dense_input.hpp"
+#include "maskterial/segment/dense/edge_refinement.hpp"
 #include "maskterial/segment/dense/dense_instances.hpp"
 #include "maskterial/segment/inference.hpp"
 #include "maskterial/segment/model_directory.hpp"
@@ -49,10 +50,13 @@ std::shared_ptr<DenseSegmenter> DenseSegmenter::load(const std::string& dir, dou
 
 DenseProbabilities DenseSegmenter::probabilities(const cv::Mat& bgr8) const {
   if (bgr8.empty() || bgr8.type() != CV_8UC3) throw Error("segmenter: expected an 8-bit BGR image");
+  const cv::Mat scaled = scale_image(bgr8, network_->options().inference_scale);
+  return maps_of(scaled, substrate_colour(scaled));
+}
+
+DenseProbabilities DenseSegmenter::maps_of(const cv::Mat& scaled, const Bgr& substrate) const {
   torch::NoGradGuard no_grad;
-  const DenseOptions& o = network_->options();
-  const cv::Mat scaled = scale_image(bgr8, o.inference_scale);
-  const cv::Mat features = dense_features(scaled, substrate_colour(scaled), o);
+  const cv::Mat features = dense_features(scaled, substrate, network_->options());
   // Padding reads as bare substrate: contrast 0 (a colour input sees the scan mean there).
   cv::Mat padded;
   cv::copyMakeBorder(features, padded, 0, round_up(scaled.rows, 16) - scaled.rows, 0, round_up(scaled.cols, 16) - scaled.cols,
@@ -69,39 +73,28 @@ DenseProbabilities DenseSegmenter::probabilities(const cv::Mat& bgr8) const {
 }
 
 std::vector<InstanceMask> DenseSegmenter::predict(const cv::Mat& bgr8) const {
+  if (bgr8.empty() || bgr8.type() != CV_8UC3) throw Error("segmenter: expected an 8-bit BGR image");
   const DenseOptions& o = network_->options();
-  const DenseProbabilities p = probabilities(bgr8);
+  const cv::Mat scaled = scale_image(bgr8, o.inference_scale);
+  const Bgr substrate = substrate_colour(scaled);
+  const DenseProbabilities p = maps_of(scaled, substrate);
   const DenseInstances found = extract_instances(p.flake, p.boundary, p.distance, o);
   std::vector<InstanceMask> instances;
   if (found.scores.empty()) return instances;
-  // Full-resolution masks: the instance's cells, cut to where the smooth flake probability is above threshold.
+  // Full-resolution masks: the instance's cells, cut to where the smooth flake probability is above threshold,
+  // then their edges refined on the image's contrast.
   cv::Mat labels, flake;
   cv::resize(found.labels, labels, bgr8.size(), 0, 0, cv::INTER_NEAREST);
   cv::resize(p.flake, flake, bgr8.size(), 0, 0, cv::INTER_LINEAR);
   const cv::Mat inside = flake > o.flake_threshold;
-  std::vector<cv::Rect> boxes(found.scores.size());
-  for (int y = 0; y < labels.rows; ++y) {
-    const int* row = labels.ptr<int>(y);
-    for (int x = 0; x < labels.cols; ++x)
-      if (row[x]) {
-        cv::Rect& b = boxes[static_cast<size_t>(row[x] - 1)];
-        b = b.empty() ? cv::Rect(x, y, 1, 1) : (b | cv::Rect(x, y, 1, 1));
-      }
-  }
-  const int grow = o.mask_dilation_px;
-  const cv::Mat kernel = cv::getStructuringElement(cv::MORPH_ELLIPSE, {2 * grow + 1, 2 * grow + 1});
-  const cv::Rect image(0, 0, bgr8.cols, bgr8.rows);
+  const cv::Mat any_instance = labels > 0;
   for (size_t k = 0; k < found.scores.size(); ++k) {
-    if (!(found.scores[k] > score_threshold_) || boxes[k].empty()) continue;
-    cv::Mat mask = cv::Mat::zeros(bgr8.size(), CV_8U);
-    const cv::Rect& b = boxes[k];
-    mask(b).setTo(255, (labels(b) == static_cast<int>(k + 1)) & inside(b));
-    if (cv::countNonZero(mask(b)) == 0) continue;
-    if (grow > 0) {
-      const cv::Rect grown = cv::Rect(b.x - grow, b.y - grow, b.width + 2 * grow, b.height + 2 * grow) & image;
-      cv::Mat region = mask(grown);
-      cv::dilate(region.clone(), region, kernel);
-    }
+    if (!(found.scores[k] > score_threshold_)) continue;
+    const cv::Mat cells = labels == static_cast<int>(k + 1);
+    cv::Mat mask = cells & inside;
+    if (cv::countNonZero(mask) == 0) continue;
+    mask = refine_edges(bgr8, substrate, mask, any_instance & ~cells, o);
+    if (cv::countNonZero(mask) == 0) continue;
     instances.push_back({mask, found.scores[k], 0});
   }
   std::stable_sort(instances.begin(), instances.end(),

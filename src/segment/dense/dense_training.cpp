@@ -130,9 +130,14 @@ TrainingObjective dense_objective(DenseNet network, DenseLossWeights weights) {
 std::shared_ptr<DenseSegmenter> pretrain_dense(const DensePretraining& pretraining, const SegmenterTrainingRun& run) {
   DenseOptions options = pretraining.model;
   const std::string checkpoint = run.checkpoint_path();
-  if (run.resume && fs::exists(checkpoint)) {  // a resumed run keeps the architecture it started with
+  if (run.resume && fs::exists(checkpoint)) {
+    // A resumed run keeps the network it started with (its input and sizes); the instance rules are today's.
     const nlohmann::json meta = SegmentationTrainer::checkpoint_metadata(checkpoint);
-    if (meta.contains("model")) options = DenseOptions::from_json(meta.at("model"), checkpoint);
+    nlohmann::json merged = options.to_json();
+    for (const char* key : {"inference_scale", "input", "contrast_gain", "input_clip", "encoder_widths", "encoder_blocks",
+                            "decoder_widths"})
+      if (meta.contains("model") && meta.at("model").contains(key)) merged[key] = meta.at("model").at(key);
+    options = DenseOptions::from_json(merged, checkpoint);
   }
   const cv::Size size(run.size, run.size);
   nlohmann::json generator_json = SyntheticSource::generator_config(size, options.inference_scale).to_json();

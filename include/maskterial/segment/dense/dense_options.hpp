@@ -28,9 +28,9 @@ struct DenseOptions {
   double boundary_threshold = 0.5;  // boundary probability above this separates seeds
   double seed_distance = 0.4;       // seeds: flake pixels whose normalised distance to the edge exceeds this
   int min_instance_cells = 3;       // smaller instances (output cells) are dropped
-  // Full-resolution masks grow by this many image pixels: the output grid is coarse (4 px at scale 0.5) and
-  // thin flakes come out too narrow; the classifier's pixels then set the flake's exact edge.
-  int mask_dilation_px = 4;
+  // Full-resolution edges: the output grid is coarse (4 px at scale 0.5), so within this many image pixels of
+  // a mask's edge the flake's own contrast decides (edge_refinement.hpp); 0 keeps the grid's edges.
+  int edge_band_px = 4;
   // Score calibration: score = sigmoid(calibration_slope x logit(mean flake probability) + calibration_offset),
   // fitted on held-out predictions so that a score of 0.5 means half such instances are real flakes.
   double calibration_slope = 1.0;

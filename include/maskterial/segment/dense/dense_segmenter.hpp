@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 #include <opencv2/core.hpp>
 
+#include "maskterial/image/contrast.hpp"
 #include "maskterial/segment/dense/dense_net.hpp"
 #include "maskterial/segment/instance_segmenter.hpp"
 
@@ -41,6 +42,8 @@ class DenseSegmenter : public InstanceSegmenter {
   double score_threshold() const { return score_threshold_; }
 
  private:
+  DenseProbabilities maps_of(const cv::Mat& scaled, const Bgr& substrate) const;  // scaled: at the inference scale
+
   DenseNet network_;
   nlohmann::json training_;
   double score_threshold_;
