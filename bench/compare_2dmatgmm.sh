@@ -21,6 +21,11 @@ rounds=${ROUNDS:-3}
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 n=$(find "$images" -maxdepth 1 -name '*.jpg' | wc -l)
+# `rounds` copies of every image under distinct names, one folder both sides read.
+mkdir "$out/images"
+for r in $(seq "$rounds"); do
+  for f in "$images"/*.jpg; do cp "$f" "$out/images/pass${r}_$(basename "$f")"; done
+done
 
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), load $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "images: $n from $images, $rounds passes per process"
@@ -49,7 +54,7 @@ else
   cat >"$out/driver.py" <<'EOF'
 import glob, json, os, sys, time
 start = time.perf_counter()
-checkout, params, images, rounds = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+checkout, params, images = sys.argv[1], sys.argv[2], sys.argv[3]
 sys.path.insert(0, checkout)
 import cv2
 from GMMDetector import MaterialDetector
@@ -59,31 +64,28 @@ with open(params) as f:
                              used_channels="BGR")
 paths = sorted(glob.glob(os.path.join(images, "*.jpg")))
 flakes, times = 0, []
-for _ in range(rounds):
-    for path in paths:
-        image = cv2.imread(path)
-        t = time.perf_counter()
-        flakes += len(model(image))
-        times.append(time.perf_counter() - t)
+for path in paths:
+    image = cv2.imread(path)
+    t = time.perf_counter()
+    flakes += len(model(image))
+    times.append(time.perf_counter() - t)
 steady = sorted(times[1:])[len(times[1:]) // 2] if len(times) > 1 else times[0]
 print(json.dumps({"import_s": imported - start, "first_image_s": times[0], "median_image_s": steady,
-                  "flakes": flakes // rounds}))
+                  "flakes": flakes}))
 EOF
-  if timed python /usr/bin/python3 "$out/driver.py" "$checkout" "$params" "$images" "$rounds" 2>"$out/python.err"; then
+  if timed python /usr/bin/python3 "$out/driver.py" "$checkout" "$params" "$out/images" 2>"$out/python.err"; then
     python_ok=1
   else
     echo "2DMatGMM: the Python detector failed (Python row skipped):"; sed 's/^/  /' "$out/python.err" | tail -5
   fi
 fi
 
-# Ours: the same images `rounds` times in one process (a folder listed once per pass), no overlays (their
-# detector writes none either), every core (their numba kernels run in parallel too).
-args=()
-for _ in $(seq "$rounds"); do args+=("$images"); done
-timed ours "$cli" detect "${args[@]}" --compat 2dmatgmm --segmenter none --gmm "$ours_params" --no-overlays -q --timings \
+# Ours: the same folder, no overlays (their detector writes none either), every core (their numba kernels run
+# in parallel too).
+timed ours "$cli" detect "$out/images" --compat 2dmatgmm --segmenter none --gmm "$ours_params" --no-overlays -q --timings \
   --out "$out/ours" 2>"$out/ours.err"
 ours_flakes=$(python3 -c 'import json,glob,sys; print(sum(len(json.load(open(p))["flakes"]) for p in glob.glob(sys.argv[1] + "/*.json")))' "$out/ours")
-ours_median=$(grep -o '[0-9.]* ms$' "$out/ours.err" | awk '{print $1}' | sort -g | awk '{v[NR]=$1} END {print (NR ? v[int((NR+1)/2)] : 0)}')
+ours_median=$(grep -o "[0-9.]* ms$" "$out/ours.out" | awk '{print $1}' | sort -g | awk '{v[NR]=$1} END {print (NR ? v[int((NR+1)/2)] : 0)}')
 
 read -r ow ou os <"$out/ours.time"
 printf "maskterial detect: %.2f s wall, %.2f s CPU for %d images (whole process); %s ms per image once started (median, decode excluded); %s flakes\n" \
@@ -96,7 +98,7 @@ r = json.load(open(sys.argv[1]))
 pw, pu, ps, ow, om, n, rounds = map(float, sys.argv[2:9])
 print(f"2DMatGMM Python:   {pw:.2f} s wall, {pu + ps:.2f} s CPU for {int(n * rounds)} images (whole process; "
       f"imports {r['import_s']:.2f} s, first image {1000 * r['first_image_s']:.0f} ms with numba's JIT); "
-      f"{1000 * r['median_image_s']:.1f} ms per image once started (median, imread excluded); {r['flakes']} flakes per pass")
+      f"{1000 * r['median_image_s']:.1f} ms per image once started (median, imread excluded); {r['flakes']} flakes")
 print(f"ratio Python / maskterial: {pw / ow:.1f}x whole process, "
       + (f"{1000 * r['median_image_s'] / om:.1f}x per image once started" if om > 0 else "per image: n/a"))
 EOF

@@ -51,14 +51,11 @@ const char* best_instruction_set();  // of this CPU: "avx512", "avx2" or "generi
 // The kernel for an instruction set; null when unknown or this CPU lacks it.
 RunFunction chunk_kernel(const std::string& instruction_set);
 
-// Dropout randomness: a 32-bit hash of the unit's position in the batch, keyed per step and block. Templates
-// so the kernels run it on vectors of elements and FCResNetTrainer::dropout_keeps on one. The first step,
-// element · kDropoutSpread + low key bits, is linear: the kernels add it up from per-lane constants instead of
-// multiplying every element (same bits), then call dropout_mix.
-constexpr uint32_t kDropoutSpread = 0x9E3779B9u;
-
+// Dropout randomness: a 32-bit hash of the unit's position in the batch, keyed per step and block. A template
+// so the kernels run it on vectors of elements and FCResNetTrainer::dropout_keeps on one.
 template <class U>
-inline __attribute__((always_inline)) U dropout_mix(U x, uint64_t key) {
+inline __attribute__((always_inline)) U dropout_bits(uint64_t key, U element) {
+  U x = element * 0x9E3779B9u + static_cast<uint32_t>(key);
   x ^= x >> 16;
   x *= 0x7feb352du;
   x ^= x >> 15;
@@ -67,11 +64,6 @@ inline __attribute__((always_inline)) U dropout_mix(U x, uint64_t key) {
   x ^= static_cast<uint32_t>(key >> 32);
   x *= 0x7feb352du;
   return x ^ (x >> 15);
-}
-
-template <class U>
-inline __attribute__((always_inline)) U dropout_bits(uint64_t key, U element) {
-  return dropout_mix(element * kDropoutSpread + static_cast<uint32_t>(key), key);
 }
 
 }  // namespace maskterial::fcresnet_chunk

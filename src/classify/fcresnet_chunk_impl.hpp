@@ -107,31 +107,22 @@ MASKTERIAL_KERNEL vu lane_iota() {
 }
 
 // z_next = z_prev + Dropout(ELU(h)) with h read from z_next; factor = ∂z_next/∂h (dropout scale × ELU').
-// Two units per pass: the hash and the exp are long dependency chains, two independent ones fill the pipelines.
 MASKTERIAL_KERNEL void elu_dropout(const float* z_prev, float* z_next, float* factor, int width, const Problem& p,
                         uint64_t key, int64_t first_sample, int cols) {
-  const vu spread_lanes = lane_iota() * static_cast<uint32_t>(width) * kDropoutSpread;
+  const vu lanes = lane_iota() * static_cast<uint32_t>(width);
   const vf zero = {}, one = splat(1.0f), scale = splat(p.dropout_scale);
-  const auto unit = [&](int j, int s) __attribute__((always_inline)) {
-    const int off = j * kChunk + s;
-    const uint32_t first = static_cast<uint32_t>((first_sample + s) * width + j);
-    const vu mixed = spread_lanes + (first * kDropoutSpread + static_cast<uint32_t>(key));
-    const vi kept = dropout_mix(mixed, key) >= p.dropout_threshold;
-    const vf keep = select(kept, scale, zero);
-    const vf h = load(z_next + off);
-    const vf ex = exp_nonpositive(select(h < 0.0f, h, zero));
-    const vi positive = h > 0.0f;
-    store(z_next + off, load(z_prev + off) + keep * select(positive, h, ex - 1.0f));
-    store(factor + off, keep * select(positive, one, ex));
-  };
-  int j = 0;
-  for (; j + 2 <= width; j += 2)
+  for (int j = 0; j < width; ++j)
     for (int s = 0; s < cols; s += kWidth) {
-      unit(j, s);
-      unit(j + 1, s);
+      const int off = j * kChunk + s;
+      const uint32_t first = static_cast<uint32_t>((first_sample + s) * width + j);
+      const vi kept = dropout_bits(key, lanes + first) >= p.dropout_threshold;
+      const vf keep = select(kept, scale, zero);
+      const vf h = load(z_next + off);
+      const vf ex = exp_nonpositive(select(h < 0.0f, h, zero));
+      const vi positive = h > 0.0f;
+      store(z_next + off, load(z_prev + off) + keep * select(positive, h, ex - 1.0f));
+      store(factor + off, keep * select(positive, one, ex));
     }
-  for (; j < width; ++j)
-    for (int s = 0; s < cols; s += kWidth) unit(j, s);
 }
 
 // Replaces the logits by ∂loss/∂logits (softmax − one-hot, times the loss weight; 0 for padding columns).
@@ -181,13 +172,8 @@ double run(const Problem& p, const Chunk& c, float* scratch, bool want_loss) {
   const auto z_of = [&](int block) { return z + block * width * kChunk; };
   const auto factor_of = [&](int block) { return factor + (block - 1) * width * kChunk; };
 
-  // Sample rows are scattered over the training set: fetch each once, a few rows ahead.
-  constexpr int kAhead = 8;
-  for (int s = 0; s < cols; ++s) {
-    if (s + kAhead < c.count) __builtin_prefetch(c.data + c.index[s + kAhead] * in);
-    const float* row = s < c.count ? c.data + c.index[s] * in : nullptr;
-    for (int j = 0; j < in; ++j) x[j * kChunk + s] = row ? row[j] : 0.0f;
-  }
+  for (int j = 0; j < in; ++j)
+    for (int s = 0; s < cols; ++s) x[j * kChunk + s] = s < c.count ? c.data[c.index[s] * in + j] : 0.0f;
 
   const Layer& first = p.layers[0];
   gemm(first.w, width, in, x, z_of(0), first.b, false, cols);
