@@ -128,7 +128,8 @@ TEST(IdleThreads, DoctorSaysWhichSettingsAreInForceAndWhoChoseThem) {
       << defaults.output;
   EXPECT_NE(defaults.output.find("Idle threads: OPENBLAS_THREAD_TIMEOUT=4 (maskterial's default)"), std::string::npos)
       << defaults.output;
-  EXPECT_NE(defaults.output.find("OpenBLAS idle spin: 2^4 cycles"), std::string::npos) << defaults.output;
+  const bool openblas = defaults.output.find("BLAS: OpenBLAS") != std::string::npos;
+  if (openblas) EXPECT_NE(defaults.output.find("OpenBLAS idle spin: 2^4 cycles"), std::string::npos) << defaults.output;
 
   setenv("GOMP_SPINCOUNT", "1000", 1);  // the user's own choice is kept, and OMP_WAIT_POLICY left unset
   setenv("OPENBLAS_THREAD_TIMEOUT", "12", 1);
@@ -138,5 +139,5 @@ TEST(IdleThreads, DoctorSaysWhichSettingsAreInForceAndWhoChoseThem) {
   EXPECT_NE(user.output.find("OMP_WAIT_POLICY=(not set) (GOMP_SPINCOUNT=1000 set by the user)"), std::string::npos)
       << user.output;
   EXPECT_NE(user.output.find("OPENBLAS_THREAD_TIMEOUT=12 (set by the user)"), std::string::npos) << user.output;
-  EXPECT_NE(user.output.find("OpenBLAS idle spin: 2^12 cycles"), std::string::npos) << user.output;
+  if (openblas) EXPECT_NE(user.output.find("OpenBLAS idle spin: 2^12 cycles"), std::string::npos) << user.output;
 }
