@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Whole-process timings where users wait, each set measured in one run of this script so the ratios compare
 # like with like on a busy machine: AMM training (5,000 iterations, 5 GrapheneH images, one core), `detect`
-# on the classifier path with JPEG / PNG / no overlays, and the default segmentation pipeline with -j 1 / 2.
+# on the classifier path with JPEG / PNG / no overlays, and -j 1 against -j 2 for the default segmentation
+# pipeline and the classifier path.
 # Usage: bench/whole_process.sh [BUILD_DIR]   (prints the machine first: quote figures with it)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -34,7 +35,22 @@ for overlays in "--overlay-format jpeg" "--overlay-format png" "--no-overlays"; 
   timed "detect --segmenter none $overlays, -j 1, $n images" \
     taskset -c 0 "$cli" detect "$images" --segmenter none $overlays -j 1 -q --out "$out/detect"
 done
-for j in 1 2; do
-  timed "detect (shipped segmenter) -j $j, $n images" "$cli" detect "$images" -j "$j" -q --out "$out/seg$j"
-  awk -v n="$n" -v w="$(cat "$out/last")" 'BEGIN { printf "  %.2f images/s\n", n / w }'
+# -j 1 against -j 2 (the default on 2 cores), alternating, ROUNDS times each (default 3), for the default
+# pipeline and the classifier path; throughput from the median wall time.
+all=$(echo "$(dirname "$images")"/*/)  # the 50 images of all five materials
+n_all=$(find $all -maxdepth 1 -name '*.jpg' | wc -l)
+for pipeline in "shipped segmenter|$images|$n|" "--segmenter none|$all|$n_all|--segmenter none"; do
+  IFS='|' read -r label folder count flags <<<"$pipeline"
+  for j in 1 2; do : >"$out/walls$j"; done
+  for _ in $(seq "${ROUNDS:-3}"); do
+    for j in 1 2; do
+      # shellcheck disable=SC2086
+      timed "detect ($label) -j $j, $count images" "$cli" detect $folder $flags -j "$j" -q --out "$out/j$j"
+      cat "$out/last" >>"$out/walls$j"
+    done
+  done
+  for j in 1 2; do
+    sort -g "$out/walls$j" | awk -v n="$count" -v j="$j" -v l="$label" \
+      '{ w[NR] = $1 } END { m = w[int((NR + 1) / 2)]; printf "  %s -j %s: median %.2f s wall, %.2f images/s\n", l, j, m, n / m }'
+  done
 done

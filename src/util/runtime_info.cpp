@@ -2,6 +2,8 @@
 
 #include <dlfcn.h>
 
+#include <algorithm>
+#include <cstdlib>
 #include <sstream>
 #include <thread>
 
@@ -11,6 +13,7 @@
 
 #include "maskterial/classify/fcresnet_trainer.hpp"
 #include "maskterial/util/blas_runtime.hpp"
+#include "maskterial/util/idle_threads.hpp"
 
 namespace maskterial {
 namespace {
@@ -37,7 +40,34 @@ std::string onednn_description() {
   return out.str();
 }
 
+// Whether the launcher set this variable (it lists them in kIdleThreadMarker).
+bool set_at_start_up(const char* variable) {
+  const char* marker = std::getenv(kIdleThreadMarker);
+  if (!marker) return false;
+  const std::string list = std::string(",") + marker + ",";
+  return list.find(std::string(",") + variable + ",") != std::string::npos;
+}
+
 }  // namespace
+
+std::string idle_thread_report() {
+  std::ostringstream out;
+  for (const IdleThreadSetting& setting : kIdleThreadSettings) {
+    const char* value = std::getenv(setting.variable);
+    const char* alternative = setting.user_alternative ? std::getenv(setting.user_alternative) : nullptr;
+    out << "Idle threads: " << setting.variable << "=" << (value ? value : "(not set)");
+    if (value && set_at_start_up(setting.variable)) out << " (maskterial's default)";
+    else if (value) out << " (set by the user)";
+    else if (alternative) out << " (" << setting.user_alternative << "=" << alternative << " set by the user)";
+    else out << " (the library's default: idle threads spin)";
+    out << "\n";
+  }
+  // What OpenBLAS itself read when it loaded (0: its default of 2^28 cycles).
+  if (const auto timeout = reinterpret_cast<int (*)()>(dlsym(RTLD_DEFAULT, "openblas_thread_timeout")))
+    out << "OpenBLAS idle spin: " << (timeout() > 0 ? "2^" + std::to_string(std::clamp(timeout(), 4, 30))
+                                                    : std::string("2^28 (default)")) << " cycles\n";
+  return out.str();
+}
 
 std::string runtime_report() {
   const CpuFeatures cpu = CpuFeatures::detect();
@@ -56,6 +86,7 @@ std::string runtime_report() {
       << at::get_num_interop_threads() << "\n";
   out << "oneDNN: " << onednn_description() << "\n";
   out << "OpenCV: " << cv::getVersionString() << ", threads " << cv::getNumThreads() << "\n";
+  out << idle_thread_report();
   out << "FCResNet training kernel: " << FCResNetTrainer::best_instruction_set() << "\n";
   return out.str();
 }
