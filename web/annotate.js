@@ -10,7 +10,7 @@
   const ctx = canvas.getContext("2d");
   const scatter = $("ann-scatter");
   const STORAGE_KEY = "maskterial.annotate";
-  const MIN_LASSO_FLAKE = 30;       // px: smaller connected parts of a lasso selection are noise
+  const MIN_LASSO_FLAKE = 100;      // px: smaller connected parts of a lasso selection are noise
   const MAX_LASSO_SHARE = 0.25;     // of the image: larger parts are substrate
   const state = {
     dataset: null, categories: [], images: [], current: -1, selected: 0, cls: 1,
@@ -283,12 +283,35 @@
     g.drawImage(item.picture, 0, 0);
     const rgba = g.getImageData(0, 0, item.width, item.height).data;
     const [bb, bg, br] = item.background;
-    item.contrast = new Float32Array(3 * item.width * item.height);  // B, G, R contrast per pixel
-    for (let p = 0; p < item.width * item.height; p++) {
-      item.contrast[3 * p] = rgba[4 * p + 2] / bb - 1;
-      item.contrast[3 * p + 1] = rgba[4 * p + 1] / bg - 1;
-      item.contrast[3 * p + 2] = rgba[4 * p] / br - 1;
+    const w = item.width, h = item.height;
+    const raw = new Float32Array(3 * w * h);  // B, G, R contrast per pixel
+    for (let p = 0; p < w * h; p++) {
+      raw[3 * p] = rgba[4 * p + 2] / bb - 1;
+      raw[3 * p + 1] = rgba[4 * p + 1] / bg - 1;
+      raw[3 * p + 2] = rgba[4 * p] / br - 1;
     }
+    item.contrast = boxBlur3(raw, w, h);
+  }
+
+  // 3x3 mean of a 3-channel image (edges: the pixels that exist), so that the plot's clusters are tight and a
+  // lasso selects whole flakes rather than their noisy pixels.
+  function boxBlur3(values, w, h) {
+    const rows = new Float32Array(values.length), out = new Float32Array(values.length);
+    for (let y = 0; y < h; y++)
+      for (let x = 0; x < w; x++)
+        for (let c = 0; c < 3; c++) {
+          let sum = 0, n = 0;
+          for (let dx = -1; dx <= 1; dx++) if (x + dx >= 0 && x + dx < w) { sum += values[3 * (y * w + x + dx) + c]; n++; }
+          rows[3 * (y * w + x) + c] = sum / n;
+        }
+    for (let y = 0; y < h; y++)
+      for (let x = 0; x < w; x++)
+        for (let c = 0; c < 3; c++) {
+          let sum = 0, n = 0;
+          for (let dy = -1; dy <= 1; dy++) if (y + dy >= 0 && y + dy < h) { sum += rows[3 * ((y + dy) * w + x) + c]; n++; }
+          out[3 * (y * w + x) + c] = sum / n;
+        }
+    return out;
   }
 
   const plane = () => ($("ann-plane").value === "bg" ? [0, 1] : [1, 2]);  // channel indices on the x and y axes
@@ -371,40 +394,82 @@
     return inside;
   }
 
-  // Every unannotated pixel whose contrast lies in the lasso becomes part of a flake of the current class:
-  // one flake per 4-connected part, parts too small (noise) or too large (substrate) left out.
+  // Every unannotated pixel whose contrast lies in the lasso becomes part of a flake of the current class: the
+  // selection is closed (3x3) so a flake's noisy pixels join up, then each 4-connected part, its holes filled,
+  // is one flake; parts too small (noise) or too large (substrate) are left out.
   function paintCluster(item, polygon) {
     const [cx, cy] = plane();
     const contrastPolygon = polygon.map(([u, v]) => [fromPlot(u), fromPlot(scatter.height - v)]);
     const w = item.width, h = item.height;
-    const selected = new Uint8Array(w * h);
+    let selected = new Uint8Array(w * h);
     for (let p = 0; p < w * h; p++)
-      if (!item.labels[p] && insidePolygon(contrastPolygon, item.contrast[3 * p + cx], item.contrast[3 * p + cy])) selected[p] = 1;
-    const stack = new Int32Array(w * h);
-    let flakes = 0;
+      if (insidePolygon(contrastPolygon, item.contrast[3 * p + cx], item.contrast[3 * p + cy])) selected[p] = 1;
+    selected = morph3(morph3(selected, w, h, true), w, h, false);
+    for (let p = 0; p < w * h; p++) if (item.labels[p]) selected[p] = 0;
     const pixels = [], labels = [], classes = [];
+    for (const part of connectedParts(selected, w, h)) {
+      if (part.length < MIN_LASSO_FLAKE || part.length > MAX_LASSO_SHARE * w * h) continue;
+      const id = ++item.nextId;
+      for (const p of withHolesFilled(part, w, h)) if (!item.labels[p]) { pixels.push(p); labels.push(id); }
+      classes.push([id, 0, state.cls]);
+    }
+    if (!classes.length) return status("the lasso selects no flake-sized region", "error");
+    commit(item, pixels, labels, classes);
+    status(`lasso: ${classes.length} flakes of class ${state.cls}`, "ok");
+  }
+
+  // 3x3 dilation (grow) or erosion of a 0/1 mask.
+  function morph3(mask, w, h, grow) {
+    const out = new Uint8Array(w * h);
+    for (let y = 0; y < h; y++)
+      for (let x = 0; x < w; x++) {
+        let hit = !grow;
+        for (let dy = -1; dy <= 1 && hit !== grow; dy++)
+          for (let dx = -1; dx <= 1; dx++) {
+            const X = x + dx, Y = y + dy;
+            const v = X >= 0 && Y >= 0 && X < w && Y < h ? mask[Y * w + X] === 1 : !grow;
+            if (v === grow) { hit = grow; break; }
+          }
+        out[y * w + x] = hit ? 1 : 0;
+      }
+    return out;
+  }
+
+  // The 4-connected parts of a 0/1 mask, as lists of pixel indices (the mask is used up).
+  function connectedParts(mask, w, h) {
+    const parts = [], stack = new Int32Array(w * h);
     for (let start = 0; start < w * h; start++) {
-      if (selected[start] !== 1) continue;
+      if (mask[start] !== 1) continue;
       let top = 0;
       const part = [];
       stack[top++] = start;
-      selected[start] = 2;
+      mask[start] = 2;
       while (top) {
         const p = stack[--top];
         part.push(p);
         const x = p % w, y = (p - x) / w;
         for (const q of [x > 0 ? p - 1 : -1, x < w - 1 ? p + 1 : -1, y > 0 ? p - w : -1, y < h - 1 ? p + w : -1])
-          if (q >= 0 && selected[q] === 1) { selected[q] = 2; stack[top++] = q; }
+          if (q >= 0 && mask[q] === 1) { mask[q] = 2; stack[top++] = q; }
       }
-      if (part.length < MIN_LASSO_FLAKE || part.length > MAX_LASSO_SHARE * w * h) continue;
-      const id = ++item.nextId;
-      for (const p of part) { pixels.push(p); labels.push(id); }
-      classes.push([id, 0, state.cls]);
-      flakes++;
+      parts.push(part);
     }
-    if (!flakes) return status("the lasso selects no flake-sized region", "error");
-    commit(item, pixels, labels, classes);
-    status(`lasso: ${flakes} flakes of class ${state.cls}`, "ok");
+    return parts;
+  }
+
+  // A part plus the pixels it encloses: what of its bounding box the outside cannot reach.
+  function withHolesFilled(part, w, h) {
+    let x0 = w, y0 = h, x1 = 0, y1 = 0;
+    for (const p of part) { const x = p % w, y = (p - x) / w; x0 = Math.min(x0, x); x1 = Math.max(x1, x); y0 = Math.min(y0, y); y1 = Math.max(y1, y); }
+    const bw = x1 - x0 + 3, bh = y1 - y0 + 3;  // a free border of one pixel all round
+    const box = new Uint8Array(bw * bh);
+    for (const p of part) { const x = p % w, y = (p - x) / w; box[(y - y0 + 1) * bw + x - x0 + 1] = 1; }
+    const outside = connectedParts(box.map((v) => (v ? 0 : 1)), bw, bh)[0];  // starts at the corner: the outside
+    const reached = new Uint8Array(bw * bh);
+    for (const q of outside) reached[q] = 1;
+    const filled = [];
+    for (let by = 1; by < bh - 1; by++)
+      for (let bx = 1; bx < bw - 1; bx++) if (!reached[by * bw + bx]) filled.push((by - 1 + y0) * w + bx - 1 + x0);
+    return filled;
   }
 
   scatter.addEventListener("mousedown", (e) => { if (current() && current().contrast) lasso = [[e.offsetX, e.offsetY]]; });

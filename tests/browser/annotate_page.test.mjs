@@ -110,16 +110,16 @@ try {
   await page.click("#ann-redo");
   assert.equal(await flakeRows(), beforeUndo, "redo did not bring it back");
 
-  // The first flake of the second image gets class 2 by its number key.
+  // The flake of the second image is thicker (G contrast about -0.37 against -0.16): class 3 by its number key.
   await page.click("#ann-flakes tbody tr:first-child");
-  await page.keyboard.press("2");
-  await page.waitForSelector("#ann-flakes tbody tr.selected td:nth-child(2):has-text('2')");
+  await page.keyboard.press("3");
+  await page.waitForSelector("#ann-flakes tbody tr.selected td:nth-child(2):has-text('3')");
   await page.keyboard.press("Escape");  // nothing selected: the next key sets the class of new flakes only
-  await page.keyboard.press("1");
-  assert.match(await page.textContent("#ann-flakes tbody tr:first-child td:nth-child(2)"), /2/);
+  await page.keyboard.press("2");
+  assert.match(await page.textContent("#ann-flakes tbody tr:first-child td:nth-child(2)"), /3/);
 
   // The third image: a click tells the contrast of one of its flakes (and is undone); a lasso on the contrast
-  // plot around that contrast paints the cluster as flakes of class 1.
+  // plot around that contrast (G about -0.28) paints the cluster as flakes of class 2.
   assert.equal(await clickFlakes(TRAIN[2], 1), 1, "no flake clicked on the third image");
   const contrast = (await page.textContent("#ann-status")).match(/\(B, G, R\) ([-\d.]+), ([-\d.]+), ([-\d.]+)/);
   assert.ok(contrast, "no mean contrast reported for the clicked flake");
@@ -131,7 +131,7 @@ try {
   const toScreen = (cx, cy) => [scatterBox.x + ((cx - plot.min) / (plot.max - plot.min)) * scatterBox.width,
                                 scatterBox.y + scatterBox.height - ((cy - plot.min) / (plot.max - plot.min)) * scatterBox.height];
   const [u, v] = toScreen(mean[plot.axes[0]], mean[plot.axes[1]]);
-  const r = 0.06 / (plot.max - plot.min) * scatterBox.width;
+  const r = 0.1 / (plot.max - plot.min) * scatterBox.width;
   await page.mouse.move(u + r, v);
   await page.mouse.down();
   for (let k = 1; k <= 24; k++) await page.mouse.move(u + r * Math.cos(k * Math.PI / 12), v + r * Math.sin(k * Math.PI / 12));
@@ -141,14 +141,15 @@ try {
   assert.ok(lassoed >= 1, "the lasso painted no flake");
   await page.screenshot({ path: path.join(screenshotDir, "annotate_page.png") });
 
-  // The test image: clicked, marked as a test image.
+  // The test image: clicked (class 1), marked as a test image.
+  await page.keyboard.press("1");
   await clickFlakes(TEST, 4);
   await page.check(`#ann-images li[title='${TEST}'] input[type=checkbox]`);
   await page.waitForFunction(() => /^saved/.test(document.getElementById("ann-saved").textContent));
 
-  // Train from the page: segmentation model (3 iterations) then the GMM, scored on the test image.
+  // Train from the page: segmentation model (3 iterations) then the AMM, scored on the test image.
   await page.fill("#ann-iterations", "3");
-  await page.selectOption("#ann-classifier", "gmm");
+  await page.selectOption("#ann-classifier", "amm");
   await page.click("#ann-train");
   await page.waitForFunction(() => document.getElementById("ann-train-status").dataset.done ||
                                    document.getElementById("ann-train-status").className === "error", null, { timeout: 240000 });
@@ -159,6 +160,7 @@ try {
   const metrics = await page.locator("#ann-metrics tbody tr").allTextContents();
   console.log(`test-image scores: ${metrics.join(" | ")}`);
   assert.ok(metrics.length >= 1, "no per-class scores");
+  await page.locator("#ann-metrics").scrollIntoViewIfNeeded();
   await page.screenshot({ path: path.join(screenshotDir, "annotate_training.png") });
 
   // Reload: the page continues with the same dataset and flakes, and what it drew is what the export holds,
@@ -183,15 +185,17 @@ try {
 
   // Detect on an image no annotation touched, with the new models.
   await page.click("nav a[data-page='detect']");
-  await page.waitForSelector("#classification-model option[value='lab-gmm']", { state: "attached" });
+  await page.waitForSelector("#classification-model option[value='lab-amm']", { state: "attached" });
   await page.waitForSelector("#segmentation-model option[value='lab-sm']", { state: "attached" });
-  await page.selectOption("#classification-model", "lab-gmm");
+  await page.selectOption("#classification-model", "lab-amm");
   await page.selectOption("#segmentation-model", "lab-sm");
   await page.setInputFiles("#image-input", path.join(imageFolder, DETECT));
   await page.waitForSelector("#flake-table tbody tr", { timeout: 60000 });
   const rows = await page.locator("#flake-table tbody tr").count();
-  console.log(`detect with lab-sm + lab-gmm: ${rows} flakes`);
+  console.log(`detect with lab-sm + lab-amm: ${rows} flakes`);
   assert.ok(rows > 0, "no flakes found with the new models");
+  const areas = (await page.locator("#flake-table tbody tr td:nth-child(3)").allTextContents()).map(Number);
+  assert.ok(Math.max(...areas) < 0.2 * 1920 * 1200 * 0.3844 ** 2, "a 'flake' covers a fifth of the image: substrate");
   await page.screenshot({ path: path.join(screenshotDir, "detect_trained.png") });
 
   assert.deepEqual(errors, [], errors.join("\n"));
