@@ -139,7 +139,7 @@ try {
   const lassoed = await flakeRows();
   console.log(`lasso: ${lassoed} flakes painted; ${await page.textContent("#ann-status")}`);
   assert.ok(lassoed >= 1, "the lasso painted no flake");
-  await page.screenshot({ path: path.join(screenshotDir, "annotate_page.png") });
+  await page.screenshot({ path: path.join(screenshotDir, "annotate_page.jpg"), quality: 80 });
 
   // The test image: clicked (class 1), marked as a test image.
   await page.keyboard.press("1");
@@ -161,7 +161,7 @@ try {
   console.log(`test-image scores: ${metrics.join(" | ")}`);
   assert.ok(metrics.length >= 1, "no per-class scores");
   await page.locator("#ann-metrics").scrollIntoViewIfNeeded();
-  await page.screenshot({ path: path.join(screenshotDir, "annotate_training.png") });
+  await page.screenshot({ path: path.join(screenshotDir, "annotate_training.jpg"), quality: 80 });
 
   // Reload: the page continues with the same dataset and flakes, and what it drew is what the export holds,
   // decoded from the COCO RLE pixel for pixel.
@@ -196,7 +196,7 @@ try {
   assert.ok(rows > 0, "no flakes found with the new models");
   const areas = (await page.locator("#flake-table tbody tr td:nth-child(3)").allTextContents()).map(Number);
   assert.ok(Math.max(...areas) < 0.2 * 1920 * 1200 * 0.3844 ** 2, "a 'flake' covers a fifth of the image: substrate");
-  await page.screenshot({ path: path.join(screenshotDir, "detect_trained.png") });
+  await page.screenshot({ path: path.join(screenshotDir, "detect_trained.jpg"), quality: 80 });
 
   assert.deepEqual(errors, [], errors.join("\n"));
   console.log("annotate page test passed");
