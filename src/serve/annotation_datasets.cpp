@@ -50,11 +50,7 @@ std::string split_of(const nlohmann::json& image) {
 
 }  // namespace
 
-AnnotationDatasets::AnnotationDatasets(fs::path root) : root_(std::move(root)) {
-  std::error_code ec;
-  fs::create_directories(root_, ec);
-  if (ec || !fs::is_directory(root_)) throw Error(root_.string() + ": cannot create the datasets folder");
-}
+AnnotationDatasets::AnnotationDatasets(fs::path root) : root_(std::move(root)) {}
 
 fs::path AnnotationDatasets::dir(const std::string& name) const {
   check_model_name(name);
@@ -74,6 +70,7 @@ void AnnotationDatasets::write(const std::string& name, const nlohmann::json& co
 nlohmann::json AnnotationDatasets::list() const {
   std::lock_guard<std::mutex> lock(mutex_);
   std::vector<std::string> names;
+  if (!fs::is_directory(root_)) return nlohmann::json::array();  // no dataset made yet
   for (const auto& entry : fs::directory_iterator(root_))
     if (entry.is_directory() && fs::exists(entry.path() / kDatasetFile) && entry.path().filename().string()[0] != '.' &&
         entry.path().filename().string().find(".tmp-") == std::string::npos)  // not one being written or deleted
@@ -102,6 +99,9 @@ nlohmann::json AnnotationDatasets::create(const std::string& name, const nlohman
                                {"categories", categories.empty() ? default_categories() : checked_categories(categories)}};
   std::lock_guard<std::mutex> lock(mutex_);
   if (fs::exists(target)) throw HttpError(409, "annotation dataset '" + name + "' exists");
+  std::error_code ec;
+  fs::create_directories(root_, ec);
+  if (ec) throw Error(root_.string() + ": cannot create the datasets folder: " + ec.message());
   write_directory_atomic(target.string(), [&](const std::string& tmp) {
     fs::create_directories(fs::path(tmp) / kImagesFolder);
     write_json_atomic((fs::path(tmp) / kDatasetFile).string(), coco, -1);

@@ -18,7 +18,7 @@ namespace maskterial::serve {
 
 class AnnotationDatasets {
  public:
-  explicit AnnotationDatasets(std::filesystem::path root);  // creates root if missing (Error if it cannot)
+  explicit AnnotationDatasets(std::filesystem::path root);  // root is created with the first dataset
 
   nlohmann::json list() const;  // [{"name", "images", "annotations", "test_images"}], by name
   // HttpError 400 bad name or categories, 409 if it exists. categories: COCO categories (empty: layers 1..4).

@@ -1,6 +1,6 @@
 // The few-shot loop in headless Chromium, from an empty models folder: annotate shared GrapheneH images on the
 // annotate page with clicks (region growing), a number key and a contrast-plot lasso, mark one as a test
-// image, train (segmentation model decoder + GMM, a few iterations) from the page, see per-class scores,
+// image, train (segmentation model decoder, 3 iterations, + AMM) from the page, see per-class scores,
 // reload and find the annotations again (they round-trip through the exported COCO RLE pixel for pixel), then
 // detect flakes on another image with the new models. Screenshots of each page go to SCREENSHOT_DIR.
 // Usage: node annotate_page.test.mjs URL IMAGE_FOLDER ANNOTATIONS SCREENSHOT_DIR
@@ -11,6 +11,10 @@ import path from "node:path";
 import { openPage } from "./browser.mjs";
 
 const [url, imageFolder, annotationsFile, screenshotDir] = process.argv.slice(2);
+if (!fs.existsSync(imageFolder)) {  // the shared data: must be there in CI, a skip (77) elsewhere
+  console.log(`${process.env.CI === "true" ? "FAILED" : "SKIPPED"}: shared images missing: ${imageFolder}`);
+  process.exit(process.env.CI === "true" ? 1 : 77);
+}
 // Three training images, one test image, and one to detect on afterwards (none of it seen in training).
 const TRAIN = ["17294f8a-1df7-427f-b8ed-ab54e1571960.jpg", "acb69ba8-d9d9-45ef-a6d9-a26b1ba2471c.jpg",
                "20ea4e7f-f2e3-40c8-829b-6e529b9dfc26.jpg"];
