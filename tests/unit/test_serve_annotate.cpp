@@ -294,3 +294,17 @@ TEST_F(ServeAnnotate, TrainsAndEvaluatesFromDataset) {
   EXPECT_GT(m["detections"].get<int>(), 0);
   expect_refused(post_json("/api/datasets/graphene/evaluate", {{"classification_model", "nope"}}), 404, "nope");
 }
+
+TEST_F(ServeAnnotate, RoutesAreDescribedAndThePageIsServed) {
+  auto client = server_->client();
+  const auto openapi = body_json(client.Get("/api/openapi.json"));
+  for (const char* path : {"/api/annotate/region", "/api/annotate/background", "/api/optics/contrast", "/api/datasets",
+                           "/api/datasets/{name}", "/api/datasets/{name}/images/{file}", "/api/datasets/{name}/export",
+                           "/api/datasets/{name}/train", "/api/datasets/{name}/evaluate"})
+    EXPECT_TRUE(openapi["paths"].contains(path)) << path;
+  for (const char* method : {"get", "put", "delete"}) EXPECT_TRUE(openapi["paths"]["/api/datasets/{name}"].contains(method));
+  const auto page = client.Get("/");
+  EXPECT_NE(page->body.find("id=\"page-annotate\""), std::string::npos);
+  EXPECT_NE(page->body.find("href=\"#annotate\""), std::string::npos);  // linked from the detect page
+  EXPECT_EQ(status_of(client.Get("/annotate.js")), 200);
+}
