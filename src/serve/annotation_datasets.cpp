@@ -133,7 +133,7 @@ nlohmann::json AnnotationDatasets::update(const std::string& name, const nlohman
   std::map<std::string, nlohmann::json> uploaded;  // file name -> stored image entry
   for (const auto& image : stored["images"]) uploaded[image["file_name"]] = image;
   nlohmann::json images = nlohmann::json::array();
-  std::map<int64_t, cv::Size> sizes;
+  std::map<int64_t, std::pair<int64_t, cv::Size>> listed;  // the update's image id -> stored id, size
   std::set<std::string> kept;
   for (const auto& image : coco["images"]) {
     const std::string file = image.value("file_name", std::string());
@@ -144,35 +144,46 @@ nlohmann::json AnnotationDatasets::update(const std::string& name, const nlohman
     if (image.value("width", 0) != known["width"] || image.value("height", 0) != known["height"])
       throw HttpError(400, "image '" + file + "' is " + known["width"].dump() + "x" + known["height"].dump() + " pixels");
     const int64_t id = image.value("id", int64_t{0});
-    if (sizes.count(id)) throw HttpError(400, "image id " + std::to_string(id) + " appears twice");
-    sizes[id] = {known["width"].get<int>(), known["height"].get<int>()};
-    images.push_back({{"id", id}, {"file_name", file}, {"width", known["width"]}, {"height", known["height"]},
+    if (listed.count(id)) throw HttpError(400, "image id " + std::to_string(id) + " appears twice");
+    listed[id] = {known["id"].get<int64_t>(), {known["width"].get<int>(), known["height"].get<int>()}};
+    images.push_back({{"id", known["id"]}, {"file_name", file}, {"width", known["width"]}, {"height", known["height"]},
                       {"split", split_of(image)}});
   }
+  // Images the update does not list keep their entry and annotations (an upload may have raced the update).
+  std::set<int64_t> unlisted;
+  for (const auto& [file, entry] : uploaded)
+    if (!kept.count(file)) {
+      images.push_back(entry);
+      unlisted.insert(entry["id"].get<int64_t>());
+    }
+  std::sort(images.begin(), images.end(), [](const auto& a, const auto& b) { return a["id"] < b["id"]; });
   nlohmann::json annotations = nlohmann::json::array();
+  for (const auto& a : stored["annotations"])
+    if (unlisted.count(a["image_id"].get<int64_t>())) annotations.push_back(a);
   std::set<int64_t> annotation_ids;
   for (const coco::Annotation& a : parsed.annotations) {
     const std::string which = "annotation " + std::to_string(a.id);
-    const auto size = sizes.find(a.image_id);
-    if (size == sizes.end()) throw HttpError(400, which + ": no image with id " + std::to_string(a.image_id));
+    const auto image = listed.find(a.image_id);
+    if (image == listed.end()) throw HttpError(400, which + ": no image with id " + std::to_string(a.image_id));
+    const cv::Size size = image->second.second;
     if (!category_ids.count(a.category_id))
       throw HttpError(400, which + ": no category with id " + std::to_string(a.category_id));
-    if (a.segmentation.width != size->second.width || a.segmentation.height != size->second.height)
+    if (a.segmentation.width != size.width || a.segmentation.height != size.height)
       throw HttpError(400, which + ": its mask is not the size of its image");
     if (!annotation_ids.insert(a.id).second) throw HttpError(400, which + ": id appears twice");
     const uint64_t area = coco::area(a.segmentation);
     if (area == 0) continue;  // everything erased: nothing to keep
     const auto bbox = coco::to_bbox(a.segmentation);
-    annotations.push_back({{"id", a.id}, {"image_id", a.image_id}, {"category_id", a.category_id},
+    annotations.push_back({{"image_id", image->second.first}, {"category_id", a.category_id},
                            {"segmentation", coco::to_json(a.segmentation)}, {"area", area},
                            {"bbox", {bbox[0], bbox[1], bbox[2], bbox[3]}}, {"iscrowd", a.iscrowd}});
   }
+  int64_t next_id = 1;  // ids are renumbered: kept and updated annotations never collide
+  for (auto& a : annotations) a["id"] = next_id++;
   stored["images"] = images;
   stored["annotations"] = annotations;
   stored["categories"] = categories;
   write(name, stored);
-  for (const auto& [file, entry] : uploaded)
-    if (!kept.count(file)) fs::remove(dir(name) / kImagesFolder / file);
   return stored;
 }
 
@@ -213,6 +224,24 @@ nlohmann::json AnnotationDatasets::put_image(const std::string& name, const std:
   coco["images"].push_back(entry);
   write(name, coco);
   return entry;
+}
+
+void AnnotationDatasets::remove_image(const std::string& name, const std::string& file_name) {
+  check_file_name(file_name);
+  std::lock_guard<std::mutex> lock(mutex_);
+  nlohmann::json coco = read(name);
+  nlohmann::json images = nlohmann::json::array(), annotations = nlohmann::json::array();
+  int64_t id = -1;
+  for (const auto& image : coco["images"])
+    if (image["file_name"] == file_name) id = image["id"];
+    else images.push_back(image);
+  if (id < 0) throw HttpError(404, "dataset '" + name + "' has no image '" + file_name + "'");
+  for (const auto& a : coco["annotations"])
+    if (a["image_id"] != id) annotations.push_back(a);
+  coco["images"] = images;
+  coco["annotations"] = annotations;
+  write(name, coco);  // first the listing, so a crash leaves a stray file rather than a listed missing one
+  fs::remove(dir(name) / kImagesFolder / file_name);
 }
 
 std::string AnnotationDatasets::image(const std::string& name, const std::string& file_name) const {

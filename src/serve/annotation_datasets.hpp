@@ -24,8 +24,9 @@ class AnnotationDatasets {
   // HttpError 400 bad name or categories, 409 if it exists. categories: COCO categories (empty: layers 1..4).
   nlohmann::json create(const std::string& name, const nlohmann::json& categories);
   nlohmann::json get(const std::string& name) const;  // the COCO JSON; HttpError 404 if unknown
-  // Replaces images' splits, annotations and categories (HttpError 400 naming the entry at fault). Listed
-  // images must have been uploaded; uploaded images it leaves out are deleted.
+  // Replaces the splits and annotations of the images it lists, and the categories (HttpError 400 naming the
+  // entry at fault). Listed images must have been uploaded; uploaded images it leaves out keep their entry and
+  // annotations. Annotation ids are renumbered 1..N.
   nlohmann::json update(const std::string& name, const nlohmann::json& coco);
   void remove(const std::string& name);
 
@@ -33,6 +34,7 @@ class AnnotationDatasets {
   // lists it (split "train"). Returns its image entry.
   nlohmann::json put_image(const std::string& name, const std::string& file_name, const std::string& content);
   std::string image(const std::string& name, const std::string& file_name) const;
+  void remove_image(const std::string& name, const std::string& file_name);  // with its annotations; 404
 
   // The images of one split (file name, content) and the COCO JSON restricted to them.
   struct Split {

@@ -237,6 +237,12 @@ void add_annotation_routes(httplib::Server& http, const AnnotationContext& conte
   http.Get(R"(/api/datasets/([^/]+)/images/([^/]+))", [c](const httplib::Request& req, httplib::Response& res) {
     handle(res, [&] { res.set_content(c->datasets.image(req.matches[1], req.matches[2]), "application/octet-stream"); });
   });
+  http.Delete(R"(/api/datasets/([^/]+)/images/([^/]+))", [c](const httplib::Request& req, httplib::Response& res) {
+    handle(res, [&] {
+      c->datasets.remove_image(req.matches[1], req.matches[2]);
+      send_json(res, 200, {{"deleted", req.matches[2].str()}});
+    });
+  });
   http.Get(R"(/api/datasets/([^/]+)/export)", [c](const httplib::Request& req, httplib::Response& res) {
     handle(res, [&] {
       const nlohmann::json coco = c->datasets.get(req.matches[1]);

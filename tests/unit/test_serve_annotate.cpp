@@ -229,12 +229,23 @@ TEST_F(ServeAnnotate, DatasetRoundTripAndBadInput) {
   expect_refused(put("/api/datasets/wse2", "[1, 2"), 400, "JSON");
   expect_refused(put("/api/datasets/wse2", std::string(33 << 20, ' ')), 413, "at most");
   EXPECT_EQ(body_json(client.Get("/api/datasets/wse2")), back);
+  // An update that does not list an image (an upload racing it) leaves that image and its flakes alone.
+  const nlohmann::json unlisted = {{"images", nlohmann::json::array()}, {"annotations", nlohmann::json::array()}};
+  ASSERT_EQ(status_of(put("/api/datasets/wse2", unlisted.dump())), 200);
+  EXPECT_EQ(body_json(client.Get("/api/datasets/wse2")), back);
 
-  // Uploading the same name at another size is refused; delete removes it all.
+  // Uploading the same name at another size is refused.
   cv::Mat small(10, 10, CV_8UC3, cv::Scalar(1, 2, 3));
   std::vector<uchar> small_png;
   cv::imencode(".png", small, small_png);
   expect_refused(put("/api/datasets/wse2/images/a.png", std::string(small_png.begin(), small_png.end()), "image/png"), 409, "size");
+  // Deleting an image takes its flakes and its file along.
+  expect_refused(client.Delete("/api/datasets/wse2/images/other.png"), 404, "other.png");
+  ASSERT_EQ(status_of(client.Delete("/api/datasets/wse2/images/a.png")), 200);
+  const auto emptied = body_json(client.Get("/api/datasets/wse2"));
+  EXPECT_TRUE(emptied["images"].empty());
+  EXPECT_TRUE(emptied["annotations"].empty());
+  expect_refused(client.Get("/api/datasets/wse2/images/a.png"), 404, "a.png");
   ASSERT_EQ(status_of(client.Delete("/api/datasets/wse2")), 200);
   expect_refused(client.Get("/api/datasets/wse2"), 404, "wse2");
   expect_refused(client.Delete("/api/datasets/wse2"), 404, "wse2");
