@@ -40,6 +40,62 @@ function element(tag, attributes = {}, ...children) {
   return e;
 }
 
+// --- zoomable image views (detect and annotate pages): view = {scale, x, y}, image pixel (x, y) at the canvas'
+// top left corner ---------------------------------------------------------------------------------------------
+// One canvas pixel per CSS pixel, so outlines stay sharp whatever the window size.
+function syncCanvasSize(canvas) {
+  const rect = canvas.getBoundingClientRect();
+  if (rect.width && (canvas.width !== Math.round(rect.width) || canvas.height !== Math.round(rect.height))) {
+    canvas.width = Math.round(rect.width);
+    canvas.height = Math.round(rect.height);
+  }
+}
+
+// The view showing a whole width x height image, centred.
+function fittedView(canvas, width, height) {
+  syncCanvasSize(canvas);
+  const scale = Math.min(canvas.width / width, canvas.height / height);
+  return { scale, x: -(canvas.width / scale - width) / 2, y: -(canvas.height / scale - height) / 2 };
+}
+
+// The view after a wheel event: zoomed in or out around the pointer.
+function zoomedView(canvas, view, e) {
+  const factor = e.deltaY < 0 ? 1.25 : 0.8;
+  const px = e.offsetX * canvas.width / canvas.clientWidth, py = e.offsetY * canvas.height / canvas.clientHeight;
+  const ix = view.x + px / view.scale, iy = view.y + py / view.scale;
+  const scale = Math.min(40, Math.max(0.02, view.scale * factor));
+  return { scale, x: ix - px / scale, y: iy - py / scale };
+}
+
+// The view dragged from where a drag started ({x, y, view} of the mousedown) to the pointer of event e.
+function pannedView(canvas, drag, e) {
+  const k = canvas.width / canvas.clientWidth / drag.view.scale;
+  return { ...drag.view, x: drag.view.x - (e.clientX - drag.x) * k, y: drag.view.y - (e.clientY - drag.y) * k };
+}
+
+// A training loss curve, [step, loss] points on linear axes from the data.
+function drawLossCurve(canvas, loss) {
+  const g = canvas.getContext("2d");
+  g.clearRect(0, 0, canvas.width, canvas.height);
+  canvas.dataset.points = String(loss.length);
+  if (!loss.length) return;
+  const steps = loss.map((p) => p[0]), values = loss.map((p) => p[1]);
+  const [x0, x1] = [Math.min(...steps), Math.max(...steps, Math.min(...steps) + 1)];
+  const [y0, y1] = [Math.min(...values, 0), Math.max(...values) || 1];
+  const pad = 30, w = canvas.width - 2 * pad, h = canvas.height - 2 * pad;
+  const at = (x, y) => [pad + (w * (x - x0)) / (x1 - x0), pad + h - (h * (y - y0)) / (y1 - y0)];
+  g.strokeStyle = "#888";
+  g.strokeRect(pad, pad, w, h);
+  g.fillStyle = "#444";
+  g.fillText(y1.toPrecision(3), 2, pad + 4);
+  g.fillText(String(x1), pad + w - 20, pad + h + 14);
+  g.strokeStyle = "#0072b2";
+  g.lineWidth = 2;
+  g.beginPath();
+  loss.forEach(([x, y], i) => { const [u, v] = at(x, y); if (i) g.lineTo(u, v); else g.moveTo(u, v); });
+  g.stroke();
+}
+
 function showMessage(target, text, kind) {
   target.textContent = text;
   target.className = kind || "";

@@ -151,7 +151,7 @@
     state.selected = index;
     const f = current().flakes[index];
     const [x, y, w, h] = f.box;
-    syncCanvasSize();
+    syncCanvasSize(canvas);
     const scale = Math.min(8, 0.4 * Math.min(canvas.width / Math.max(w, 8), canvas.height / Math.max(h, 8)));
     state.view = { scale, x: x + w / 2 - canvas.width / 2 / scale, y: y + h / 2 - canvas.height / 2 / scale };
     renderTable();
@@ -160,24 +160,12 @@
 
   // --- drawing -------------------------------------------------------------------------------------------
   function fitView() {
-    syncCanvasSize();
-    const r = current().result;
-    const scale = Math.min(canvas.width / r.width, canvas.height / r.height);
-    state.view = { scale, x: -(canvas.width / scale - r.width) / 2, y: -(canvas.height / scale - r.height) / 2 };
+    state.view = fittedView(canvas, current().result.width, current().result.height);
     draw();
   }
 
-  // One canvas pixel per CSS pixel, so outlines stay sharp whatever the window size.
-  function syncCanvasSize() {
-    const rect = canvas.getBoundingClientRect();
-    if (rect.width && (canvas.width !== Math.round(rect.width) || canvas.height !== Math.round(rect.height))) {
-      canvas.width = Math.round(rect.width);
-      canvas.height = Math.round(rect.height);
-    }
-  }
-
   function draw() {
-    syncCanvasSize();
+    syncCanvasSize(canvas);
     ctx.setTransform(1, 0, 0, 1, 0, 0);
     ctx.clearRect(0, 0, canvas.width, canvas.height);
     const item = current();
@@ -225,11 +213,7 @@
   canvas.addEventListener("wheel", (e) => {
     if (!current() || !current().result) return;
     e.preventDefault();
-    const v = state.view, factor = e.deltaY < 0 ? 1.25 : 0.8;
-    const px = e.offsetX * canvas.width / canvas.clientWidth, py = e.offsetY * canvas.height / canvas.clientHeight;
-    const ix = v.x + px / v.scale, iy = v.y + py / v.scale;
-    const scale = Math.min(40, Math.max(0.02, v.scale * factor));
-    state.view = { scale, x: ix - px / scale, y: iy - py / scale };
+    state.view = zoomedView(canvas, state.view, e);
     draw();
   }, { passive: false });
   let drag = null;
@@ -237,8 +221,7 @@
   window.addEventListener("mouseup", () => { drag = null; });
   window.addEventListener("mousemove", (e) => {
     if (!drag) return;
-    const k = canvas.width / canvas.clientWidth / drag.view.scale;
-    state.view = { ...drag.view, x: drag.view.x - (e.clientX - drag.x) * k, y: drag.view.y - (e.clientY - drag.y) * k };
+    state.view = pannedView(canvas, drag, e);
     draw();
   });
   canvas.addEventListener("dblclick", () => { if (current() && current().result) fitView(); });

@@ -61,3 +61,59 @@ function maskOutline(mask, box) {
   }
   return { path, segments };
 }
+
+// The compressed counts string of run lengths (pycocotools rleToString): 5 bits a character, from the fourth
+// run on each coded as the difference to the run two before it.
+function rleString(counts) {
+  let text = "";
+  for (let i = 0; i < counts.length; i++) {
+    let x = counts[i] - (i > 2 ? counts[i - 2] : 0);
+    let more = true;
+    while (more) {
+      let c = x & 0x1f;
+      x >>= 5;
+      more = (c & 0x10) ? x !== -1 : x !== 0;
+      if (more) c |= 0x20;
+      text += String.fromCharCode(c + 48);
+    }
+  }
+  return text;
+}
+
+// One compressed RLE per nonzero label of a row-major label image (width x height), in a single column-major
+// pass: Map label -> {size: [height, width], counts: string}, each what pycocotools encodes for label == id.
+function rleEncodeLabels(labels, width, height) {
+  const runs = new Map();  // label -> {counts, last: column-major index after its last foreground pixel}
+  for (let x = 0; x < width; x++) {
+    for (let y = 0; y < height; y++) {
+      const id = labels[y * width + x];
+      if (!id) continue;
+      const i = x * height + y;
+      let r = runs.get(id);
+      if (!r) { r = { counts: [], last: 0 }; runs.set(id, r); }
+      if (r.counts.length && r.last === i) r.counts[r.counts.length - 1]++;
+      else r.counts.push(i - r.last, 1);
+      r.last = i + 1;
+    }
+  }
+  const out = new Map();
+  for (const [id, r] of runs) {
+    if (r.last < width * height) r.counts.push(width * height - r.last);
+    out.set(id, { size: [height, width], counts: rleString(r.counts) });
+  }
+  return out;
+}
+
+// Every foreground pixel of an RLE (string or list counts) as row-major indices into its image.
+function rlePixels(rle) {
+  const [height, width] = rle.size;
+  const counts = typeof rle.counts === "string" ? rleCounts(rle.counts) : rle.counts;
+  const pixels = [];
+  let index = 0;
+  for (let r = 0; r < counts.length; r++) {
+    const end = index + counts[r];
+    if (r % 2 === 1) for (let i = index; i < end; i++) pixels.push((i % height) * width + Math.floor(i / height));
+    index = end;
+  }
+  return pixels;
+}

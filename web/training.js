@@ -22,30 +22,11 @@
       element("td", {}, cancel));
   }
 
-  // The loss of the newest job that reports one: [step, loss] points, linear axes from the data.
+  // The loss of the newest job that reports one.
   function drawLoss(jobs) {
-    const canvas = $("loss-curve");
-    const g = canvas.getContext("2d");
-    g.clearRect(0, 0, canvas.width, canvas.height);
     const job = jobs.find((j) => j.loss && j.loss.length);
-    canvas.dataset.points = job ? String(job.loss.length) : "0";
     $("loss-title").textContent = job ? `job ${job.id}, ${job.model}` : "(no job has reported a loss yet)";
-    if (!job) return;
-    const steps = job.loss.map((p) => p[0]), values = job.loss.map((p) => p[1]);
-    const [x0, x1] = [Math.min(...steps), Math.max(...steps, Math.min(...steps) + 1)];
-    const [y0, y1] = [Math.min(...values, 0), Math.max(...values) || 1];
-    const pad = 30, w = canvas.width - 2 * pad, h = canvas.height - 2 * pad;
-    const at = (x, y) => [pad + (w * (x - x0)) / (x1 - x0), pad + h - (h * (y - y0)) / (y1 - y0)];
-    g.strokeStyle = "#888";
-    g.strokeRect(pad, pad, w, h);
-    g.fillStyle = "#444";
-    g.fillText(y1.toPrecision(3), 2, pad + 4);
-    g.fillText(String(x1), pad + w - 20, pad + h + 14);
-    g.strokeStyle = "#0072b2";
-    g.lineWidth = 2;
-    g.beginPath();
-    job.loss.forEach(([x, y], i) => { const [u, v] = at(x, y); if (i) g.lineTo(u, v); else g.moveTo(u, v); });
-    g.stroke();
+    drawLossCurve($("loss-curve"), job ? job.loss : []);
   }
 
   async function cancelJob(id) {

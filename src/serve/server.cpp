@@ -11,6 +11,7 @@
 #include <opencv2/imgcodecs.hpp>
 #include <spdlog/spdlog.h>
 
+#include "annotation_routes.hpp"
 #include "classification_backend.hpp"
 #include "detection.hpp"
 #include "http_helpers.hpp"
@@ -130,6 +131,8 @@ struct Server::Impl {
   ModelStore store;
   WorkerPool pool;
   TrainingJobs jobs;
+  AnnotationDatasets datasets;
+  AnnotationContext annotation;
   HttpServer http;
   std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
 
@@ -138,7 +141,10 @@ struct Server::Impl {
         store(options.models_dir, options.default_segmentation_model.empty() ? fs::path(shipped_segmenter_dir())
                                                                              : options.default_segmentation_model),
         pool(worker_count(options.workers), options.queue),
-        jobs(store) {
+        jobs(store),
+        datasets(options.datasets_dir.empty() ? options.models_dir / "datasets" : options.datasets_dir),
+        annotation{store, jobs, pool, datasets, options.max_image_bytes,
+                   [this](const std::string& bytes, const std::string& name) { check_image(bytes, name); }} {
     // Several workers already keep the cores busy with one image each; libtorch's own threads inside each
     // would only contend (2 workers x 2 threads on 2 cores).
     if (pool.threads() > 1) set_compute_threads(1);
@@ -179,7 +185,8 @@ struct Server::Impl {
   // httplib reads it into memory. A chunked or compressed body has no size to check beforehand: refused too.
   static bool refuse_body(const httplib::Request& req, httplib::Response& res) {
     const bool upload_route = (req.method == "POST" && (req.path == "/api/predict" || req.path == "/api/jobs")) ||
-                              (req.method == "PUT" && req.path.rfind("/api/models/", 0) == 0);
+                              (req.method == "PUT" && req.path.rfind("/api/models/", 0) == 0) ||
+                              is_annotation_upload(req);
     if (upload_route) return false;
     const bool unsized = req.has_header("Transfer-Encoding") || req.has_header("Content-Encoding");
     const bool large = req.has_header("Content-Length") &&
@@ -246,6 +253,7 @@ struct Server::Impl {
         send_json(res, answer.contains("deleted") ? 200 : 202, answer);
       });
     });
+    add_annotation_routes(http, annotation);
     // The web page: every other GET is a file of web/, "/" is the page itself.
     http.Get(R"(/(.*))", [](const httplib::Request& req, httplib::Response& res) {
       const std::string path = req.matches[1].str().empty() ? "index.html" : req.matches[1].str();

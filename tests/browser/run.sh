@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
-# Browser test of the web page: starts `maskterial serve` on a free port, opens the page in Debian's headless
-# Chromium through playwright-core, uploads a microscope image and checks that flake outlines and table rows
-# appear (web_page.test.mjs); with a training image folder it also trains a classifier from the page, using
-# graphene_h_instances.json (the COCO instances of the shared maskterial-demo GrapheneH instance masks, as
-# coco::read_instance_mask_folder reads them). Exit 77 (ctest: skipped) only when Chromium or Node.js is not
-# installed.
-# Usage: run.sh MASKTERIAL_BINARY IMAGE SCREENSHOT.png [TRAINING_IMAGE_FOLDER]
+# Browser tests of the web page: starts `maskterial serve` on a free port with an empty models folder and runs
+# a test script that drives the page in Debian's headless Chromium through playwright-core, with the server's
+# URL and the remaining arguments. graphene_h_instances.json holds the COCO instances of the shared
+# maskterial-demo GrapheneH instance masks (as coco::read_instance_mask_folder reads them).
+#   web_page.test.mjs IMAGE SCREENSHOT.png [TRAINING_IMAGE_FOLDER ANNOTATIONS]: detect, models, training pages
+#   annotate_page.test.mjs IMAGE_FOLDER ANNOTATIONS SCREENSHOT_DIR: annotate, train and detect
+# Exit 77 (ctest: skipped) only when Chromium or Node.js is not installed.
+# Usage: run.sh TEST.mjs MASKTERIAL_BINARY ARGS...
 set -euo pipefail
-cli=$1 image=$2 screenshot=$3 training=${4:-}
+test_script=$1 cli=$2
+shift 2
 here=$(cd "$(dirname "$0")" && pwd)
 
 chromium=${CHROMIUM:-$(command -v chromium || command -v chromium-browser || true)}
@@ -41,6 +43,4 @@ done
 url=$(sed -n 's/.*serving on \(http:[^ ]*\).*/\1/p' "$work/server.log")
 [ -n "$url" ] || { echo "the server did not start:"; cat "$work/server.log"; exit 1; }
 
-mkdir -p "$(dirname "$screenshot")"
-CHROMIUM="$chromium" node "$here/web_page.test.mjs" "$url" "$image" "$screenshot" "$training" \
-  "$here/graphene_h_instances.json"
+CHROMIUM="$chromium" node "$here/$test_script" "$url" "$@"

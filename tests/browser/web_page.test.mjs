@@ -1,23 +1,16 @@
 // Drives the web page in headless Chromium: detect page (upload, outlines, table, sorting, zoom to a flake),
 // models page, training page (a job on the shared GrapheneH images when TRAINING_IMAGES is given). Fails on
 // any page error. Usage: node web_page.test.mjs URL IMAGE SCREENSHOT [TRAINING_IMAGES ANNOTATIONS]
-import { chromium } from "playwright-core";
 import assert from "node:assert/strict";
 import fs from "node:fs";
 import path from "node:path";
 
-const [url, image, screenshot, trainingImages, annotations] = process.argv.slice(2);
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM,
-  headless: true,
-  args: ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"],
-});
-const errors = [];
-try {
-  const page = await browser.newPage({ viewport: { width: 1360, height: 760 } });
-  page.on("pageerror", (e) => errors.push(`page error: ${e.message}`));
-  page.on("console", (m) => { if (m.type() === "error") errors.push(`console error: ${m.text()}`); });
+import { openPage } from "./browser.mjs";
 
+const [url, image, screenshot, trainingImages, annotations] = process.argv.slice(2);
+fs.mkdirSync(path.dirname(screenshot), { recursive: true });
+const { browser, page, errors } = await openPage({ width: 1360, height: 760 });
+try {
   await page.goto(url);
   await page.waitForSelector("#classification-model option[value='graphene-2dmatgmm']", { state: "attached" });
   // The segmentation model choice: the shipped default is picked, "none" is offered.

@@ -70,6 +70,7 @@ Runner add_serve(CLI::App& app) {
   cmd->add_option("--models", s.models_dir, "Models folder (classification/<name>/, segmentation/<name>/); "
                                             "created if missing")
       ->capture_default_str();
+  cmd->add_option("--datasets", s.datasets_dir, "Annotation datasets folder (default: <models>/datasets)");
   cmd->add_option("--workers", s.workers, "Detection threads (0 = one per core)")->capture_default_str();
   cmd->add_option("--queue", s.queue, "Detections that may wait for a worker; more get 503")->capture_default_str();
   cmd->add_option("--connections", s.connections, "Connection threads")->capture_default_str()->check(CLI::Range(4, 4096));

@@ -14,6 +14,7 @@ struct ServerOptions {
   std::string host = "127.0.0.1";  // "0.0.0.0" to serve the whole network
   int port = 8000;                 // 0: any free port (bind() says which)
   std::filesystem::path models_dir = "maskterial-models";
+  std::filesystem::path datasets_dir;  // annotation datasets; empty: models_dir/datasets
   // The segmentation model predictions use when they name none; empty: the shipped one `detect` uses.
   std::filesystem::path default_segmentation_model;
   size_t workers = 0;              // detection threads; 0 = one per core (several: one compute thread each)
