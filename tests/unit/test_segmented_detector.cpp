@@ -156,3 +156,19 @@ TEST(SegmentedDetector, NoMasksNoFlakesAndBadMasksAreErrors) {
   compat.rules = ExtractionRules::TwoDMatGmm;
   EXPECT_THROW(Detector(two_class_gmm(), compat, {}, std::make_shared<KnownMasks>(scene_masks())), Error);
 }
+
+TEST(SegmentedDetector, ReportUnknownKeepsMasksNoClassClaimsRankedLast) {
+  // The mask over bare substrate: dropped by default, an "unknown" flake ranked last when asked for.
+  const std::vector<InstanceMask> masks = scene_masks();
+  DetectorOptions masks_only;
+  masks_only.fill_from_classifier = false;
+  const Detection plain = Detector(two_class_gmm(), masks_only, {}, std::make_shared<KnownMasks>(masks)).detect(scene(), "scene");
+  masks_only.report_unknown = true;
+  const Detection flagged = Detector(two_class_gmm(), masks_only, {}, std::make_shared<KnownMasks>(masks)).detect(scene(), "scene");
+  ASSERT_EQ(flagged.flakes.size(), plain.flakes.size() + 1);
+  const Flake& unknown = flagged.flakes.back();
+  EXPECT_EQ(unknown.class_name, "unknown");
+  EXPECT_EQ(unknown.bbox, (std::array<double, 4>{300, 200, 30, 30}));
+  EXPECT_NEAR(unknown.score, 0.7 * 0.25, 1e-6);
+  for (const Flake& f : plain.flakes) EXPECT_NE(f.class_name, "unknown");
+}
