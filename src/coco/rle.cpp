@@ -252,7 +252,8 @@ Rle encode(const cv::Mat& mask) {
   bool value = false;
   uint32_t run = 0;
   // Column-major walk of a row-major image; neighbouring columns share cache lines, so this stays one pass.
-  for (int x = 0; x < mask.cols; ++x) {
+  // An empty mask has no data pointer to walk from (found by fuzz_coco: offsets to null are undefined).
+  for (int x = 0; x < mask.cols && mask.rows > 0; ++x) {
     const uchar* p = mask.data + x;
     for (int y = 0; y < mask.rows; ++y, p += mask.step[0]) {
       const bool v = *p != 0;

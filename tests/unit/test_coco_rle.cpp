@@ -145,6 +145,16 @@ TEST(CocoRle, EdgeCases) {
   EXPECT_THROW(coco::decode(coco::Rle{3, 4, {5, 5}}), Error);
 }
 
+// Found by fuzz_coco (UBSan: an offset applied to the null data pointer of a 0-row mask).
+TEST(CocoRle, EmptyMasksOfOneZeroSideEncodeAsOneEmptyRun) {
+  for (const auto& [rows, cols] : {std::pair{0, 10}, std::pair{10, 0}}) {
+    const coco::Rle rle = coco::encode(cv::Mat(rows, cols, CV_8UC1));
+    EXPECT_EQ(rle.counts, std::vector<uint32_t>{0});
+    EXPECT_EQ(coco::area(rle), 0u);
+    EXPECT_EQ(coco::from_string(coco::to_string(rle), rows, cols), rle);
+  }
+}
+
 TEST(CocoRle, FromStringRejectsMalformedInput) {
   const std::vector<std::pair<std::string, std::string>> bad = {
       {"0!", "invalid character"},        {"0 1", "invalid character"},
