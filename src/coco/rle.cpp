@@ -147,7 +147,9 @@ void walk_boundary(const std::vector<Point>& vertices, Visit visit) {
       std::swap(xs, xe);
       std::swap(ys, ye);
     }
-    if (dx >= dy) {
+    if (dx == 0 && dy == 0) {  // a repeated vertex: pycocotools divides 0 by 0 here (found by fuzz_coco, UB)
+      visit(Point{xs, ys});     // only its x is used: the next edge starts at the same point
+    } else if (dx >= dy) {
       const double s = static_cast<double>(ye - ys) / dx;
       for (int d = 0; d <= dx; ++d) {
         const int t = flip ? dx - d : d;

@@ -93,6 +93,14 @@ TEST(CocoRle, FromPolygonMatchesPycocotools) {
   }
 }
 
+// Found by fuzz_coco (UBSan: 0/0 cast to int on the edge between two equal vertices).
+TEST(CocoRle, RepeatedPolygonVerticesChangeNothing) {
+  const coco::Rle square = coco::from_polygon({1, 1, 10, 1, 10, 12, 1, 12}, 20, 20);
+  EXPECT_EQ(coco::from_polygon({1, 1, 10, 1, 10, 1, 10, 12, 1, 12, 1, 12}, 20, 20), square);
+  EXPECT_GT(coco::area(square), 0u);
+  EXPECT_EQ(coco::area(coco::from_polygon({1, 1, 1, 1, 1, 1}, 20, 20)), 0u);
+}
+
 TEST(CocoRle, FromBboxMatchesPycocotools) {
   for (const json& c : golden("rle_golden.json")["boxes"]) {
     SCOPED_TRACE(c["bbox"].dump());
