@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <fstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -16,8 +17,8 @@ namespace maskterial::serve::test {
 
 class ServeProcess {
  public:
-  // Starts `maskterial serve --port 0 --models DIR ARGS...` and reads the port from its first line; port() is 0
-  // when it did not start.
+  // Starts `maskterial serve --port 0 --models DIR ARGS...` and reads the port from its output; port() is 0
+  // when it did not start, output() then says why.
   explicit ServeProcess(const std::string& models_dir, const std::vector<std::string>& args = {}) {
     int out[2];
     if (::pipe(out) != 0) return;
@@ -35,12 +36,27 @@ class ServeProcess {
     }
     ::close(out[1]);
     stream_ = ::fdopen(out[0], "r");
+    // Start-up messages (models loaded, leftovers removed) may come first on stdout.
     char line[512] = {};
-    if (std::fgets(line, sizeof line, stream_)) std::sscanf(line, "maskterial serving on http://127.0.0.1:%d", &port_);
-    line_ = line;
+    while (port_ == 0 && std::fgets(line, sizeof line, stream_)) {
+      line_ += line;
+      std::sscanf(line, "maskterial serving on http://127.0.0.1:%d", &port_);
+    }
+    // Its later output is read (and dropped) so that a full pipe never blocks it.
+    drain_ = std::thread([stream = stream_] {
+      char dropped[4096];
+      while (std::fgets(dropped, sizeof dropped, stream)) {
+      }
+    });
+    if (port_ == 0) {  // say why it did not start
+      const int status = kill(SIGKILL);
+      line_ += WIFEXITED(status) ? " (exit code " + std::to_string(WEXITSTATUS(status)) + ")"
+                                 : " (signal " + std::to_string(WTERMSIG(status)) + ")";
+    }
   }
   ~ServeProcess() {
     if (pid_ > 0 && !reaped_) kill(SIGKILL);
+    if (drain_.joinable()) drain_.join();  // the pipe ends with the process
     if (stream_) std::fclose(stream_);
   }
   ServeProcess(const ServeProcess&) = delete;
@@ -48,7 +64,7 @@ class ServeProcess {
 
   int port() const { return port_; }
   pid_t pid() const { return pid_; }
-  const std::string& first_line() const { return line_; }
+  const std::string& output() const { return line_; }  // stdout up to the port
   httplib::Client client() const {
     httplib::Client c("127.0.0.1", port_);
     c.set_read_timeout(300, 0);
@@ -80,6 +96,7 @@ class ServeProcess {
   int port_ = 0;
   std::string line_;
   bool reaped_ = false;
+  std::thread drain_;
 };
 
 }  // namespace maskterial::serve::test

@@ -58,7 +58,7 @@ void expect_json_files_whole(const fs::path& dir) {
 // After the kill, a fresh server on the folder: staging folders gone, every model listed and ready.
 void expect_clean_restart(const fs::path& models, size_t at_least) {
   ServeProcess again(models.string());
-  ASSERT_GT(again.port(), 0) << again.first_line();
+  ASSERT_GT(again.port(), 0) << again.output();
   auto client = again.client();
   const auto listed = body_json(client.Get("/api/models"));
   size_t count = 0;
@@ -118,14 +118,15 @@ TEST(CrashConsistency, KillDuringUploadsLeavesOnlyWholeModels) {
   size_t answered_total = 0;
   for (int round = 0; round < 3; ++round) {
     ServeProcess serve(models.string());
-    ASSERT_GT(serve.port(), 0) << serve.first_line();
+    ASSERT_GT(serve.port(), 0) << serve.output();
     std::atomic<size_t> answered{0};
     std::thread uploader([&] {
       auto client = serve.client();
       for (int i = 0;; ++i) {
         const std::string name = "r" + std::to_string(round) + "-m" + std::to_string(i);
-        const auto r = client.Put("/api/models/classification/" + name,
-                                  {file_part("gmm.json", gmm, "gmm.json"), file_part("notes.bin", notes, "notes.bin")});
+        const httplib::MultipartFormDataItems files = {file_part("gmm.json", gmm, "gmm.json"),
+                                                       file_part("notes.bin", notes, "notes.bin")};
+        const auto r = client.Put("/api/models/classification/" + name, files);
         if (status_of(r) != 201) return;  // the server is gone
         ++answered;
       }
@@ -153,7 +154,7 @@ TEST(CrashConsistency, KillDuringATrainingJobLeavesNoHalfWrittenModel) {
   const fs::path& models = scratch.path();
   for (const double kill_at_progress : {0.2, 0.98}) {
     ServeProcess serve(models.string());
-    ASSERT_GT(serve.port(), 0) << serve.first_line();
+    ASSERT_GT(serve.port(), 0) << serve.output();
     auto client = serve.client();
     const std::string name = "job-" + std::to_string(static_cast<int>(kill_at_progress * 100));
     auto form = training_form(name, 1);

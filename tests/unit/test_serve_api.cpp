@@ -357,7 +357,7 @@ TEST(ServeCli, ServeCommandStartsAnswersAndStopsOnSigterm) {
   EXPECT_EQ(maskterial::cli_test::run_cli("serve --port 70000", 60).code, 2);
   ServeProcess serve(dir.string());
   const int port = serve.port();
-  ASSERT_GT(port, 0) << serve.first_line();
+  ASSERT_GT(port, 0) << serve.output();
   httplib::Client client("127.0.0.1", port);
   const auto health = client.Get("/api/health");
   EXPECT_EQ(status_of(health), 200);

@@ -105,7 +105,7 @@ TEST(ServeLoad, SixtyFourClientBurstsLeaveTheServersMemoryWhereItWas) {
   constexpr int kClients = 64;
   const ScratchDir scratch("mt_serve_rss");
   ServeProcess serve(scratch.path().string(), {"--workers", "2", "--queue", "16"});
-  ASSERT_GT(serve.port(), 0) << serve.first_line();
+  ASSERT_GT(serve.port(), 0) << serve.output();
   const std::string image = read_file(kExample);
   auto warm = serve.client();
   for (int i = 0; i < 2; ++i) ASSERT_EQ(status_of(predict(warm, image, "warm.jpg")), 200);
