@@ -147,7 +147,9 @@ void walk_boundary(const std::vector<Point>& vertices, Visit visit) {
       std::swap(xs, xe);
       std::swap(ys, ye);
     }
-    if (dx >= dy) {
+    if (dx == 0 && dy == 0) {  // a repeated vertex: pycocotools divides 0 by 0 here (found by fuzz_coco, UB)
+      visit(Point{xs, ys});     // only its x is used: the next edge starts at the same point
+    } else if (dx >= dy) {
       const double s = static_cast<double>(ye - ys) / dx;
       for (int d = 0; d <= dx; ++d) {
         const int t = flip ? dx - d : d;
@@ -252,7 +254,8 @@ Rle encode(const cv::Mat& mask) {
   bool value = false;
   uint32_t run = 0;
   // Column-major walk of a row-major image; neighbouring columns share cache lines, so this stays one pass.
-  for (int x = 0; x < mask.cols; ++x) {
+  // An empty mask has no data pointer to walk from (found by fuzz_coco: offsets to null are undefined).
+  for (int x = 0; x < mask.cols && mask.rows > 0; ++x) {
     const uchar* p = mask.data + x;
     for (int y = 0; y < mask.rows; ++y, p += mask.step[0]) {
       const bool v = *p != 0;

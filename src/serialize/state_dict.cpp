@@ -1,5 +1,6 @@
 #include "maskterial/serialize/state_dict.hpp"
 
+#include <algorithm>
 #include <cstring>
 #include <functional>
 #include <map>
@@ -7,6 +8,7 @@
 #include <variant>
 
 #include <caffe2/serialize/inline_container.h>
+#include <caffe2/serialize/versions.h>
 
 #include "maskterial/serialize/zip_records.hpp"
 #include "maskterial/util/error.hpp"
@@ -325,14 +327,44 @@ StateDict to_state_dict(const ValuePtr& root, const std::string& source, bool ne
   return out;
 }
 
+// What PyTorchStreamReader's constructor would refuse, refused first: when it throws, libtorch (1.13 and 2.x)
+// never frees its zip reader (found by fuzz_model_files as LeakSanitizer reports). torch.save writes every
+// record under one top folder, the first of them in the central directory, with a version record in range.
+void check_archive_layout(const std::string& bytes, const std::map<std::string, ZipRecord>& records,
+                          const std::string& path) {
+  const auto first = std::min_element(records.begin(), records.end(), [](const auto& a, const auto& b) {
+    return a.second.directory_index < b.second.directory_index;
+  });
+  if (first == records.end()) throw file_error(path, "not a torch.save archive (no records)");
+  const size_t slash = first->first.find('/');
+  if (slash == std::string::npos)
+    throw file_error(path, "not a torch.save archive (" + first->first + " is not in a folder)");
+  const std::string top = first->first.substr(0, slash + 1);
+  auto version = records.find(top + ".data/version");
+  if (version == records.end()) version = records.find(top + "version");
+  if (version == records.end()) throw file_error(path, "not a torch.save archive (no version record)");
+  std::string text = stored_record(bytes, version->second, path);  // "3\n"
+  if (!text.empty() && text.back() == '\n') text.pop_back();
+  uint64_t value = 0;
+  bool digits = !text.empty() && text.size() <= 8;
+  for (char c : text) {
+    digits = digits && c >= '0' && c <= '9';
+    if (digits) value = value * 10 + static_cast<uint64_t>(c - '0');
+  }
+  if (!digits || value < caffe2::serialize::kMinSupportedFileFormatVersion ||
+      value > caffe2::serialize::kMaxSupportedFileFormatVersion)
+    throw file_error(path, "torch.save archive of an unsupported format version '" + text.substr(0, 16) + "'");
+}
+
 }  // namespace
 
 StateDict load_state_dict(const std::string& path) {
   // Sizes from the central directory first: nothing is inflated beyond the archive's own size (torch.save
   // stores records uncompressed, so a larger record is a decompression bomb).
   const std::string bytes = read_file(path);
+  const std::map<std::string, ZipRecord> records = zip_records(bytes, path);
   std::map<std::string, uint64_t> sizes;  // by name inside the archive's top folder, as PyTorchStreamReader names them
-  for (const auto& [name, record] : zip_records(bytes, path)) {
+  for (const auto& [name, record] : records) {
     const size_t slash = name.find('/');
     if (slash == std::string::npos) continue;
     if (record.uncompressed_size > bytes.size())
@@ -340,6 +372,7 @@ StateDict load_state_dict(const std::string& path) {
                                  " bytes, more than the archive holds (decompression bomb?)");
     sizes[name.substr(slash + 1)] = record.uncompressed_size;
   }
+  check_archive_layout(bytes, records, path);
   const auto record_size = [&](const std::string& record) {
     const auto it = sizes.find(record);
     return it == sizes.end() ? uint64_t{0} : it->second;

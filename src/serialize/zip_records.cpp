@@ -38,7 +38,8 @@ void read_zip64_sizes(const Bytes& b, uint64_t extra, uint64_t extra_end, ZipRec
     uint64_t at = extra + 4;
     if (id == 1) {
       if (r.uncompressed_size == kUnknown32 && at + 8 <= extra_end) r.uncompressed_size = b.le(at, 8), at += 8;
-      if (r.compressed_size == kUnknown32 && at + 8 <= extra_end) r.compressed_size = b.le(at, 8);
+      if (r.compressed_size == kUnknown32 && at + 8 <= extra_end) r.compressed_size = b.le(at, 8), at += 8;
+      if (r.local_header == kUnknown32 && at + 8 <= extra_end) r.local_header = b.le(at, 8);
       return;
     }
     extra = at + size;
@@ -69,8 +70,11 @@ std::map<std::string, ZipRecord> zip_records(const std::string& bytes, const std
   for (uint64_t i = 0; i < entries; ++i) {
     if (b.le(at, 4) != kDirectoryEntry) throw b.cut();
     ZipRecord r;
+    r.method = static_cast<uint16_t>(b.le(at + 10, 2));
     r.compressed_size = b.le(at + 20, 4);
     r.uncompressed_size = b.le(at + 24, 4);
+    r.local_header = b.le(at + 42, 4);
+    r.directory_index = i;
     const uint64_t name_length = b.le(at + 28, 2), extra_length = b.le(at + 30, 2), comment_length = b.le(at + 32, 2);
     const std::string name = b.text(at + 46, name_length);
     read_zip64_sizes(b, at + 46 + name_length, at + 46 + name_length + extra_length, r);
@@ -78,6 +82,16 @@ std::map<std::string, ZipRecord> zip_records(const std::string& bytes, const std
     at += 46 + name_length + extra_length + comment_length;
   }
   return records;
+}
+
+std::string stored_record(const std::string& bytes, const ZipRecord& record, const std::string& source) {
+  if (record.method != 0 || record.compressed_size != record.uncompressed_size)
+    throw file_error(source, "a record is compressed (torch.save stores them uncompressed)");
+  const Bytes b(bytes, source);
+  constexpr uint32_t kLocalHeader = 0x04034b50;
+  if (b.le(record.local_header, 4) != kLocalHeader) throw b.cut();
+  const uint64_t name_length = b.le(record.local_header + 26, 2), extra_length = b.le(record.local_header + 28, 2);
+  return b.text(record.local_header + 30 + name_length + extra_length, record.uncompressed_size);
 }
 
 }  // namespace maskterial

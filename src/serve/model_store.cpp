@@ -5,7 +5,6 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <cctype>
 
 #include <spdlog/spdlog.h>
 
@@ -23,19 +22,6 @@ namespace {
 constexpr const char* kStagingPrefix = ".staging-";
 constexpr const char* kTrashPrefix = ".trash-";
 constexpr const char* kLockFile = ".lock";
-
-void check_name(const std::string& name, size_t max_length, const char* what) {
-  const auto allowed = [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '_' ||
-           c == '-';
-  };
-  bool ok = !name.empty() && name.size() <= max_length && name.find("..") == std::string::npos &&
-            std::isalnum(static_cast<unsigned char>(name[0]));
-  for (char c : name) ok = ok && allowed(c);
-  if (!ok)
-    throw HttpError(400, std::string("invalid ") + what + " '" + name + "': use 1-" + std::to_string(max_length) +
-                             " characters of A-Z a-z 0-9 . _ -, starting with a letter or digit, no '..'");
-}
 
 std::string replace_all(std::string text, const std::string& from, const std::string& to) {
   for (size_t at = text.find(from); !from.empty() && at != std::string::npos; at = text.find(from, at + to.size()))
@@ -70,9 +56,6 @@ ModelKind parse_model_kind(const std::string& text) {
 const char* to_string(ModelKind kind) {
   return kind == ModelKind::Classification ? "classification" : "segmentation";
 }
-
-void check_model_name(const std::string& name) { check_name(name, 64, "model name"); }
-void check_file_name(const std::string& name) { check_name(name, 128, "file name"); }
 
 ModelStore::ModelStore(fs::path root, fs::path builtin_segmentation_dir)
     : root_(std::move(root)), builtin_files_(builtin_classification_model_files()) {

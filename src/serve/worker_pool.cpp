@@ -2,6 +2,8 @@
 
 #include <malloc.h>
 
+#include <chrono>
+
 namespace maskterial::serve {
 
 WorkerPool::WorkerPool(size_t threads, size_t capacity) : capacity_(capacity) {
@@ -52,9 +54,13 @@ void WorkerPool::work() {
     task();  // packaged tasks keep their exceptions for the future
     lock.lock();
     --running_;
-    if (queue_.empty() && running_ == 0) {
-      // Idle: hand the per-image buffers (a segmentation model's activations are hundreds of MB) back to the
-      // system; glibc keeps freed memory in its per-thread arenas, so RSS would stay at the burst's peak.
+    // Idle: hand the per-image buffers (a segmentation model's activations are hundreds of MB) back to the
+    // system; glibc keeps freed memory in its arenas, so RSS would stay at the burst's peak. Once now, and
+    // once more after a moment without work: the connection threads free the request bodies only after
+    // their answers are sent.
+    for (int trim = 0; trim < 2 && queue_.empty() && running_ == 0; ++trim) {
+      if (trim == 1 && wake_.wait_for(lock, std::chrono::milliseconds(500), [this] { return stopping_ || !queue_.empty(); }))
+        break;
       lock.unlock();
       ::malloc_trim(0);
       lock.lock();

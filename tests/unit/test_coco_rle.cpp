@@ -93,6 +93,14 @@ TEST(CocoRle, FromPolygonMatchesPycocotools) {
   }
 }
 
+// Found by fuzz_coco (UBSan: 0/0 cast to int on the edge between two equal vertices).
+TEST(CocoRle, RepeatedPolygonVerticesChangeNothing) {
+  const coco::Rle square = coco::from_polygon({1, 1, 10, 1, 10, 12, 1, 12}, 20, 20);
+  EXPECT_EQ(coco::from_polygon({1, 1, 10, 1, 10, 1, 10, 12, 1, 12, 1, 12}, 20, 20), square);
+  EXPECT_GT(coco::area(square), 0u);
+  EXPECT_EQ(coco::area(coco::from_polygon({1, 1, 1, 1, 1, 1}, 20, 20)), 0u);
+}
+
 TEST(CocoRle, FromBboxMatchesPycocotools) {
   for (const json& c : golden("rle_golden.json")["boxes"]) {
     SCOPED_TRACE(c["bbox"].dump());
@@ -143,6 +151,16 @@ TEST(CocoRle, EdgeCases) {
   EXPECT_EQ(coco::iou({a}, {a}, {1}), (std::vector<std::vector<double>>{{1.0}}));
   EXPECT_THROW(coco::encode(cv::Mat::ones(3, 4, CV_8UC3)), Error);
   EXPECT_THROW(coco::decode(coco::Rle{3, 4, {5, 5}}), Error);
+}
+
+// Found by fuzz_coco (UBSan: an offset applied to the null data pointer of a 0-row mask).
+TEST(CocoRle, EmptyMasksOfOneZeroSideEncodeAsOneEmptyRun) {
+  for (const auto& [rows, cols] : {std::pair{0, 10}, std::pair{10, 0}}) {
+    const coco::Rle rle = coco::encode(cv::Mat(rows, cols, CV_8UC1));
+    EXPECT_EQ(rle.counts, std::vector<uint32_t>{0});
+    EXPECT_EQ(coco::area(rle), 0u);
+    EXPECT_EQ(coco::from_string(coco::to_string(rle), rows, cols), rle);
+  }
 }
 
 TEST(CocoRle, FromStringRejectsMalformedInput) {

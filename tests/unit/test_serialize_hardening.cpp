@@ -10,6 +10,7 @@
 #include "maskterial/serialize/npy.hpp"
 #include "maskterial/serialize/state_dict.hpp"
 #include "maskterial/util/error.hpp"
+#include "maskterial/util/files.hpp"
 #include "cli_test_helpers.hpp"
 
 namespace fs = std::filesystem;
@@ -103,6 +104,38 @@ TEST(StateDictHardening, StoragesLargerThanTheirRecordAreRefusedBeforeAllocating
   // Claims 2^31 - 1 floats (8 GB) with 16 bytes stored.
   expect_refused(write_archive(dir / "claim.pth", tensor_dict_pickle(0x7fffffff), std::string(16, '\0')),
                  "smaller than its");
+}
+
+// A zip of stored records, written by hand (no CRCs: these are refused before anything reads a record).
+std::string stored_zip(const fs::path& path, const std::vector<std::pair<std::string, std::string>>& records) {
+  const auto le16 = [](uint32_t v) { return std::string{char(v), char(v >> 8)}; };
+  std::string local, directory;
+  for (const auto& [name, content] : records) {
+    const uint32_t offset = static_cast<uint32_t>(local.size()), size = static_cast<uint32_t>(content.size());
+    const std::string sizes = le32(0) + le32(size) + le32(size) + le16(static_cast<uint32_t>(name.size())) + le16(0);
+    local += le32(0x04034b50) + le16(20) + le16(0) + le16(0) + le32(0) + sizes + name + content;
+    directory += le32(0x02014b50) + le16(20) + le16(20) + le16(0) + le16(0) + le32(0) + sizes + le16(0) + le16(0) +
+                 le16(0) + le32(0) + le32(offset) + name;
+  }
+  const std::string end = le32(0x06054b50) + le16(0) + le16(0) + le16(static_cast<uint32_t>(records.size())) +
+                          le16(static_cast<uint32_t>(records.size())) + le32(static_cast<uint32_t>(directory.size())) +
+                          le32(static_cast<uint32_t>(local.size())) + le16(0);
+  maskterial::write_file_atomic(path.string(), local + directory + end);
+  return path.string();
+}
+
+// libtorch's reader leaks its zip state when its constructor throws (found by fuzz_model_files), so what it
+// would refuse there is refused before it is built.
+TEST(StateDictHardening, ArchivesLibtorchWouldRefuseAreRefusedFirst) {
+  const fs::path dir = fresh_dir("mt_sd_layout");
+  const std::string pickle = tensor_dict_pickle(0);
+  expect_refused(stored_zip(dir / "empty.pth", {}), "no records");
+  expect_refused(stored_zip(dir / "flat.pth", {{"data.pkl", pickle}}), "is not in a folder");
+  expect_refused(stored_zip(dir / "noversion.pth", {{"archive/data.pkl", pickle}}), "no version record");
+  expect_refused(stored_zip(dir / "future.pth", {{"archive/data.pkl", pickle}, {"archive/version", "99\n"}}),
+                 "unsupported format version '99'");
+  expect_refused(stored_zip(dir / "words.pth", {{"archive/data.pkl", pickle}, {"archive/version", "three"}}),
+                 "unsupported format version 'three'");
 }
 
 // A format 1.0 .npy file with the given header dict and `data`.

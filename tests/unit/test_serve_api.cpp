@@ -12,6 +12,7 @@
 #include "maskterial/serve/model_store.hpp"
 #include "maskterial/util/files.hpp"
 #include "cli_test_helpers.hpp"
+#include "serve_process.hpp"
 #include "serve_test_client.hpp"
 #include "shared_data.hpp"
 
@@ -354,21 +355,9 @@ TEST(ServeCli, ServeCommandStartsAnswersAndStopsOnSigterm) {
   const fs::path& dir = scratch.path();
   EXPECT_EQ(maskterial::cli_test::run_cli("serve --help", 60).code, 0);
   EXPECT_EQ(maskterial::cli_test::run_cli("serve --port 70000", 60).code, 2);
-  int out[2];
-  ASSERT_EQ(pipe(out), 0);
-  const pid_t pid = fork();
-  if (pid == 0) {
-    dup2(out[1], STDOUT_FILENO);
-    close(out[0]);
-    execl(MASKTERIAL_CLI, MASKTERIAL_CLI, "serve", "--port", "0", "--models", dir.c_str(), static_cast<char*>(nullptr));
-    _exit(127);
-  }
-  close(out[1]);
-  FILE* stream = fdopen(out[0], "r");
-  char line[512] = {};
-  ASSERT_NE(fgets(line, sizeof line, stream), nullptr);
-  int port = 0;
-  ASSERT_EQ(std::sscanf(line, "maskterial serving on http://127.0.0.1:%d", &port), 1) << line;
+  ServeProcess serve(dir.string());
+  const int port = serve.port();
+  ASSERT_GT(port, 0) << serve.output();
   httplib::Client client("127.0.0.1", port);
   const auto health = client.Get("/api/health");
   EXPECT_EQ(status_of(health), 200);
@@ -377,10 +366,7 @@ TEST(ServeCli, ServeCommandStartsAnswersAndStopsOnSigterm) {
   const auto taken = maskterial::cli_test::run_cli("serve --port " + std::to_string(port) + " --models " + dir.string(), 60);
   EXPECT_EQ(taken.code, 3);
   EXPECT_NE(taken.output.find("cannot listen on 127.0.0.1:" + std::to_string(port)), std::string::npos) << taken.output;
-  kill(pid, SIGTERM);
-  int status = 0;
-  waitpid(pid, &status, 0);
-  fclose(stream);
+  const int status = serve.kill(SIGTERM);
   EXPECT_TRUE(WIFEXITED(status)) << "killed by signal " << (WIFSIGNALED(status) ? WTERMSIG(status) : 0);
   EXPECT_EQ(WEXITSTATUS(status), 0);
 }

@@ -10,6 +10,7 @@
 #include "maskterial/util/files.hpp"
 #include "segmenter_test_models.hpp"
 #include "serve_test_client.hpp"
+#include "serve_training_form.hpp"
 #include "shared_data.hpp"
 
 namespace fs = std::filesystem;
@@ -18,36 +19,9 @@ using namespace maskterial::serve;
 using namespace maskterial::serve::test;
 
 namespace {
-const std::string kShared = MASKTERIAL_SHARED_DATA;
-const std::string kImages = kShared + "/maskterial-demo/images/GrapheneH";
-const std::string kMasks = kShared + "/maskterial-demo/instance_masks/GrapheneH";
+const std::string kImages = kGrapheneImages;
+const std::string kMasks = kGrapheneMasks;
 const std::string kExample = std::string(MASKTERIAL_SOURCE_DIR) + "/examples/images/graphene_1.jpg";
-
-// The annotated GrapheneH images `copies` times under different names (a longer job), plus the COCO file.
-httplib::MultipartFormDataItems training_form(const std::string& model, int copies) {
-  const coco::Dataset annotated = coco::read_instance_mask_folder(kImages, kMasks);
-  coco::Dataset dataset;
-  dataset.categories = annotated.categories;
-  httplib::MultipartFormDataItems form{text_part("model", model)};
-  for (int copy = 0; copy < copies; ++copy) {
-    for (const auto& image : annotated.images) {
-      coco::ImageInfo renamed = image;
-      renamed.id = static_cast<int64_t>(dataset.images.size()) + 1;
-      renamed.file_name = std::to_string(copy) + "_" + fs::path(image.file_name).filename().string();
-      for (const auto* a : annotated.annotations_of(image.id)) {
-        coco::Annotation moved = *a;
-        moved.id = static_cast<int64_t>(dataset.annotations.size()) + 1;
-        moved.image_id = renamed.id;
-        dataset.annotations.push_back(moved);
-      }
-      dataset.images.push_back(renamed);
-      form.push_back(file_part("images", read_file(kImages + "/" + fs::path(image.file_name).filename().string()),
-                               renamed.file_name));
-    }
-  }
-  form.push_back(file_part("annotations", coco::dataset_to_json(dataset).dump(), "gt.json"));
-  return form;
-}
 
 nlohmann::json wait_for(httplib::Client& client, const std::string& id) {
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::minutes(3);

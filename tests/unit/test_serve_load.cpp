@@ -1,5 +1,6 @@
 // Concurrency: a bounded load test (32 clients at once; every answer is 200 or 503, the figures are printed),
-// and models replaced while requests that use them are in flight.
+// 64-client bursts against `maskterial serve` with its memory measured after each, and models replaced while
+// requests that use them are in flight.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -11,6 +12,7 @@
 #include <thread>
 
 #include "maskterial/util/files.hpp"
+#include "serve_process.hpp"
 #include "serve_test_client.hpp"
 #include "shared_data.hpp"
 
@@ -94,6 +96,49 @@ TEST(ServeLoad, ThirtyTwoConcurrentClientsGetAnswersOrBusy) {
 TEST(ServeLoad, AQueueThatHoldsTheBurstAnswersEveryRequest) {
   const auto statuses = run_load(32);
   EXPECT_EQ(statuses, (std::map<int, int>{{200, 128}}));
+}
+
+// 64 clients at once against the server process (2 workers, queue 16, the default segmentation model), three
+// times: only 200 and 503 answers, and the server's RSS settles back within 10 % of its level after the
+// first predictions (it grew with every burst while each connection thread had a malloc arena of its own).
+TEST(ServeLoad, SixtyFourClientBurstsLeaveTheServersMemoryWhereItWas) {
+  constexpr int kClients = 64;
+  const ScratchDir scratch("mt_serve_rss");
+  ServeProcess serve(scratch.path().string(), {"--workers", "2", "--queue", "16"});
+  ASSERT_GT(serve.port(), 0) << serve.output();
+  const std::string image = read_file(kExample);
+  auto warm = serve.client();
+  for (int i = 0; i < 2; ++i) ASSERT_EQ(status_of(predict(warm, image, "warm.jpg")), 200);
+  std::this_thread::sleep_for(std::chrono::seconds(1));
+  const double base = serve.rss_mib();
+  ASSERT_GT(base, 0);
+  std::printf("rss: %.0f MiB after two predictions\n", base);
+  for (int burst = 0; burst < 3; ++burst) {
+    std::mutex mutex;
+    std::map<int, int> statuses;
+    std::atomic<bool> go{false};
+    std::vector<std::thread> clients;
+    for (int c = 0; c < kClients; ++c) {
+      clients.emplace_back([&] {
+        auto client = serve.client();
+        while (!go) std::this_thread::yield();
+        const int status = status_of(predict(client, image, "burst.jpg"));
+        std::lock_guard<std::mutex> lock(mutex);
+        ++statuses[status];
+      });
+    }
+    go = true;
+    for (auto& t : clients) t.join();
+    std::this_thread::sleep_for(std::chrono::seconds(2));  // the last answers are sent, the pool goes idle
+    const double rss = serve.rss_mib();
+    std::printf("rss: %.0f MiB after burst %d (%+.1f %%): %d x 200, %d x 503\n", rss, burst + 1,
+                100 * (rss - base) / base, statuses[200], statuses[503]);
+    for (const auto& [status, count] : statuses) EXPECT_TRUE(status == 200 || status == 503) << count << " x " << status;
+    EXPECT_GT(statuses[200], 0);
+    EXPECT_LE(rss, 1.10 * base) << "burst " << burst + 1;
+    ::testing::Test::RecordProperty("rss_growth_percent_burst" + std::to_string(burst + 1),
+                                    std::to_string(100 * (rss - base) / base));
+  }
 }
 
 TEST(ServeLoad, ReplacingAModelNeverBreaksRequestsInFlight) {
