@@ -87,13 +87,29 @@ std::vector<InstanceMask> DenseSegmenter::predict(const cv::Mat& bgr8) const {
   cv::resize(found.labels, labels, bgr8.size(), 0, 0, cv::INTER_NEAREST);
   cv::resize(p.flake, flake, bgr8.size(), 0, 0, cv::INTER_LINEAR);
   const cv::Mat inside = flake > o.flake_threshold;
-  const cv::Mat any_instance = labels > 0;
+  std::vector<cv::Rect> boxes(found.scores.size());
+  for (int y = 0; y < labels.rows; ++y) {
+    const int* row = labels.ptr<int>(y);
+    for (int x = 0; x < labels.cols; ++x)
+      if (row[x]) {
+        cv::Rect& b = boxes[static_cast<size_t>(row[x] - 1)];
+        b = b.empty() ? cv::Rect(x, y, 1, 1) : (b | cv::Rect(x, y, 1, 1));
+      }
+  }
+  // Per instance only its box (grown by what the edge refinement reads) is touched, not the whole image.
+  const int margin = edge_refinement_margin(o);
+  const cv::Rect image(0, 0, bgr8.cols, bgr8.rows);
   for (size_t k = 0; k < found.scores.size(); ++k) {
-    if (!(found.scores[k] > score_threshold_)) continue;
-    const cv::Mat cells = labels == static_cast<int>(k + 1);
-    cv::Mat mask = cells & inside;
-    if (cv::countNonZero(mask) == 0) continue;
-    mask = refine_edges(bgr8, substrate, mask, any_instance & ~cells, o);
+    const cv::Rect& b = boxes[k];
+    if (!(found.scores[k] > score_threshold_) || b.empty()) continue;
+    const int id = static_cast<int>(k + 1);
+    cv::Mat mask = cv::Mat::zeros(bgr8.size(), CV_8U);
+    mask(b).setTo(255, (labels(b) == id) & inside(b));
+    if (cv::countNonZero(mask(b)) == 0) continue;
+    const cv::Rect reach = cv::Rect(b.x - margin, b.y - margin, b.width + 2 * margin, b.height + 2 * margin) & image;
+    cv::Mat others = cv::Mat::zeros(bgr8.size(), CV_8U);
+    others(reach).setTo(255, (labels(reach) != 0) & (labels(reach) != id));
+    mask = refine_edges(bgr8, substrate, mask, others, o);
     if (cv::countNonZero(mask) == 0) continue;
     instances.push_back({mask, found.scores[k], 0});
   }

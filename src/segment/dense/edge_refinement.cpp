@@ -35,12 +35,14 @@ bool median_contrast(const cv::Mat& contrast, const cv::Mat& where, cv::Vec3f& o
 
 }  // namespace
 
+int edge_refinement_margin(const DenseOptions& options) { return options.edge_band_px + kRingPx; }
+
 cv::Mat refine_edges(const cv::Mat& bgr8, const Bgr& substrate, const cv::Mat& mask, const cv::Mat& others,
                      const DenseOptions& options) {
   const int band_px = options.edge_band_px;
   const cv::Rect found = cv::boundingRect(mask);
   if (band_px <= 0 || found.empty()) return mask;
-  const int margin = band_px + kRingPx;
+  const int margin = edge_refinement_margin(options);
   const cv::Rect box = cv::Rect(found.x - margin, found.y - margin, found.width + 2 * margin, found.height + 2 * margin) &
                        cv::Rect(0, 0, bgr8.cols, bgr8.rows);
 

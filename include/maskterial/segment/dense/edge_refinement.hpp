@@ -14,6 +14,9 @@ namespace maskterial::segment {
 // bgr8: the image; substrate: its substrate colour; mask: CV_8U (255 inside) of the image's size; others:
 // CV_8U, non-zero where other instances lie (may be empty). Returns the refined mask (the input where the flake
 // has no measurable contrast against its surroundings, or where the band is 0).
+// How far beyond a mask's bounding box refine_edges reads the image and `others` (the band plus the ring).
+int edge_refinement_margin(const DenseOptions& options);
+
 cv::Mat refine_edges(const cv::Mat& bgr8, const Bgr& substrate, const cv::Mat& mask, const cv::Mat& others,
                      const DenseOptions& options);
 
