@@ -2,15 +2,16 @@
 
 #include <chrono>
 
-#include "maskterial/classify/registry.hpp"
+#include "maskterial/classify/trainers.hpp"
 #include "maskterial/util/error.hpp"
 
 namespace maskterial {
 
 ClassifierTrainingOptions ClassifierTrainingOptions::defaults(const std::string& type) {
   ClassifierTrainingOptions o;
-  o.type = classifier_type(type).name;
-  o.network = classifier_type(type).network_defaults();
+  const ClassifierTrainer& trainer = classifier_trainer(type);
+  o.type = trainer.type;
+  o.network = trainer.network_defaults();
   return o;
 }
 
@@ -25,7 +26,7 @@ ClassifierTrainingResult train_classifier(const AnnotatedImages& train, const An
   NetworkTrainingOptions network = options.network;
   network.seed = options.data.seed;
   network.show_progress = options.data.show_progress;
-  result.classifier = classifier_type(options.type)
+  result.classifier = classifier_trainer(options.type)
                           .fit(data.samples, test_data ? &test_data->samples : nullptr, network, options.data,
                                &result.curves);
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();

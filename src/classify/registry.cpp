@@ -3,7 +3,6 @@
 #include <filesystem>
 
 #include "maskterial/classify/gmm.hpp"
-#include "maskterial/classify/gmm_fit.hpp"
 #include "maskterial/classify/network_classifier.hpp"
 #include "maskterial/util/error.hpp"
 
@@ -23,28 +22,17 @@ ClassifierPtr load_gmm_directory(const std::string& dir, const nlohmann::json& m
   return std::make_shared<GmmClassifier>(GmmClassifier::load((fs::path(dir) / name).string()));
 }
 
-// AMM and MLP: the same network, with a Gaussian (GDA) or a softmax head.
-ClassifierType network_type(const std::string& name, const std::string& description, NetworkClassifier::Head head) {
-  return {name, description,
-          [](const std::string& dir, const nlohmann::json&) -> ClassifierPtr { return NetworkClassifier::load(dir); },
-          [head](const ContrastSamples& train, const ContrastSamples* test, const NetworkTrainingOptions& network,
-                 const TrainingDataOptions& data, TrainingCurves* curves) -> std::shared_ptr<PixelClassifier> {
-            return train_network(head, train, test, network, data, curves);
-          },
-          [head] { return NetworkTrainingOptions::defaults(head); }};
-}
+// AMM and MLP: the same network, with a Gaussian (GDA) or a softmax head; the directory says which.
+ClassifierPtr load_network_directory(const std::string& dir, const nlohmann::json&) { return NetworkClassifier::load(dir); }
 
 }  // namespace
 
 const std::vector<ClassifierType>& classifier_types() {
   static const std::vector<ClassifierType> types = {
-      network_type("amm", "MaskTerial's AMM head: spectral-norm network + Gaussian per class, flags unseen classes",
-                   NetworkClassifier::Head::Gda),
-      network_type("mlp", "the same network with a softmax head (the ablation baseline)", NetworkClassifier::Head::Softmax),
-      {"gmm", "2DMatGMM's Gaussian per class in contrast space; trains in seconds", load_gmm_directory,
-       [](const ContrastSamples& train, const ContrastSamples*, const NetworkTrainingOptions&, const TrainingDataOptions&,
-          TrainingCurves*) -> std::shared_ptr<PixelClassifier> { return std::make_shared<GmmClassifier>(fit_gmm(train)); },
-       [] { return NetworkTrainingOptions::defaults(NetworkClassifier::Head::Gda); }},
+      {"amm", "MaskTerial's AMM head: spectral-norm network + Gaussian per class, flags unseen classes",
+       load_network_directory},
+      {"mlp", "the same network with a softmax head (the ablation baseline)", load_network_directory},
+      {"gmm", "2DMatGMM's Gaussian per class in contrast space; trains in seconds", load_gmm_directory},
   };
   return types;
 }

@@ -2,8 +2,8 @@
 
 #include <filesystem>
 
-#include "maskterial/segment/dense/dense_training.hpp"
-#include "maskterial/segment/mask2former/mask2former_training.hpp"
+#include "maskterial/segment/dense/dense_segmenter.hpp"
+#include "maskterial/segment/mask2former/segmenter.hpp"
 #include "maskterial/util/error.hpp"
 #include "maskterial/util/files.hpp"
 
@@ -13,19 +13,9 @@ namespace fs = std::filesystem;
 const std::vector<SegmenterType>& segmenter_types() {
   static const std::vector<SegmenterType> types = {
       {DenseSegmenter::kType, "dense contrast-domain encoder-decoder with watershed instances; trains on a CPU",
-       [](const std::string& dir, double threshold) -> SegmenterPtr { return DenseSegmenter::load(dir, threshold); },
-       [](const std::string& base, const FinetuneData& data, const SegmenterTrainingRun& run) {
-         finetune_dense(base, DenseOptions{}, data, run);
-       },
-       [] { return dense_finetuning_schedule(); },
-       kDenseTrainingSize},
+       [](const std::string& dir, double threshold) -> SegmenterPtr { return DenseSegmenter::load(dir, threshold); }},
       {"mask2former", "Mask2Former (query-based set prediction); MaskTerial's GPU model",
-       [](const std::string& dir, double threshold) -> SegmenterPtr { return Segmenter::load(dir, threshold); },
-       [](const std::string& base, const FinetuneData& data, const SegmenterTrainingRun& run) {
-         finetune_segmenter(base, SegmenterOptions{}, data, /*freeze_pixel_decoder=*/false, run);
-       },
-       [] { return TrainerOptions::finetuning(); },
-       384},  // 384 px keep a 500-step run on a laptop CPU to minutes (MaskTerial: 512)
+       [](const std::string& dir, double threshold) -> SegmenterPtr { return Segmenter::load(dir, threshold); }},
   };
   return types;
 }

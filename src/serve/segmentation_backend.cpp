@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "maskterial/segment/registry.hpp"
+#include "maskterial/segment/trainers.hpp"
 #include "maskterial/util/error.hpp"
 #include "maskterial/util/files.hpp"
 
@@ -33,7 +34,7 @@ segment::SegmenterPtr SegmentationModel::at_threshold(double score_threshold) co
 
 void finetune_segmentation_model(const fs::path& base, const coco::Dataset& dataset, const std::string& images_dir,
                                  const fs::path& out_dir, const fs::path& checkpoint, const FinetuneSchedule& schedule) {
-  const segment::SegmenterType& type = segment::segmenter_type(segment::segmenter_type_of(base.string()));
+  const segment::SegmenterTrainer& type = segment::segmenter_trainer(segment::segmenter_type_of(base.string()));
   segment::SegmenterTrainingRun run;
   run.out_dir = out_dir.string();
   run.checkpoint = checkpoint.string();

@@ -9,7 +9,7 @@
 
 #include "classification_backend.hpp"
 #include "segmentation_backend.hpp"
-#include "maskterial/classify/registry.hpp"
+#include "maskterial/classify/trainers.hpp"
 #include "maskterial/image/header.hpp"
 #include "maskterial/serve/http_error.hpp"
 #include "maskterial/util/cancellation.hpp"
@@ -82,7 +82,7 @@ nlohmann::json annotations_of_uploaded(const std::string& text, const std::map<s
 void check_training_type(const std::string& type) {
   if (type == kSegmenterJob) return;
   try {
-    classifier_type(type);
+    classifier_trainer(type);
   } catch (const Error& e) {
     throw HttpError(400, std::string("form field 'type': ") + e.what() + " or '" + kSegmenterJob + "'");
   }

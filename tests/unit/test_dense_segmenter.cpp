@@ -14,6 +14,7 @@
 #include "maskterial/segment/dense/dense_targets.hpp"
 #include "maskterial/segment/dense/dense_training.hpp"
 #include "maskterial/segment/registry.hpp"
+#include "maskterial/segment/trainers.hpp"
 #include "maskterial/util/error.hpp"
 #include "maskterial/util/files.hpp"
 
@@ -268,7 +269,7 @@ TEST(DenseTraining, LearnsSyntheticFlakesAndFineTunesTheDecoderOnly) {
   tune.trainer.iterations = 3;
   tune.trainer.batch_size = 2;
   tune.trainer.show_progress = false;
-  segmenter_type("dense").finetune(run.out_dir, {data, dir + "/images"}, tune);
+  segmenter_trainer("dense").finetune(run.out_dir, {data, dir + "/images"}, tune);
   const auto tuned = DenseSegmenter::load(tune.out_dir);
   const auto before = pretrained->network()->encoder()->parameters(), after = tuned->network()->encoder()->parameters();
   for (size_t i = 0; i < before.size(); ++i) EXPECT_TRUE(torch::equal(before[i], after[i]));

@@ -11,6 +11,7 @@
 #include "maskterial/core/shipped_models.hpp"
 #include "maskterial/segment/dense/dense_training.hpp"
 #include "maskterial/segment/registry.hpp"
+#include "maskterial/segment/trainers.hpp"
 #include "maskterial/segment/mask2former/mask2former_training.hpp"
 #include "maskterial/util/compute_threads.hpp"
 #include "maskterial/util/files.hpp"
@@ -154,7 +155,7 @@ int run_finetune(const FinetuneArgs& args) {
     spdlog::error("--freeze-pixel-decoder applies to mask2former models only");
     return kUsage;
   }
-  const segment::SegmenterType& kind = segment::segmenter_type(type);
+  const segment::SegmenterTrainer& kind = segment::segmenter_trainer(type);
   segment::TrainerOptions trainer = kind.finetuning_defaults();
   if (args.training.iterations > 0) trainer.iterations = args.training.iterations;
   segment::SegmenterTrainingRun run =

@@ -1,5 +1,5 @@
 // The `maskterial` command: sets the idle-thread environment of util/idle_threads.hpp where the user has not,
-// then executes the program itself (maskterial-core, next to this file). libgomp and OpenBLAS read those
+// then executes the program itself (maskterial-cli, next to this file). libgomp and OpenBLAS read those
 // variables only while they load, before any main() of a program linked with them could set them; a launcher
 // that links nothing but libc does it for about a millisecond, where a program re-executing itself would load
 // its ~300 libraries twice (~0.1 s of CPU here).
@@ -27,7 +27,7 @@ int main(int, char** argv) {
   }
   char self[4096];
   const ssize_t length = readlink("/proc/self/exe", self, sizeof self - 1);
-  std::string program = "maskterial-core";  // on the PATH when /proc is missing
+  std::string program = "maskterial-cli";  // on the PATH when /proc is missing
   if (length > 0) {
     const std::string path(self, static_cast<size_t>(length));
     program = path.substr(0, path.rfind('/') + 1) + program;

@@ -1,17 +1,14 @@
 #pragma once
-// One registry of classifier types (gmm, amm, mlp): each registered once with its description, loader and
-// trainer, used by the CLI, the server and training jobs alike. A model directory names its type in
-// model.json ("type").
+// One registry of classifier types (gmm, amm, mlp): each registered once with its description and loader, used
+// by the CLI, the server and training jobs alike. A model directory names its type in model.json ("type").
+// Their trainers are registered by the training library (classify/trainers.hpp).
 #include <functional>
-#include <memory>
 #include <string>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
-#include "maskterial/classify/network_training.hpp"
 #include "maskterial/classify/pixel_classifier.hpp"
-#include "maskterial/classify/training_data.hpp"
 
 namespace maskterial {
 
@@ -23,14 +20,6 @@ struct ClassifierType {
   std::string description;  // one line for --help, the API and the web page
   // Loads a maskterial model directory of this type; manifest = its model.json. Throws Error naming the file.
   std::function<ClassifierPtr(const std::string& dir, const nlohmann::json& manifest)> load;
-  // Fits a classifier to prepared samples (test: held-out samples for curves, or null); network: the
-  // network options (network types only), curves filled by network types.
-  std::function<std::shared_ptr<PixelClassifier>(const ContrastSamples& train, const ContrastSamples* test,
-                                                 const NetworkTrainingOptions& network,
-                                                 const TrainingDataOptions& data, TrainingCurves* curves)>
-      fit;
-  // The type's default network options (ignored by types without a network).
-  std::function<NetworkTrainingOptions()> network_defaults;
 };
 
 const std::vector<ClassifierType>& classifier_types();

@@ -1,13 +1,12 @@
 #pragma once
-// One registry of segmentation model types: each type registered once with its loader, fine-tuner and
-// description, used by the CLI, the server and training jobs alike. A model directory names its type in
-// model.json ("kind": "segmentation", "type": ...).
+// One registry of segmentation model types: each type registered once with its loader and description, used by
+// the CLI, the server and training jobs alike. A model directory names its type in model.json ("kind":
+// "segmentation", "type": ...). Their fine-tuners are registered by the training library (segment/trainers.hpp).
 #include <functional>
 #include <string>
 #include <vector>
 
 #include "maskterial/segment/instance_segmenter.hpp"
-#include "maskterial/segment/segmenter_training.hpp"
 
 namespace maskterial::segment {
 
@@ -16,12 +15,6 @@ struct SegmenterType {
   std::string description;  // one line for --help, the API and the web page
   // Loads a model directory of this type; throws Error naming the file on anything wrong with it.
   std::function<SegmenterPtr(const std::string& dir, double score_threshold)> load;
-  // Fine-tunes the model directory `base` (of this type) on annotated images with the type's default recipe
-  // (run.trainer), writing run.out_dir.
-  std::function<void(const std::string& base, const FinetuneData& data, const SegmenterTrainingRun& run)> finetune;
-  // The type's default fine-tuning schedule and crop side (what `finetune` uses when the user sets nothing).
-  std::function<TrainerOptions()> finetuning_defaults;
-  int finetuning_crop = 384;
 };
 
 const std::vector<SegmenterType>& segmenter_types();

@@ -4,7 +4,7 @@
 // cycles (~0.1 s) after every threaded call: on a shared 2-core machine that CPU is taken from the work next
 // door (the other worker, the JPEG decode, another process). Both libraries read these settings only while
 // they load, before main(), so the `maskterial` command is a small launcher (tools/launcher/maskterial.cpp) that
-// sets them, unless the user has, and then executes the program (maskterial-core).
+// sets them, unless the user has, and then executes the program (maskterial-cli).
 #include <string>
 
 namespace maskterial {
