@@ -138,8 +138,16 @@ Detection Detector::detect(const cv::Mat& input, const std::string& name, Detect
   PixelClassification pixels;
   if (!masks_only || !instances.empty()) pixels = classifier_->classify(image, lut(out.background_bgr), threshold(), roi);
   cv::Mat& labels = pixels.labels;
-  if (options_.report_unknown && classifier_->models_background() && !labels.empty())
-    labels.setTo(kUnknownClassId, (labels == 0) & (pixels.distance > threshold()));
+  if (classifier_->models_background() && !labels.empty()) {
+    const cv::Mat unlike_all = (labels == 0) & (pixels.distance > threshold());
+    if (options_.report_unknown) {
+      labels.setTo(kUnknownClassId, unlike_all);
+    } else if (segmenter_ && options_.unknown_inside_masks) {
+      cv::Mat inside = cv::Mat::zeros(labels.size(), CV_8U);
+      for (const auto& instance : instances) inside |= instance.mask;
+      labels.setTo(kUnknownClassId, unlike_all & inside);
+    }
+  }
   time.classify_ms = ms_since(t);
 
   if (segmenter_)
@@ -273,13 +281,16 @@ void Detector::extract_segmented(const std::vector<segment::InstanceMask>& insta
       for (int x = 0; x < box.width; ++x)
         if (m[x]) ++votes[l[x]];
     }
+    // Unknown parts (unlike every class) rank below every known-class flake.
+    const auto unknown_score =
+        static_cast<float>(instance.score * options_.unconfirmed_score_factor * options_.unconfirmed_score_factor);
     if (!options_.split_by_class) {
       // Majority vote of the classifier inside the mask as predicted (MaskTerial); ties go to the smaller id.
       const auto winner = std::max_element(votes.begin(), votes.end());
       const auto id = static_cast<uint8_t>(winner - votes.begin());
       const double share = static_cast<double>(*winner) / pixels;
       if (id == 0 || share < options_.min_class_occupancy) continue;
-      add_flake(raw, box, id, share, instance.score);
+      add_flake(raw, box, id, share, id == kUnknownClassId ? unknown_score : instance.score);
       continue;
     }
     // Each class's connected regions inside the mask, opened as the MaskTerial rules do, become flakes.
@@ -294,14 +305,13 @@ void Detector::extract_segmented(const std::vector<segment::InstanceMask>& insta
         const cv::Mat rendered = render_component(component, component.box);
         cv::Mat claimed_part = claimed(part);
         cv::bitwise_or(claimed_part, rendered, claimed_part);
-        add_flake(rendered, part, static_cast<uint8_t>(id), static_cast<double>(votes[static_cast<size_t>(id)]) / pixels,
-                  instance.score);
+        const double share = static_cast<double>(votes[static_cast<size_t>(id)]) / pixels;
+        add_flake(rendered, part, static_cast<uint8_t>(id), share, id == kUnknownClassId ? unknown_score : instance.score);
       }
     }
     // A mask no class claims: an unfamiliar flake (or a thick crystal, dirt); flagged, ranked last.
     if (out.flakes.size() == before && options_.report_unknown)
-      add_flake(raw & (claimed(box) == 0), box, kUnknownClassId, 0.0,
-                static_cast<float>(instance.score * options_.unconfirmed_score_factor * options_.unconfirmed_score_factor));
+      add_flake(raw & (claimed(box) == 0), box, kUnknownClassId, 0.0, unknown_score);
   }
   if (!options_.fill_from_classifier || labels.empty()) return;
   cv::Mat covered = cv::Mat::zeros(labels.size(), CV_8U);

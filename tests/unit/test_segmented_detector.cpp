@@ -172,3 +172,70 @@ TEST(SegmentedDetector, ReportUnknownKeepsMasksNoClassClaimsRankedLast) {
   EXPECT_NEAR(unknown.score, 0.7 * 0.25, 1e-6);
   for (const Flake& f : plain.flakes) EXPECT_NE(f.class_name, "unknown");
 }
+
+namespace {
+
+// The two-class GMM with the substrate as a class of its own, as the AMM and MLP have it: bare-substrate
+// pixels are near a class (distance 0), so only colours unlike every class are far from all.
+class WithSubstrateClass : public PixelClassifier {
+ public:
+  explicit WithSubstrateClass(ClassifierPtr inner) : inner_(std::move(inner)) {}
+  std::string type() const override { return "amm"; }
+  const std::vector<ClassLabel>& classes() const override { return inner_->classes(); }
+  double default_threshold() const override { return inner_->default_threshold(); }
+  bool models_background() const override { return true; }
+  ContrastPrecision precision() const override { return inner_->precision(); }
+  PixelClassification classify(const cv::Mat& bgr8, const ContrastLut& lut, double threshold,
+                               const cv::Mat& roi) const override {
+    PixelClassification out = inner_->classify(bgr8, lut, threshold, roi);
+    cv::Mat substrate;
+    cv::inRange(bgr8, kSubstrate, kSubstrate, substrate);
+    out.distance.setTo(0, substrate);
+    return out;
+  }
+  std::vector<uint8_t> classify_contrasts(const std::vector<std::array<float, 3>>& c, double threshold,
+                                          std::vector<float>* distances) const override {
+    return inner_->classify_contrasts(c, threshold, distances);
+  }
+  double flake_uncertainty(const std::array<double, 3>& mean, uint8_t id) const override {
+    return inner_->flake_uncertainty(mean, id);
+  }
+  void save(const std::string& dir) const override { inner_->save(dir); }
+  nlohmann::json describe() const override { return inner_->describe(); }
+
+ private:
+  ClassifierPtr inner_;
+};
+
+}  // namespace
+
+TEST(SegmentedDetector, PartsOfMasksUnlikeEveryClassAreUnknownFlakesRankedLast) {
+  // A mask over a monolayer (30x30) joined to a flake of a colour no class has (30x30), and one over bare
+  // substrate: the unfamiliar part is flagged "unknown" below every known flake, the substrate stays nothing.
+  cv::Mat image(kSize, CV_8UC3, kSubstrate);
+  image(cv::Rect(200, 200, 30, 30)).setTo(kClass1);
+  image(cv::Rect(230, 200, 30, 30)).setTo(cv::Scalar(90, 60, 150));
+  const std::vector<InstanceMask> masks = {mask_of({cv::Rect(200, 200, 60, 30)}, 0.8f),
+                                           mask_of({cv::Rect(300, 50, 30, 30)}, 0.9f)};
+  const auto classifier = std::make_shared<WithSubstrateClass>(two_class_gmm());
+  DetectorOptions options;
+  options.fill_from_classifier = false;
+  const Detection flagged = Detector(classifier, options, {}, std::make_shared<KnownMasks>(masks)).detect(image, "scene");
+  ASSERT_EQ(flagged.flakes.size(), 2u);
+  EXPECT_EQ(flagged.flakes[0].class_name, "1");
+  EXPECT_EQ(flagged.flakes[0].bbox, (std::array<double, 4>{200, 200, 30, 30}));
+  EXPECT_FLOAT_EQ(flagged.flakes[0].score, 0.8f);
+  EXPECT_EQ(flagged.flakes[1].class_name, "unknown");
+  EXPECT_EQ(flagged.flakes[1].bbox, (std::array<double, 4>{230, 200, 30, 30}));
+  EXPECT_NEAR(flagged.flakes[1].score, 0.8 * 0.25, 1e-6);
+
+  options.unknown_inside_masks = false;  // --known-classes-only
+  const Detection known = Detector(classifier, options, {}, std::make_shared<KnownMasks>(masks)).detect(image, "scene");
+  ASSERT_EQ(known.flakes.size(), 1u);
+  EXPECT_EQ(known.flakes[0].class_name, "1");
+  // A classifier without a substrate class (GMM): far from every class is just substrate, never unknown.
+  options.unknown_inside_masks = true;
+  const Detection gmm = Detector(two_class_gmm(), options, {}, std::make_shared<KnownMasks>(masks)).detect(image, "scene");
+  ASSERT_EQ(gmm.flakes.size(), 1u);
+  EXPECT_EQ(gmm.flakes[0].class_name, "1");
+}

@@ -37,6 +37,9 @@ void DetectorCliOptions::add_to(CLI::App& command, bool with_segmenter) {
   command.add_option("--flat-field", flat_field, "Flat-field image to remove vignetting")->check(CLI::ExistingFile);
   offers_segmenter_ = with_segmenter;
   if (!with_segmenter) return;
+  command.add_flag("--known-classes-only{false}", detector.unknown_inside_masks,
+                   "Segmenter: drop the parts of its masks unlike every trained class (default: they become "
+                   "flakes of class \"unknown\", ranked last; AMM / MLP models)");
   command
       .add_option("--segmenter", segmenter_path,
                   "Segmentation model directory (dense or mask2former): flakes are its masks, split by the "
@@ -96,6 +99,7 @@ nlohmann::json DetectorCliOptions::provenance() const {
     settings["score_threshold"] = score_threshold;
     settings["majority_vote"] = !detector.split_by_class;
     settings["min_class_occupancy"] = detector.min_class_occupancy;
+    settings["known_classes_only"] = !detector.unknown_inside_masks;
   }
   return {{"models", {{"classification", classification},
                       {"segmentation", segmenter.empty() ? nlohmann::json()

@@ -33,6 +33,11 @@ struct DetectorOptions {
   // there, next to bulk crystals and dirt. With a segmenter, also its masks that no class claims, ranked
   // below everything else (score x unconfirmed_score_factor squared).
   bool report_unknown = false;
+  // With a segmenter (AMM, MLP): the parts of its masks unlike every trained class, substrate included, become
+  // flakes of class "unknown", ranked below every known-class flake (score x unconfirmed_score_factor squared).
+  // The segmenter says a flake is there and the classifier that it is no thickness it was trained on: an
+  // unfamiliar flake is flagged instead of lost. Off: such parts are dropped (--known-classes-only).
+  bool unknown_inside_masks = true;
   // With a segmenter: smallest share of a mask's pixels its majority class must hold (MaskTerial's
   // min_class_occupancy).
   double min_class_occupancy = 0.5;
