@@ -40,6 +40,10 @@ cv::Mat render_line_plot(const std::vector<PlotSeries>& series, const std::strin
   cv::putText(canvas, title, {area.x, 25}, cv::FONT_HERSHEY_SIMPLEX, 0.6, black, 1, cv::LINE_AA);
   cv::putText(canvas, x_label, {area.x + area.width / 2 - 30, size.height - 15}, cv::FONT_HERSHEY_SIMPLEX, 0.45,
               black, 1, cv::LINE_AA);
+  int legend_width = 0;  // the legend sits inside the top right corner, as wide as its longest name
+  for (const auto& s : series)
+    legend_width = std::max(legend_width, cv::getTextSize(s.name, cv::FONT_HERSHEY_SIMPLEX, 0.45, 1, nullptr).width);
+  const int legend_x = area.br().x - legend_width - 40;
   int legend_y = area.y + 18;
   for (const auto& s : series) {
     std::vector<cv::Point> points;
@@ -47,8 +51,10 @@ cv::Mat render_line_plot(const std::vector<PlotSeries>& series, const std::strin
       if (std::isfinite(s.y[i])) points.push_back(to_px(s.x[i], s.y[i]));
     if (points.empty()) continue;
     cv::polylines(canvas, points, false, s.colour, 2, cv::LINE_AA);
-    cv::line(canvas, {area.br().x - 150, legend_y - 4}, {area.br().x - 125, legend_y - 4}, s.colour, 2);
-    cv::putText(canvas, s.name, {area.br().x - 118, legend_y}, cv::FONT_HERSHEY_SIMPLEX, 0.45, black, 1, cv::LINE_AA);
+    if (points.size() <= 20)  // few points: mark each (a single one would not show as a line)
+      for (const cv::Point& p : points) cv::circle(canvas, p, 3, s.colour, cv::FILLED, cv::LINE_AA);
+    cv::line(canvas, {legend_x, legend_y - 4}, {legend_x + 25, legend_y - 4}, s.colour, 2);
+    cv::putText(canvas, s.name, {legend_x + 32, legend_y}, cv::FONT_HERSHEY_SIMPLEX, 0.45, black, 1, cv::LINE_AA);
     legend_y += 18;
   }
   return canvas;

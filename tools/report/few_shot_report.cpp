@@ -60,7 +60,8 @@ int main(int argc, char** argv) {
   }
 
   // Baselines first, then the segmentation variants, whatever order the rows came in.
-  const std::vector<std::string> preferred{"gmm", "amm", "zero-shot+amm", "pretrained+amm", "scratch+amm"};
+  const std::vector<std::string> preferred{"gmm", "amm", "mlp", "zero-shot+gmm", "zero-shot+amm", "zero-shot+mlp",
+                                           "decoder+amm", "whole+amm", "scratch+amm", "m2f-lite-zero-shot+amm"};
   const auto rank = [&](const std::string& m) {
     return std::find(preferred.begin(), preferred.end(), m) - preferred.begin();
   };
@@ -72,7 +73,12 @@ int main(int argc, char** argv) {
   md << "\n|---|---|";
   for (size_t i = 0; i < methods.size(); ++i) md << "---|";
   md << "\n";
-  const std::vector<cv::Scalar> colours{{40, 40, 200}, {200, 120, 0}, {0, 150, 0}, {150, 0, 150}, {0, 0, 0}};
+  const std::vector<cv::Scalar> colours{{40, 40, 200}, {200, 120, 0}, {0, 150, 0},   {150, 0, 150},
+                                        {0, 0, 0},     {0, 140, 255}, {130, 130, 0}, {120, 120, 120}};
+  // The plot: the classifiers alone and every segmenter variant with the AMM (the table has them all).
+  const auto plotted = [](const std::string& m) {
+    return m == "gmm" || m == "amm" || (m.size() > 4 && m.compare(m.size() - 4, 4, "+amm") == 0);
+  };
   for (const auto& [material, by_method] : table) {
     std::set<int> sizes;
     for (const auto& [method, by_size] : by_method)
@@ -95,8 +101,8 @@ int main(int argc, char** argv) {
     std::vector<maskterial::PlotSeries> series;
     for (size_t i = 0; i < methods.size(); ++i) {
       const auto it = by_method.find(methods[i]);
-      if (it == by_method.end()) continue;
-      maskterial::PlotSeries line_of{methods[i], {}, {}, colours[i % colours.size()]};
+      if (it == by_method.end() || !plotted(methods[i])) continue;
+      maskterial::PlotSeries line_of{methods[i], {}, {}, colours[series.size() % colours.size()]};
       for (const auto& [k, scores] : it->second) {
         line_of.x.push_back(k);
         line_of.y.push_back(mean(scores.ap50));
