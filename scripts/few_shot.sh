@@ -5,6 +5,8 @@
 # mask AP / AP50 for: each classifier alone; the pretrained dense model as it is (zero-shot) with each
 # classifier; the dense model fine-tuned decoder-only (the default) and whole; a dense network without
 # pretraining fine-tuned on the k images; and Mask2Former lite (synthetic pretraining, zero-shot).
+# A material's annotations: DATA/instance_masks/MATERIAL/*.png (the shared layout, images *.jpg) or a COCO file
+# DATA/annotations/MATERIAL.json over DATA/images/MATERIAL/ (semi-synthetic sets from `maskterial synth`).
 # Usage: scripts/few_shot.sh OUT_DIR   → OUT_DIR/few_shot.csv (settings through the variables below)
 set -euo pipefail
 OUT=${1:?usage: scripts/few_shot.sh OUT_DIR}
@@ -20,13 +22,26 @@ mkdir -p "$OUT"
 CSV="$OUT/few_shot.csv"
 [ -f "$CSV" ] || echo "material,train_images,seed,method,AP,AP50,train_seconds" > "$CSV"
 
-link_set() {  # link_set DIR MATERIAL STEM... : images and masks of the stems, then DIR/coco.json
+image_names() {  # image_names MATERIAL : the annotated images' file names, sorted
+  if [ -f "$DATA/annotations/$1.json" ]; then
+    jq -r '.images[].file_name' "$DATA/annotations/$1.json" | sort
+  else
+    ls "$DATA/instance_masks/$1" | sed 's/\.png$/.jpg/' | sort
+  fi
+}
+
+link_set() {  # link_set DIR MATERIAL IMAGE... : the images and their annotations as DIR/coco.json
   local dir=$1 material=$2; shift 2
-  mkdir -p "$dir/images" "$dir/masks"
-  for stem in "$@"; do
-    ln -sf "$DATA/images/$material/$stem.jpg" "$dir/images/$stem.jpg"
-    ln -sf "$DATA/instance_masks/$material/$stem.png" "$dir/masks/$stem.png"
-  done
+  mkdir -p "$dir/images"
+  for name in "$@"; do ln -sf "$DATA/images/$material/$name" "$dir/images/$name"; done
+  if [ -f "$DATA/annotations/$material.json" ]; then
+    jq --args '($ARGS.positional) as $names | (.images | map(select(.file_name as $f | $names | index($f)))) as $kept
+      | ($kept | map(.id)) as $ids | .images = $kept | .annotations = (.annotations | map(select(.image_id as $i | $ids | index($i))))' \
+      "$@" < "$DATA/annotations/$material.json" > "$dir/coco.json"
+    return
+  fi
+  mkdir -p "$dir/masks"
+  for name in "$@"; do ln -sf "$DATA/instance_masks/$material/${name%.jpg}.png" "$dir/masks/${name%.jpg}.png"; done
   "$MT" dataset --images "$dir/images" --instance-masks "$dir/masks" --out "$dir/coco.json" > /dev/null
 }
 
@@ -42,7 +57,7 @@ done_already() { grep -q "^$1," "$CSV"; }
 
 for split in $SPLITS; do
   IFS=: read -r material held_out sizes <<< "$split"
-  mapfile -t stems < <(ls "$DATA/instance_masks/$material" | sed 's/\.png$//' | sort)
+  mapfile -t stems < <(image_names "$material")
   test_stems=("${stems[@]: -$held_out}")
   train_stems=("${stems[@]:0:${#stems[@]}-$held_out}")
   link_set "$OUT/$material/test" "$material" "${test_stems[@]}"
@@ -50,7 +65,7 @@ for split in $SPLITS; do
   # Images with flakes first (a one-image set without a flake teaches nothing); even seeds reverse them.
   with_flakes=(); without=()
   for s in "${train_stems[@]}"; do
-    n=$(jq --arg f "$s.jpg" '(.images[] | select(.file_name == $f) | .id) as $id | [.annotations[] | select(.image_id == $id)] | length' "$OUT/$material/train_all/coco.json")
+    n=$(jq --arg f "$s" '(.images[] | select(.file_name == $f) | .id) as $id | [.annotations[] | select(.image_id == $id)] | length' "$OUT/$material/train_all/coco.json")
     if (( n > 0 )); then with_flakes+=("$s"); else without+=("$s"); fi
   done
   for seed in $SEEDS; do
