@@ -93,12 +93,17 @@ for split in $SPLITS; do
       for variant in "decoder:--base $BASE" "whole:--base $BASE --train-all" "scratch:--preset dense"; do
         name=${variant%%:*}; from=${variant#*:}
         done_already "$key,$name+amm" && continue
-        start=$(date +%s)
-        # shellcheck disable=SC2086
-        "$MT" finetune -q $from --images "$run/train/images" --annotations "$run/train/coco.json" \
-          --out "$run/seg_$name" ${ITERATIONS:+--iterations "$ITERATIONS"} --seed "$seed" --threads "$THREADS" \
-          --checkpoint-every 0 > "$run/seg_$name.log" 2>&1
-        score "$OUT/$material/test" "$key,$name+amm" $(( $(date +%s) - start )) --classifier "$run/amm" --segmenter "$run/seg_$name"
+        # A model fine-tuned before is scored again as it is (rows deleted from the CSV are re-scored).
+        if [ ! -f "$run/seg_$name.seconds" ]; then
+          start=$(date +%s)
+          # shellcheck disable=SC2086
+          "$MT" finetune -q $from --images "$run/train/images" --annotations "$run/train/coco.json" \
+            --out "$run/seg_$name" ${ITERATIONS:+--iterations "$ITERATIONS"} --seed "$seed" --threads "$THREADS" \
+            --checkpoint-every 0 > "$run/seg_$name.log" 2>&1
+          echo $(( $(date +%s) - start )) > "$run/seg_$name.seconds"
+        fi
+        score "$OUT/$material/test" "$key,$name+amm" "$(cat "$run/seg_$name.seconds")" --classifier "$run/amm" \
+          --segmenter "$run/seg_$name"
       done
     done
   done

@@ -293,10 +293,21 @@ void Detector::extract_segmented(const std::vector<segment::InstanceMask>& insta
       add_flake(raw, box, id, share, id == kUnknownClassId ? unknown_score : instance.score);
       continue;
     }
-    // Each class's connected regions inside the mask, opened as the MaskTerial rules do, become flakes.
+    // Each class's connected regions inside the mask, opened as the MaskTerial rules do, become flakes. A class
+    // holding at least min_class_occupancy of the mask is the flake's own thickness: it takes every non-substrate
+    // pixel of the mask outside the other classes' regions, so pixels the classifier scatters over other
+    // thicknesses (noise, edges) do not break one flake into fragments that each inherit the mask's score. It
+    // comes first among the mask's flakes.
     const size_t before = out.flakes.size();
+    int dominant = 0;
+    for (int id = 1; id < 256; ++id)
+      if (votes[static_cast<size_t>(id)] >= options_.min_class_occupancy * pixels &&
+          (dominant == 0 || votes[static_cast<size_t>(id)] > votes[static_cast<size_t>(dominant)]))
+        dominant = id;
+    const auto score_of = [&](int id) { return id == kUnknownClassId ? unknown_score : instance.score; };
+    const auto share_of = [&](int id) { return static_cast<double>(votes[static_cast<size_t>(id)]) / pixels; };
     for (int id = 1; id < 256; ++id) {
-      if (votes[static_cast<size_t>(id)] < options_.size_threshold) continue;
+      if (id == dominant || votes[static_cast<size_t>(id)] < options_.size_threshold) continue;
       cv::Mat region = (labels(box) == id) & raw & (claimed(box) == 0);
       cv::morphologyEx(region, region, cv::MORPH_OPEN, square3, cv::Point(-1, -1), 2);
       for (const Component& component : connected_components(region, 4)) {
@@ -305,9 +316,18 @@ void Detector::extract_segmented(const std::vector<segment::InstanceMask>& insta
         const cv::Mat rendered = render_component(component, component.box);
         cv::Mat claimed_part = claimed(part);
         cv::bitwise_or(claimed_part, rendered, claimed_part);
-        const double share = static_cast<double>(votes[static_cast<size_t>(id)]) / pixels;
-        add_flake(rendered, part, static_cast<uint8_t>(id), share, id == kUnknownClassId ? unknown_score : instance.score);
+        add_flake(rendered, part, static_cast<uint8_t>(id), share_of(id), score_of(id));
       }
+    }
+    if (dominant != 0) {
+      cv::Mat region = raw & (labels(box) != 0) & (claimed(box) == 0);
+      cv::morphologyEx(region, region, cv::MORPH_OPEN, square3, cv::Point(-1, -1), 2);
+      cv::Mat claimed_box = claimed(box);
+      cv::bitwise_or(claimed_box, region, claimed_box);
+      const size_t others = out.flakes.size();
+      add_flake(region, box, static_cast<uint8_t>(dominant), share_of(dominant), score_of(dominant));
+      if (out.flakes.size() > others)
+        std::rotate(out.flakes.begin() + static_cast<std::ptrdiff_t>(before), out.flakes.end() - 1, out.flakes.end());
     }
     // A mask no class claims: an unfamiliar flake (or a thick crystal, dirt); flagged, ranked last.
     if (out.flakes.size() == before && options_.report_unknown)

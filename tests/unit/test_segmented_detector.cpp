@@ -239,3 +239,25 @@ TEST(SegmentedDetector, PartsOfMasksUnlikeEveryClassAreUnknownFlakesRankedLast) 
   ASSERT_EQ(gmm.flakes.size(), 1u);
   EXPECT_EQ(gmm.flakes[0].class_name, "1");
 }
+
+TEST(SegmentedDetector, StrayPixelsOfOtherClassesDoNotFragmentAFlake) {
+  // A 90x40 monolayer crossed by two 2-px stripes the classifier calls bilayer (noise: too thin to be a region
+  // of their own): one flake, the whole mask, with the mask's score, not three fragments each scoring 0.9.
+  cv::Mat image(kSize, CV_8UC3, kSubstrate);
+  image(cv::Rect(100, 120, 90, 40)).setTo(kClass1);
+  image(cv::Rect(130, 120, 2, 40)).setTo(kClass2);
+  image(cv::Rect(160, 120, 2, 40)).setTo(kClass2);
+  const std::vector<InstanceMask> masks = {mask_of({cv::Rect(100, 120, 90, 40)}, 0.9f)};
+  DetectorOptions options;
+  options.fill_from_classifier = false;
+  const Detection one = Detector(two_class_gmm(), options, {}, std::make_shared<KnownMasks>(masks)).detect(image, "scene");
+  ASSERT_EQ(one.flakes.size(), 1u);
+  EXPECT_EQ(one.flakes[0].class_name, "1");
+  EXPECT_EQ(one.flakes[0].bbox, (std::array<double, 4>{100, 120, 90, 40}));
+  EXPECT_FLOAT_EQ(one.flakes[0].score, 0.9f);
+  // Without a class holding min_class_occupancy of the mask, each class region stands alone: the fragments.
+  options.min_class_occupancy = 1.0;
+  const Detection fragments =
+      Detector(two_class_gmm(), options, {}, std::make_shared<KnownMasks>(masks)).detect(image, "scene");
+  EXPECT_EQ(fragments.flakes.size(), 3u);
+}

@@ -39,7 +39,8 @@ struct DetectorOptions {
   // unfamiliar flake is flagged instead of lost. Off: such parts are dropped (--known-classes-only).
   bool unknown_inside_masks = true;
   // With a segmenter: smallest share of a mask's pixels its majority class must hold (MaskTerial's
-  // min_class_occupancy).
+  // min_class_occupancy); in split mode, a class holding this share is the flake's own thickness and also
+  // takes the mask's pixels scattered over other classes outside their regions.
   double min_class_occupancy = 0.5;
   // With a segmenter: instead of one flake per mask, each class's connected regions inside a mask (opened,
   // at least size_threshold) become flakes, so a flake with mono- and bilayer parts gives one of each, as
