@@ -122,36 +122,36 @@ Detection Detector::detect(const cv::Mat& input, const std::string& name, Detect
     throw Error(name + ": no substrate background found (image too dark or saturated)");
 
   std::vector<segment::InstanceMask> instances;
-  cv::Mat roi;  // with a segmenter and no fill-in only the pixels of its masks are classified
+  cv::Mat covered;  // with a segmenter: where any of its masks lies
   const bool masks_only = segmenter_ && !options_.fill_from_classifier;
   if (segmenter_) {
     instances = segmenter_->predict(image);
-    if (masks_only) roi = cv::Mat::zeros(image.size(), CV_8U);
+    covered = cv::Mat::zeros(image.size(), CV_8U);
     for (const auto& instance : instances) {
       if (instance.mask.size() != image.size() || instance.mask.type() != CV_8U)
         throw Error(name + ": the segmenter returned a mask that is not an 8-bit image of the image's size");
-      if (masks_only) cv::bitwise_or(roi, instance.mask, roi);
+      cv::bitwise_or(covered, instance.mask, covered);
     }
     time.segment_ms = ms_since(t);
   }
 
   PixelClassification pixels;
-  if (!masks_only || !instances.empty()) pixels = classifier_->classify(image, lut(out.background_bgr), threshold(), roi);
+  // With a segmenter and no fill-in only the pixels of its masks are classified.
+  if (!masks_only || !instances.empty())
+    pixels = classifier_->classify(image, lut(out.background_bgr), threshold(), masks_only ? covered : cv::Mat());
   cv::Mat& labels = pixels.labels;
   if (classifier_->models_background() && !labels.empty()) {
     const cv::Mat unlike_all = (labels == 0) & (pixels.distance > threshold());
     if (options_.report_unknown) {
       labels.setTo(kUnknownClassId, unlike_all);
     } else if (segmenter_ && options_.unknown_inside_masks) {
-      cv::Mat inside = cv::Mat::zeros(labels.size(), CV_8U);
-      for (const auto& instance : instances) inside |= instance.mask;
-      labels.setTo(kUnknownClassId, unlike_all & inside);
+      labels.setTo(kUnknownClassId, unlike_all & covered);
     }
   }
   time.classify_ms = ms_since(t);
 
   if (segmenter_)
-    extract_segmented(instances, labels, image, out.background_bgr, out);
+    extract_segmented(instances, covered, labels, image, out.background_bgr, out);
   else if (options_.rules == ExtractionRules::TwoDMatGmm)
     extract_2dmatgmm(labels, image, out.background_bgr, out);
   else
@@ -237,8 +237,9 @@ void Detector::extract_maskterial(const cv::Mat& labels, const cv::Mat& image, c
   }
 }
 
-void Detector::extract_segmented(const std::vector<segment::InstanceMask>& instances, const cv::Mat& labels,
-                                 const cv::Mat& image, const Bgr& background, Detection& out) const {
+void Detector::extract_segmented(const std::vector<segment::InstanceMask>& instances, const cv::Mat& covered,
+                                 const cv::Mat& labels, const cv::Mat& image, const Bgr& background,
+                                 Detection& out) const {
   const FlakeSource source{image, background};
   // region: CV_8U 255 inside, at `box` of the image. The flake: the region's largest outer contour, holes filled.
   const auto add_flake = [&](const cv::Mat& region, const cv::Rect& box, uint8_t id, double share, float score) {
@@ -334,8 +335,6 @@ void Detector::extract_segmented(const std::vector<segment::InstanceMask>& insta
       add_flake(raw & (claimed(box) == 0), box, kUnknownClassId, 0.0, unknown_score);
   }
   if (!options_.fill_from_classifier || labels.empty()) return;
-  cv::Mat covered = cv::Mat::zeros(labels.size(), CV_8U);
-  for (const auto& instance : instances) covered |= instance.mask;
   cv::Mat rest = labels.clone();
   rest.setTo(0, covered);
   Detection unconfirmed;

@@ -93,8 +93,9 @@ class Detector {
                         Detection& out) const;
   void extract_maskterial(const cv::Mat& labels, const cv::Mat& image, const Bgr& background,
                           Detection& out) const;
-  void extract_segmented(const std::vector<segment::InstanceMask>& instances, const cv::Mat& labels,
-                         const cv::Mat& image, const Bgr& background, Detection& out) const;
+  // covered: CV_8U, non-zero where any of the instances' masks lies.
+  void extract_segmented(const std::vector<segment::InstanceMask>& instances, const cv::Mat& covered,
+                         const cv::Mat& labels, const cv::Mat& image, const Bgr& background, Detection& out) const;
   void finish_flake(Flake& flake, const ClassLabel& label, const cv::Mat& labels, const cv::Mat& mask,
                     const cv::Rect& roi) const;
   std::vector<ClassLabel> extracted_classes() const;
