@@ -93,6 +93,8 @@ TEST(Synth, RendersTheOpticalContrast) {
   config.jpeg_probability = config.residue_probability = config.bulk_probability = 0;
   config.max_dirt = config.max_bulk_fragments = 0;
   config.white_balance_jitter = 0;
+  config.saturation_probability = config.marker_probability = config.scratch_probability = 0;
+  config.max_bright_dirt = config.max_dirt_blobs = 0;
   config.min_flake_px = 60;
   const Generator generator(config);
   optics::OpticalSetup setup;
@@ -118,6 +120,7 @@ TEST(Synth, RendersTheOpticalContrast) {
 
 TEST(Synth, ImageStatistics) {
   SynthConfig config = small_config(192);
+  config.saturation_probability = 0;  // overexposed substrates sit at 255 (test_synth_junk.cpp)
   const Generator generator(config);
   std::map<int, size_t> per_class;
   std::vector<double> diameters;
