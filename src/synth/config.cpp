@@ -76,6 +76,14 @@ void require(bool ok, const std::string& what) {
 
 }  // namespace
 
+SynthConfig SynthConfig::without_scan_junk() const {
+  SynthConfig c = *this;
+  c.edge_blur_probability = c.tinted_crystal_share = c.marker_probability = c.scratch_probability = 0;
+  c.saturation_probability = c.residue_texture = 0;
+  c.max_bright_dirt = c.max_dirt_blobs = 0;
+  return c;
+}
+
 nlohmann::json SynthConfig::to_json() const {
   nlohmann::json out = nlohmann::json::object();
   for_each_field(*this, [&](const char* key, const auto& value) { out[key] = value; });

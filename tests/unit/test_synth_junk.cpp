@@ -21,18 +21,9 @@ using namespace maskterial::synth;
 
 namespace {
 
-// The junk this change added switched off (the older distractors, thick crystals, rims, residue and dark dirt,
-// stay as configured).
-SynthConfig without_new_junk(SynthConfig c) {
-  c.edge_blur_probability = c.tinted_crystal_share = c.marker_probability = c.scratch_probability = 0;
-  c.saturation_probability = c.residue_texture = 0;
-  c.max_bright_dirt = c.max_dirt_blobs = 0;
-  return c;
-}
-
 // Nothing but flakes and the junk a test switches on, on a flat substrate with little noise and no JPEG.
 SynthConfig clean_config(int size) {
-  SynthConfig c = without_new_junk(SynthConfig{});
+  SynthConfig c = SynthConfig{}.without_scan_junk();
   c.width = c.height = size;
   c.min_flakes = c.max_flakes = 0;
   c.bulk_probability = c.residue_probability = c.halo_probability = 0;
@@ -91,7 +82,7 @@ TEST(SynthJunk, DefaultsDrawEveryKindAndNoneIsEverAFlake) {
   config.width = config.height = 256;
   config.min_flake_px = 12;
   config.max_flake_px = 120;
-  const Generator with_junk(config), without_junk(without_new_junk(config));
+  const Generator with_junk(config), without_junk(config.without_scan_junk());
   std::map<JunkKind, size_t> seen;
   size_t overexposed = 0;
   for (uint64_t i = 0; i < 60; ++i) {

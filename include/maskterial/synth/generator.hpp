@@ -93,6 +93,10 @@ struct SynthConfig {
   double saturation_overshoot_min = 1.0;
   double saturation_overshoot_max = 1.5;
 
+  // This config with the junk above (edge_blur_probability .. saturation_overshoot_max) switched off: the images
+  // the generator made before it, exactly.
+  SynthConfig without_scan_junk() const;
+
   nlohmann::json to_json() const;
   // Missing keys keep their defaults; unknown keys and invalid values throw Error naming `source`.
   static SynthConfig from_json(const nlohmann::json& json, const std::string& source);
