@@ -52,6 +52,22 @@ void for_each_field(Config& c, Visit&& visit) {
   visit("agnostic_layer_nm_max", c.agnostic_layer_nm_max);
   visit("agnostic_oxide_min_nm", c.agnostic_oxide_min_nm);
   visit("agnostic_oxide_max_nm", c.agnostic_oxide_max_nm);
+  visit("edge_blur_probability", c.edge_blur_probability);
+  visit("edge_blur_min_px", c.edge_blur_min_px);
+  visit("edge_blur_max_px", c.edge_blur_max_px);
+  visit("tinted_crystal_share", c.tinted_crystal_share);
+  visit("marker_probability", c.marker_probability);
+  visit("marker_pitch_min_px", c.marker_pitch_min_px);
+  visit("marker_pitch_max_px", c.marker_pitch_max_px);
+  visit("marker_label_probability", c.marker_label_probability);
+  visit("scratch_probability", c.scratch_probability);
+  visit("max_scratches", c.max_scratches);
+  visit("residue_texture", c.residue_texture);
+  visit("max_bright_dirt", c.max_bright_dirt);
+  visit("max_dirt_blobs", c.max_dirt_blobs);
+  visit("saturation_probability", c.saturation_probability);
+  visit("saturation_overshoot_min", c.saturation_overshoot_min);
+  visit("saturation_overshoot_max", c.saturation_overshoot_max);
 }
 
 void require(bool ok, const std::string& what) {
@@ -59,6 +75,14 @@ void require(bool ok, const std::string& what) {
 }
 
 }  // namespace
+
+SynthConfig SynthConfig::without_scan_junk() const {
+  SynthConfig c = *this;
+  c.edge_blur_probability = c.tinted_crystal_share = c.marker_probability = c.scratch_probability = 0;
+  c.saturation_probability = c.residue_texture = 0;
+  c.max_bright_dirt = c.max_dirt_blobs = 0;
+  return c;
+}
 
 nlohmann::json SynthConfig::to_json() const {
   nlohmann::json out = nlohmann::json::object();
@@ -116,6 +140,19 @@ void SynthConfig::validate() const {
   require(agnostic_k_max >= 0, "agnostic_k_max must be >= 0");
   require(agnostic_layer_nm_min > 0 && agnostic_layer_nm_max >= agnostic_layer_nm_min, "bad agnostic layer range");
   require(agnostic_oxide_min_nm > 0 && agnostic_oxide_max_nm >= agnostic_oxide_min_nm, "bad agnostic oxide range");
+  for (double p : {edge_blur_probability, tinted_crystal_share, marker_probability, marker_label_probability,
+                   scratch_probability, saturation_probability})
+    require(p >= 0 && p <= 1, "junk probabilities and shares must be in [0, 1]");
+  require(edge_blur_min_px > 0 && edge_blur_max_px >= edge_blur_min_px && edge_blur_max_px <= 200,
+          "need 0 < edge_blur_min_px <= edge_blur_max_px <= 200");
+  require(marker_pitch_min_px >= 20 && marker_pitch_max_px >= marker_pitch_min_px,
+          "need 20 <= marker_pitch_min_px <= marker_pitch_max_px");
+  require(max_scratches >= 1 && max_scratches <= 100 && max_bright_dirt >= 0 && max_dirt_blobs >= 0,
+          "need 1 <= max_scratches <= 100, max_bright_dirt >= 0 and max_dirt_blobs >= 0");
+  require(residue_texture >= 0 && residue_texture <= 2, "residue_texture must be in [0, 2]");
+  require(saturation_overshoot_min >= 1 && saturation_overshoot_max >= saturation_overshoot_min &&
+              saturation_overshoot_max <= 4,
+          "need 1 <= saturation_overshoot_min <= saturation_overshoot_max <= 4");
   require(oxide_nm > 0 && oxide_jitter_nm >= 0 && oxide_jitter_nm < oxide_nm, "need oxide_nm > oxide_jitter_nm >= 0");
 }
 

@@ -5,6 +5,8 @@
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 
+#include "canvas.hpp"
+#include "junk_drawing.hpp"
 #include "maskterial/synth/shapes.hpp"
 #include "maskterial/util/error.hpp"
 
@@ -12,6 +14,8 @@ namespace maskterial::synth {
 namespace {
 
 using optics::Complex;
+
+constexpr uint64_t kJunkStream = 0x3c6ef372fe94f82bULL;  // the junk's random stream, apart from the image's
 
 // The optics of one image: 1 + C for each layer count, and what to draw thick crystals with.
 struct ImageOptics {
@@ -69,30 +73,6 @@ Bgr substrate_colour(const SynthConfig& config, const ImageOptics& optics, Rando
   return colour;
 }
 
-// Region and instance canvases: every drawn object gets its own region (with its 1 + C) and, if labelled,
-// an instance id; later objects cover earlier ones.
-struct Canvas {
-  cv::Mat regions;    // CV_8U index into factors
-  cv::Mat instances;  // CV_16U
-  std::vector<Bgr> factors{{1, 1, 1}};
-  std::vector<int> classes;
-
-  explicit Canvas(cv::Size size) : regions(size, CV_8U, cv::Scalar(0)), instances(size, CV_16U, cv::Scalar(0)) {}
-
-  // Paints `mask` (CV_8U, the size of `roi`) with the factor; label 0 = unlabelled.
-  void paint(const cv::Rect& roi, const cv::Mat& mask, const Bgr& factor, int label) {
-    if (factors.size() >= 256) return;  // region ids are bytes; a full image simply gets no more objects
-    factors.push_back(factor);
-    regions(roi).setTo(static_cast<int>(factors.size() - 1), mask);
-    int instance = 0;
-    if (label > 0) {
-      classes.push_back(label);
-      instance = static_cast<int>(classes.size());
-    }
-    instances(roi).setTo(instance, mask);
-  }
-};
-
 cv::Rect bounds(const std::vector<Polygon>& polygons, cv::Size size) {
   double x0 = INFINITY, y0 = INFINITY, x1 = -INFINITY, y1 = -INFINITY;
   for (const auto& polygon : polygons)
@@ -115,7 +95,7 @@ cv::Mat polygon_mask(const std::vector<Polygon>& polygons, const cv::Rect& roi) 
 
 // A rim around a thick crystal (painted first; the crystal then covers its inside).
 void draw_halo(Canvas& canvas, Random& random, const SynthConfig& config, const std::vector<Polygon>& outline,
-               const cv::Rect& crystal_roi) {
+               const cv::Rect& crystal_roi, int junk_id) {
   const int width = static_cast<int>(std::lround(random.uniform(1, config.halo_max_px)));
   const cv::Rect roi = cv::Rect(crystal_roi.tl() - cv::Point(width, width), crystal_roi.size() + cv::Size(2 * width, 2 * width)) &
                        cv::Rect(0, 0, canvas.regions.cols, canvas.regions.rows);
@@ -126,11 +106,12 @@ void draw_halo(Canvas& canvas, Random& random, const SynthConfig& config, const 
   const double strength = random.uniform(-config.halo_max_contrast, config.halo_max_contrast);
   Bgr factor;
   for (int c = 0; c < 3; ++c) factor[c] = 1 + strength * random.uniform(0.6, 1.2);
-  canvas.paint(roi, rim, factor, 0);
+  canvas.paint(roi, rim, factor, 0, junk_id);
 }
 
-// A crystal with up to `terraces` thicker steps inside it (nothing if it lies outside the image).
-void draw_crystal(Canvas& canvas, Random& random, const SynthConfig& config, const ImageOptics& optics,
+// A crystal with up to `terraces` thicker steps inside it (nothing if it lies outside the image). Unlabelled
+// ones are junk: their look and edge come from the junk stream.
+void draw_crystal(Canvas& canvas, Random& random, Random& junk, const SynthConfig& config, const ImageOptics& optics,
                   cv::Point2d centre, double radius, int layers, int terraces, bool labelled) {
   const cv::Size size = canvas.regions.size();
   const double lattice = random.uniform(0, M_PI / 3);
@@ -138,8 +119,13 @@ void draw_crystal(Canvas& canvas, Random& random, const SynthConfig& config, con
   const cv::Rect roi = bounds(outline, size);
   if (roi.area() == 0) return;
   const cv::Mat mask = polygon_mask(outline, roi);
-  if (!labelled && random.chance(config.halo_probability)) draw_halo(canvas, random, config, outline, roi);
-  canvas.paint(roi, mask, optics.factor_of(layers), labelled ? layers : 0);
+  const int junk_id = labelled ? 0 : canvas.add_junk(JunkKind::thick_crystal);
+  if (!labelled && random.chance(config.halo_probability)) draw_halo(canvas, random, config, outline, roi, junk_id);
+  const Bgr optical = optics.factor_of(layers);
+  const Bgr body = labelled ? optical : thick_crystal_factor(junk, config, optical);
+  const bool tinted = body != optical;
+  if (labelled) canvas.paint(roi, mask, body, layers);
+  else canvas.junk_kinds[junk_id - 1] = paint_thick_crystal(canvas, junk, config, roi, mask, body, junk_id);
   for (int t = 0; t < terraces; ++t) {
     const int step_layers = labelled ? std::min(config.max_layers, layers + random.integer(1, 3))
                                      : static_cast<int>(layers * random.uniform(1.2, 2.5));
@@ -150,7 +136,14 @@ void draw_crystal(Canvas& canvas, Random& random, const SynthConfig& config, con
                                                  config.max_elongation)};
     cv::Mat step_mask = polygon_mask(step, roi) & mask;
     if (cv::countNonZero(step_mask) == 0) continue;
-    canvas.paint(roi, step_mask, optics.factor_of(step_layers), labelled ? step_layers : 0);
+    Bgr step_factor = body;
+    if (tinted) {
+      const double darker_or_brighter = junk.uniform(0.75, 1.25);
+      for (double& f : step_factor) f *= darker_or_brighter;
+    } else {
+      step_factor = optics.factor_of(step_layers);
+    }
+    canvas.paint(roi, step_mask, step_factor, labelled ? step_layers : 0, junk_id);
     layers = step_layers;
   }
 }
@@ -167,7 +160,7 @@ void draw_dirt(Canvas& canvas, Random& random, int count) {
     cv::ellipse(mask, centre - roi.tl(), axes, random.uniform(0, 180), 0, 360, cv::Scalar(1), cv::FILLED);
     const double darkness = random.uniform(0.15, 0.75);
     const Bgr factor{1 - darkness * random.uniform(0.8, 1.1), 1 - darkness, 1 - darkness * random.uniform(0.8, 1.1)};
-    canvas.paint(roi, mask, factor, 0);
+    canvas.paint(roi, mask, factor, 0, canvas.add_junk(JunkKind::dirt));
   }
 }
 
@@ -187,26 +180,31 @@ cv::Mat residue_field(Random& random, cv::Size size) {
   return cv::max(cv::min(field, 1.0), 0.0);
 }
 
-// Renumbers instances 1..K in order, dropping those fully covered by later objects.
-void compact_instances(cv::Mat& instances, std::vector<int>& classes) {
-  std::vector<size_t> area(classes.size() + 1, 0);
-  for (int y = 0; y < instances.rows; ++y) {
-    const uint16_t* row = instances.ptr<uint16_t>(y);
-    for (int x = 0; x < instances.cols; ++x) ++area[row[x]];
+// I = background x (1 + C) x residue film x gains (white balance, exposure), in one pass; at a soft edge 1 + C is
+// the weighted mean of the object's and what lies below. Pixel: cv::Vec3b (clipped at 255) or cv::Vec3f.
+template <class Pixel>
+void render(const cv::Mat& background, const Canvas& canvas, const std::vector<cv::Vec3f>& gains, const cv::Mat& residue,
+            const Bgr& residue_strength, cv::Mat& out) {
+  for (int y = 0; y < out.rows; ++y) {
+    const auto* bg = background.ptr<cv::Vec3f>(y);
+    const uint8_t* region = canvas.regions.ptr<uint8_t>(y);
+    const uint8_t* weight = canvas.alpha.empty() ? nullptr : canvas.alpha.ptr<uint8_t>(y);
+    const uint8_t* under = canvas.alpha.empty() ? nullptr : canvas.under.ptr<uint8_t>(y);
+    const float* film = residue.empty() ? nullptr : residue.ptr<float>(y);
+    auto* pixel = out.ptr<Pixel>(y);
+    for (int x = 0; x < out.cols; ++x) {
+      cv::Vec3f g = gains[region[x]];
+      if (weight && weight[x] < 255) {
+        const float w = weight[x] * (1.0f / 255);
+        g = g * w + gains[under[x]] * (1 - w);
+      }
+      for (int c = 0; c < 3; ++c) {
+        float v = bg[x][c] * g[c];
+        if (film) v *= 1.0f + static_cast<float>(residue_strength[c]) * film[x];
+        pixel[x][c] = cv::saturate_cast<typename Pixel::value_type>(v);
+      }
+    }
   }
-  std::vector<uint16_t> new_id(classes.size() + 1, 0);
-  std::vector<int> kept;
-  for (size_t id = 1; id < area.size(); ++id)
-    if (area[id] > 0) {
-      kept.push_back(classes[id - 1]);
-      new_id[id] = static_cast<uint16_t>(kept.size());
-    }
-  if (kept.size() != classes.size())
-    for (int y = 0; y < instances.rows; ++y) {
-      uint16_t* row = instances.ptr<uint16_t>(y);
-      for (int x = 0; x < instances.cols; ++x) row[x] = new_id[row[x]];
-    }
-  classes = std::move(kept);
 }
 
 }  // namespace
@@ -269,10 +267,18 @@ SynthSample Generator::generate(uint64_t seed, uint64_t index) const {
       free.push_back(flake);
     }
   }
-  for (const Crystal& c : attached) draw_crystal(canvas, random, cfg, optics, c.centre, c.radius, c.layers, c.terraces, true);
-  for (const Crystal& c : thick) draw_crystal(canvas, random, cfg, optics, c.centre, c.radius, c.layers, c.terraces, false);
-  for (const Crystal& c : free) draw_crystal(canvas, random, cfg, optics, c.centre, c.radius, c.layers, c.terraces, true);
+  // Junk beyond the thick crystals and dark dirt comes from a stream of its own (see SynthConfig).
+  Random junk(image_seed(seed ^ kJunkStream, index));
+  const auto draw = [&](const Crystal& c, bool labelled) {
+    draw_crystal(canvas, random, junk, cfg, optics, c.centre, c.radius, c.layers, c.terraces, labelled);
+  };
+  for (const Crystal& c : attached) draw(c, true);
+  for (const Crystal& c : thick) draw(c, false);
+  for (const Crystal& c : free) draw(c, true);
   draw_dirt(canvas, random, random.integer(0, cfg.max_dirt));
+  draw_specks_and_blobs(canvas, junk, cfg);
+  draw_scratches(canvas, junk, cfg);
+  draw_markers(canvas, junk, cfg);  // last: nothing lies on a chip's metal
 
   cv::Mat residue;
   Bgr residue_strength{};
@@ -280,37 +286,31 @@ SynthSample Generator::generate(uint64_t seed, uint64_t index) const {
     residue = residue_field(random, size);
     const double strength = random.uniform(-0.08, 0.04);
     for (int c = 0; c < 3; ++c) residue_strength[c] = strength * random.uniform(0.7, 1.3);
+    texture_residue(residue, junk, cfg);
+    record_residue(canvas, residue);
   }
   Bgr white_balance;
   for (int c = 0; c < 3; ++c)
     white_balance[c] = 1 + random.uniform(-cfg.white_balance_jitter, cfg.white_balance_jitter);
 
-  // I = background x (1 + C) x residue film x white balance, in one pass.
+  // Overexposure is one more gain per channel; such an image is rendered unclipped (float) until after the noise,
+  // as a sensor clips signal plus noise, so that its clipped pixels are exactly 255.
+  const cv::Vec3d exposure = exposure_gain(junk, cfg, background, white_balance);
   std::vector<cv::Vec3f> gains(canvas.factors.size());
   for (size_t r = 0; r < gains.size(); ++r)
-    for (int c = 0; c < 3; ++c) gains[r][c] = static_cast<float>(canvas.factors[r][c] * white_balance[c]);
-  SynthSample sample;
-  sample.image.create(size, CV_8UC3);
-  for (int y = 0; y < size.height; ++y) {
-    const auto* bg = background.ptr<cv::Vec3f>(y);
-    const uint8_t* region = canvas.regions.ptr<uint8_t>(y);
-    const float* film = residue.empty() ? nullptr : residue.ptr<float>(y);
-    auto* out = sample.image.ptr<cv::Vec3b>(y);
-    for (int x = 0; x < size.width; ++x) {
-      const cv::Vec3f& g = gains[region[x]];
-      for (int c = 0; c < 3; ++c) {
-        float v = bg[x][c] * g[c];
-        if (film) v *= 1.0f + static_cast<float>(residue_strength[c]) * film[x];
-        out[x][c] = cv::saturate_cast<uint8_t>(v);
-      }
-    }
-  }
+    for (int c = 0; c < 3; ++c) gains[r][c] = static_cast<float>(canvas.factors[r][c] * white_balance[c] * exposure[c]);
+  const bool overexposed = exposure != cv::Vec3d(1, 1, 1);
+  cv::Mat image(size, overexposed ? CV_32FC3 : CV_8UC3);
+  if (overexposed) render<cv::Vec3f>(background, canvas, gains, residue, residue_strength, image);
+  else render<cv::Vec3b>(background, canvas, gains, residue, residue_strength, image);
 
-  cv::GaussianBlur(sample.image, sample.image, {0, 0}, random.uniform(cfg.blur_sigma_min, cfg.blur_sigma_max));
-  cv::Mat noise(size, CV_16SC3);
+  cv::GaussianBlur(image, image, {0, 0}, random.uniform(cfg.blur_sigma_min, cfg.blur_sigma_max));
+  cv::Mat noise(size, overexposed ? CV_32FC3 : CV_16SC3);
   cv::RNG noise_rng(random.next());
   noise_rng.fill(noise, cv::RNG::NORMAL, 0.0, random.uniform(cfg.noise_sigma_min, cfg.noise_sigma_max));
-  cv::add(sample.image, noise, sample.image, cv::noArray(), CV_8U);
+  SynthSample sample;
+  sample.exposure_gain = exposure;
+  cv::add(image, noise, sample.image, cv::noArray(), CV_8U);
   if (random.chance(cfg.jpeg_probability)) {
     std::vector<uint8_t> jpeg;
     cv::imencode(".jpg", sample.image, jpeg,
@@ -320,7 +320,10 @@ SynthSample Generator::generate(uint64_t seed, uint64_t index) const {
 
   sample.instance_ids = std::move(canvas.instances);
   sample.classes = std::move(canvas.classes);
-  compact_instances(sample.instance_ids, sample.classes);
+  compact_ids(sample.instance_ids, sample.classes);
+  sample.junk_ids = std::move(canvas.junk);
+  sample.junk_kinds = std::move(canvas.junk_kinds);
+  compact_ids(sample.junk_ids, sample.junk_kinds);
   return sample;
 }
 

@@ -53,7 +53,7 @@ double brute_force(const std::vector<double>& cost, int rows, int cols) {
 
 // Small images with one or two flakes and little clutter, which a tiny network learns within seconds.
 std::shared_ptr<const synth::Generator> tiny_generator(int size) {
-  synth::SynthConfig config = SyntheticSource::generator_config({size, size}, 1.0);
+  synth::SynthConfig config = SyntheticSource::generator_config({size, size}, 1.0).without_scan_junk();
   config.min_flake_px = 16;
   config.max_flake_px = 40;
   config.max_flakes = 2;

@@ -43,8 +43,12 @@ int run(SynthArgs& args) {
   const synth::SynthRunSummary summary = synth::write_synthetic_dataset(generator, args.out, args.run);
   std::string per_class;
   for (const auto& [layers, n] : summary.instances_per_class) per_class += " " + std::to_string(layers) + ":" + std::to_string(n);
+  std::string per_kind;
+  for (const auto& [kind, n] : summary.junk_per_kind) per_kind += " " + synth::junk_kind_name(kind) + ":" + std::to_string(n);
   std::printf("%zu images, %zu flake regions (per layer count%s) in %s, %.1f images/s\n", summary.images,
               summary.instances, per_class.c_str(), args.out.c_str(), summary.images / std::max(1e-9, summary.seconds));
+  std::printf("junk, never annotated as flakes (annotations_junk.json):%s; %zu overexposed images\n",
+              per_kind.empty() ? " none" : per_kind.c_str(), summary.overexposed_images);
   return kOk;
 }
 
@@ -55,7 +59,7 @@ Runner add_synth(CLI::App& app) {
   CLI::App* cmd = app.add_subcommand("synth", "Generate a synthetic COCO dataset of flake images from thin-film optics");
   cmd->add_option("--count", args->run.count, "Number of images")->capture_default_str()->check(CLI::PositiveNumber);
   cmd->add_option("--seed", args->run.seed, "Random seed (image k is the same for a given seed)")->capture_default_str();
-  cmd->add_option("-o,--out", args->out, "Output folder: images/*.png, annotations.json, annotations_agnostic.json")
+  cmd->add_option("-o,--out", args->out, "Output folder: images/*.png, annotations.json, annotations_agnostic.json, annotations_junk.json")
       ->required();
   auto* material = cmd->add_option("--material", args->material, "Material of the flakes (default graphene)");
   cmd->add_flag("--agnostic", args->agnostic, "Random optical constants and thicknesses per image")->excludes(material);

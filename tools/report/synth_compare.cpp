@@ -1,7 +1,8 @@
 // synth_compare: synthetic training images beside real scans, to see (and close) the differences. Writes a
 // contact sheet (real scans on the top rows, synthetic images of the dense pretraining below, annotated flakes
-// outlined) and histograms of the contrast magnitude |C| (C = I / I_bg - 1, BGR) of substrate pixels, flake
-// pixels and pixels at flake edges, real against synthetic, with their medians in a JSON file.
+// outlined in red, synthetic junk in yellow: docs/synth_contact_sheet.jpg) and histograms of the contrast
+// magnitude |C| (C = I / I_bg - 1, BGR) of substrate pixels, flake pixels and pixels at flake edges, real against
+// synthetic, with their medians in a JSON file.
 // Usage: synth_compare REAL_IMAGES_DIR REAL_MASKS_DIR OUT_DIR [BACKGROUND_DIR...]
 #include <algorithm>
 #include <cmath>
@@ -66,11 +67,15 @@ struct Histograms {
   }
 };
 
-cv::Mat tile_of(const cv::Mat& image, const cv::Mat& mask) {
+// Flakes outlined in red, junk (synthetic images only: thick crystals, markers, dirt ...) in yellow.
+cv::Mat tile_of(const cv::Mat& image, const cv::Mat& mask, const cv::Mat& junk = {}) {
   cv::Mat shown = image.clone();
-  std::vector<std::vector<cv::Point>> contours;
-  cv::findContours(mask, contours, cv::RETR_EXTERNAL, cv::CHAIN_APPROX_SIMPLE);
-  cv::drawContours(shown, contours, -1, cv::Scalar(0, 0, 255), std::max(1, image.cols / 300));
+  for (const auto& [outlined, colour] : {std::pair{junk, cv::Scalar(0, 220, 255)}, std::pair{mask, cv::Scalar(0, 0, 255)}}) {
+    if (outlined.empty()) continue;
+    std::vector<std::vector<cv::Point>> contours;
+    cv::findContours(outlined, contours, cv::RETR_EXTERNAL, cv::CHAIN_APPROX_SIMPLE);
+    cv::drawContours(shown, contours, -1, colour, std::max(1, image.cols / 300));
+  }
   const double scale = static_cast<double>(kTile) / std::max(image.cols, image.rows);
   cv::Mat small;
   cv::resize(shown, small, {}, scale, scale, cv::INTER_AREA);
@@ -125,7 +130,7 @@ int main(int argc, char** argv) {
       const synth::SynthSample s = generator.generate(7, i);
       const cv::Mat mask = s.instance_ids > 0;
       synth_h.add(s.image, mask);
-      if (tiles.size() < 24) tiles.push_back(tile_of(s.image, mask));
+      if (tiles.size() < 24) tiles.push_back(tile_of(s.image, mask, s.junk_ids > 0));
     }
     write_image_atomic(out + "/synth_vs_real_contact_sheet.jpg", rows_of(tiles, 4));
     std::vector<double> x;

@@ -18,6 +18,8 @@ void parallel_for(size_t count, int threads, const std::function<void(size_t)>& 
 // COCO annotations of one sample (image id given, annotation ids 0: numbered by the caller), category =
 // layer count, or 1 ("flake") when class_agnostic.
 std::vector<coco::Annotation> sample_annotations(const SynthSample& sample, int64_t image_id, bool class_agnostic);
+// COCO annotations of one sample's junk objects, category = JunkKind (ids 0, numbered by the caller).
+std::vector<coco::Annotation> junk_annotations(const SynthSample& sample, int64_t image_id);
 
 struct SynthRunOptions {
   size_t count = 100;
@@ -31,12 +33,17 @@ struct SynthRunSummary {
   size_t images = 0;
   size_t instances = 0;
   std::map<int, size_t> instances_per_class;
+  std::map<JunkKind, size_t> junk_per_kind;
+  size_t overexposed_images = 0;
   double seconds = 0;
 };
 
 // Writes DIR/images/000000.png ..., DIR/annotations.json (categories = layer counts 1..max_layers; file names
 // relative to DIR/images, as train-classifier reads them) and DIR/annotations_agnostic.json (one category "flake").
 // Both carry an "info" object with the generator config and seed. Image k is generate(seed, k).
+// DIR/annotations_junk.json holds the junk (one category per JunkKind, named by junk_kind_name), never a flake:
+// negative evidence for a flake score; its images carry "exposure_gain" ([b, g, r], above 1 where a channel was
+// overexposed) and "clipped_fraction" (share of pixels at 255 per channel).
 SynthRunSummary write_synthetic_dataset(const Generator& generator, const std::string& out_dir,
                                         const SynthRunOptions& options);
 

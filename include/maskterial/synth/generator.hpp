@@ -1,9 +1,10 @@
 #pragma once
 // The synthetic flake image generator. Each image: a substrate background (real or synthetic), bulk
-// crystals, thin flakes with terraces of several layer counts, tape residue and dirt; rendered physically as
-// background x (1 + C) with C from the thin-film optics (optics/), then blur, sensor noise, JPEG artefacts
-// and white-balance jitter. Labels: one instance per region of one layer count (the flake's class); bulk,
-// residue and dirt are unlabelled, as in the real datasets. Deterministic per (seed, index).
+// crystals, thin flakes with terraces of several layer counts, and the junk of real scans (junk.hpp: blurred
+// crystal edges, markers and letters, scratches, tape residue, dirt); rendered physically as background x (1 + C)
+// with C from the thin-film optics (optics/), then blur, sensor noise, sometimes overexposure, JPEG artefacts
+// and white-balance jitter. Labels: one instance per region of one layer count (the flake's class); junk is
+// never a flake (unlabelled, as in the real datasets) and is recorded apart. Deterministic per (seed, index).
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -14,6 +15,7 @@
 
 #include "maskterial/optics/contrast_model.hpp"
 #include "maskterial/synth/backgrounds.hpp"
+#include "maskterial/synth/junk.hpp"
 
 namespace maskterial::synth {
 
@@ -68,6 +70,33 @@ struct SynthConfig {
   double agnostic_layer_nm_min = 0.3, agnostic_layer_nm_max = 1.0;
   double agnostic_oxide_min_nm = 60, agnostic_oxide_max_nm = 300;
 
+  // Junk that fools the pipeline on real scans (docs/synthetic_junk.md). It is drawn from a random stream of its
+  // own: with all of these at 0 an image is exactly what it was without them.
+  // Per thick crystal: its edge blurred into the substrate, 10-90 % width uniform in [min, max] px, so that the
+  // transition passes through every contrast between substrate and crystal, thin layers' included.
+  double edge_blur_probability = 0.5;
+  double edge_blur_min_px = 1;
+  double edge_blur_max_px = 15;
+  double tinted_crystal_share = 0.3;     // thick crystals much brighter (x1.3-2) or darker (x0.15-0.6) than optics
+  double marker_probability = 0.2;       // per image: a grid of lithographic markers (gold, etched or dark)
+  double marker_pitch_min_px = 150;      // grid pitch, uniform in [min, max]
+  double marker_pitch_max_px = 450;
+  double marker_label_probability = 0.7; // per grid: letters and numbers beside every marker
+  double scratch_probability = 0.25;     // per image: 1..max_scratches thin long lines
+  int max_scratches = 3;
+  double residue_texture = 0.5;          // relative low-frequency thickness variation inside tape residue
+  int max_bright_dirt = 10;              // bright specks per image (the dark ones: max_dirt)
+  int max_dirt_blobs = 4;                // irregular clumps per image, dark or bright
+  // Per image: B, R or both overexposed until they clip at 255 (a pink oxide under a bright lamp); the gain puts
+  // the channel's mean at overshoot x 255, uniform in [min, max].
+  double saturation_probability = 0.15;
+  double saturation_overshoot_min = 1.0;
+  double saturation_overshoot_max = 1.5;
+
+  // This config with the junk above (edge_blur_probability .. saturation_overshoot_max) switched off: the images
+  // the generator made before it, exactly.
+  SynthConfig without_scan_junk() const;
+
   nlohmann::json to_json() const;
   // Missing keys keep their defaults; unknown keys and invalid values throw Error naming `source`.
   static SynthConfig from_json(const nlohmann::json& json, const std::string& source);
@@ -80,6 +109,10 @@ struct SynthSample {
   cv::Mat instance_ids;       // CV_16U, 0 = unlabelled, k = instance k (1-based, all present)
   std::vector<int> classes;   // classes[k - 1] = layer count of instance k
   std::vector<cv::Mat> instance_masks() const;  // one CV_8U 0/1 mask per instance, in id order
+  // Junk (never a flake: no pixel carries both a junk and an instance id): CV_16U, 0 = none, k = object k.
+  cv::Mat junk_ids;
+  std::vector<JunkKind> junk_kinds;  // junk_kinds[k - 1] = kind of junk object k
+  cv::Vec3d exposure_gain{1, 1, 1};  // BGR; above 1 where a channel was overexposed (and clips at 255)
 };
 
 class Generator {
