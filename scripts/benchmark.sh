@@ -49,8 +49,6 @@ DOC=${DOC:-$WORK/benchmark.md}
 PIPELINES="amm default"
 (( FINETUNE )) && PIPELINES+=" finetuned"
 COMMIT=$(git describe --always --dirty 2>/dev/null || echo unknown)
-COMMAND="scripts/benchmark.sh --sets \"$SETS\" --k \"$KS\" --seeds \"$SEEDS\"$( ((FINETUNE)) || echo " --no-finetune")"
-COMMAND+=" --csv $(realpath -m --relative-to=. "$CSV") --doc $(realpath -m --relative-to=. "$DOC")"
 # shellcheck source=scripts/lib/annotated_sets.sh
 . scripts/lib/annotated_sets.sh
 
@@ -62,6 +60,10 @@ HEADER="set,k,seed,pipeline,test_images,test_flakes,AP50,recall,P5,train_seconds
 
 mt() { nice -n "$NICE" "$MT" "$@"; }
 progress() { echo "benchmark: $*" >&2; }
+shown() {  # shown PATH : relative to the project's root where it lies inside it
+  local path; path=$(realpath -m "$1")
+  if [[ $path == "$PWD"/* ]]; then echo "${path#"$PWD"/}"; else echo "$path"; fi
+}
 done_already() { grep -q "^$1," "$CSV"; }
 
 declare -A IMAGES_OF=()  # set name -> its image folder
@@ -96,10 +98,9 @@ shuffled() {  # shuffled SEED NAME... : the names in an order the seed picks, th
 }
 
 seed_order() {  # seed_order SEED ALL.json : its images with flakes in an order the seed picks, then those without
-  local name flaky=() bare=()
-  while read -r name; do
-    if (( $(flakes_on "$2" "$name") > 0 )); then flaky+=("$name"); else bare+=("$name"); fi
-  done < <(image_names "$2")
+  local flaky=() bare=() holds='(.annotations | map(.image_id)) as $flaky | .images[] | select(.id as $i | $flaky | index($i))'
+  mapfile -t flaky < <(jq -r "$holds | .file_name" "$2")
+  mapfile -t bare < <(jq -r "[$holds | .file_name] as \$f | .images[] | select(.file_name as \$n | \$f | index(\$n) | not) | .file_name" "$2")
   if (( ${#flaky[@]} )); then shuffled "$1" "${flaky[@]}"; fi
   if (( ${#bare[@]} )); then shuffled "$1" "${bare[@]}"; fi
 }
@@ -199,12 +200,15 @@ write_doc() {  # DOC keeps what precedes MARKER (or is new) and gets the tables 
     echo "\`$COMMAND\` (code: ${commits:-none}), $(date -u '+%Y-%m-%d %H:%M') UTC, on $(lscpu | sed -n 's/^Model name: *//p')"
     echo "($(nproc) cores; every command on $THREADS thread(s), niced). Cells: mean ± sample standard deviation over"
     echo "the runs (seeds; over sets and seeds for \"all sets\"); train s: training the AMM (+ fine-tuning);"
-    echo "detect s/image: wall time of \`detect\` per test image. Every run: $(realpath -m --relative-to=. "$CSV")."
+    echo "detect s/image: wall time of \`detect\` per test image. Every run: $(shown "$CSV")."
     echo
     tables "$CSV"
   } >> "$tmp"
   mv "$tmp" "$DOC"
 }
+
+COMMAND="scripts/benchmark.sh --sets \"$SETS\" --k \"$KS\" --seeds \"$SEEDS\"$( ((FINETUNE)) || echo " --no-finetune")"
+COMMAND+=" --csv $(shown "$CSV") --doc $(shown "$DOC")"  # what the doc says made it
 
 # The plan first, so that progress lines can count.
 PLAN=()
