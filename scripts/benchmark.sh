@@ -98,6 +98,7 @@ shuffled() {  # shuffled SEED NAME... : the names in an order the seed picks, th
 }
 
 seed_order() {  # seed_order SEED ALL.json : its images with flakes in an order the seed picks, then those without
+  # shellcheck disable=SC2016  # a jq program, not shell
   local flaky=() bare=() holds='(.annotations | map(.image_id)) as $flaky | .images[] | select(.id as $i | $flaky | index($i))'
   mapfile -t flaky < <(jq -r "$holds | .file_name" "$2")
   mapfile -t bare < <(jq -r "[$holds | .file_name] as \$f | .images[] | select(.file_name as \$n | \$f | index(\$n) | not) | .file_name" "$2")
@@ -116,34 +117,35 @@ timed() {  # timed SECONDS_FILE LOG COMMAND... : runs it, its output into LOG, i
   awk -v start="$start" -v end="$(date +%s.%N)" 'BEGIN { printf "%.1f\n", end - start }' > "$seconds"
 }
 
-train_amm() {  # train_amm RUN SEED
-  [ -f "$1/amm.seconds" ] && return
-  rm -rf "$1/amm"
-  timed "$1/amm.seconds.tmp" "$1/amm.log" mt train-classifier -q --type amm --seed "$2" --images "$1/train/images" \
-    --annotations "$1/train/coco.json" --out "$1/amm" && mv "$1/amm.seconds.tmp" "$1/amm.seconds"
+train_amm() {  # train_amm RUN SEED : RUN/classifier
+  [ -f "$1/classifier.seconds" ] && return
+  rm -rf "$1/classifier"
+  timed "$1/classifier.seconds.tmp" "$1/classifier.log" mt train-classifier -q --type amm --seed "$2" \
+    --images "$1/train/images" --annotations "$1/train/coco.json" --out "$1/classifier" &&
+    mv "$1/classifier.seconds.tmp" "$1/classifier.seconds"
 }
 
-finetune() {  # finetune RUN SEED
-  [ -f "$1/seg.seconds" ] && return
-  rm -rf "$1/seg" "$1/seg.checkpoint.pt"
-  timed "$1/seg.seconds.tmp" "$1/seg.log" mt finetune -q --images "$1/train/images" --annotations "$1/train/coco.json" \
-    --out "$1/seg" --seed "$2" --threads "$THREADS" --checkpoint-every 0 && mv "$1/seg.seconds.tmp" "$1/seg.seconds"
+finetune() {  # finetune RUN SEED : RUN/segmenter
+  [ -f "$1/segmenter.seconds" ] && return
+  rm -rf "$1/segmenter" "$1/segmenter.checkpoint.pt"
+  timed "$1/segmenter.seconds.tmp" "$1/segmenter.log" mt finetune -q --images "$1/train/images" \
+    --annotations "$1/train/coco.json" --out "$1/segmenter" --seed "$2" --threads "$THREADS" --checkpoint-every 0 &&
+    mv "$1/segmenter.seconds.tmp" "$1/segmenter.seconds"
 }
 
 score() {  # score RUN PIPELINE : detect on the test images, then "AP50,recall,P5" of the class-agnostic evaluation
-  local run=$1 pipeline=$2 segmenter=()
+  local run=$1 pipeline=$2 out="$1/detect_$2" segmenter=()
   case $pipeline in
     amm) segmenter=(--segmenter none) ;;
-    finetuned) segmenter=(--segmenter "$run/seg") ;;
+    finetuned) segmenter=(--segmenter "$run/segmenter") ;;
   esac
-  rm -rf "${run:?}/$pipeline"
-  timed "$run/$pipeline.seconds" "$run/$pipeline.log" mt detect -q --no-overlays -j "$THREADS" \
-    --classifier "$run/amm" "${segmenter[@]}" --gt "$run/test/coco.json" --coco-results "$run/$pipeline.json" \
-    --out "$run/$pipeline" "$run/test/images" || return 1
-  mt eval --gt "$run/test/coco.json" --dt "$run/$pipeline.json" --class-agnostic --top-k 5 \
-    --out "$run/$pipeline.eval.json" > /dev/null 2>> "$run/$pipeline.log" || return 1
+  rm -rf "$out"
+  timed "$out.seconds" "$out.log" mt detect -q --no-overlays -j "$THREADS" --classifier "$run/classifier" \
+    "${segmenter[@]}" --gt "$run/test/coco.json" --coco-results "$out.json" --out "$out" "$run/test/images" || return 1
+  mt eval --gt "$run/test/coco.json" --dt "$out.json" --class-agnostic --top-k 5 --out "$out.eval.json" > /dev/null \
+    2>> "$out.log" || return 1
   jq -r '[.stats.AP50, .flake_metrics.per_class[0].recall, .flake_metrics.precision_at_k.precision]
-    | map(. * 1000 | round / 1000) | join(",")' "$run/$pipeline.eval.json"
+    | map(. * 1000 | round / 1000) | join(",")' "$out.eval.json"
 }
 
 MARKER="<!-- scripts/benchmark.sh writes everything below this line -->"
@@ -238,14 +240,14 @@ for entry in "${PLAN[@]}"; do
   mapfile -t order < <(seed_order "$seed" "$all")
   coco_subset "$all" "${IMAGES_OF[$set]}" "$run/train" "${order[@]:0:$k}"
   coco_subset "$all" "${IMAGES_OF[$set]}" "$run/test" "${order[@]:$k}"
-  [ "$pipeline" = finetuned ] && [ ! -f "$run/seg.seconds" ] && progress "$set k=$k seed=$seed: fine-tuning on $k image(s)"
+  [ "$pipeline" = finetuned ] && [ ! -f "$run/segmenter.seconds" ] && progress "$set k=$k seed=$seed: fine-tuning on $k image(s)"
   if ! train_amm "$run" "$seed" || { [ "$pipeline" = finetuned ] && ! finetune "$run" "$seed"; } ||
      ! metrics=$(score "$run" "$pipeline"); then
     failures=$((failures + 1)); continue
   fi
-  train=$(cat "$run/amm.seconds")
-  [ "$pipeline" = finetuned ] && train=$(awk -v a="$train" -v b="$(cat "$run/seg.seconds")" 'BEGIN { print a + b }')
-  detect=$(cat "$run/$pipeline.seconds")
+  train=$(cat "$run/classifier.seconds")
+  [ "$pipeline" = finetuned ] && train=$(awk -v a="$train" -v b="$(cat "$run/segmenter.seconds")" 'BEGIN { print a + b }')
+  detect=$(cat "$run/detect_$pipeline.seconds")
   echo "$key,$(( ${#order[@]} - k )),$(jq '.annotations | length' "$run/test/coco.json"),$metrics,$train,$detect,$COMMIT" \
     >> "$CSV"
   IFS=, read -r ap50 recall p5 <<< "$metrics"
