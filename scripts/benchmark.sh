@@ -9,8 +9,9 @@
 # rows already in the CSV are skipped) and a markdown table of mean ± standard deviation over the seeds.
 #
 # Usage: scripts/benchmark.sh [--sets "SET..."] [--k "1 3 5"] [--seeds "1 2 3"] [--no-finetune]
-#                             [--csv FILE] [--doc FILE] [--work DIR]
-# (or the variables SETS, KS, SEEDS, FINETUNE=0, CSV, DOC, WORK; flags win). A SET is
+#                             [--pipelines "amm default finetuned"] [--csv FILE] [--doc FILE] [--work DIR]
+#                             [--doc-only]   (only rewrite the doc's tables from the CSV)
+# (or the variables SETS, KS, SEEDS, FINETUNE=0, PIPELINES, CSV, DOC, WORK; flags win). A SET is
 #   NAME                          a set in DATA's layout (default ../shared/data/maskterial-demo): images/NAME/
 #                                 with instance_masks/NAME/*.png or annotations/NAME.json (`maskterial synth`)
 #   NAME=IMAGES_DIR:COCO.json     any COCO instances file over a folder of images (a lab's own set)
@@ -30,6 +31,8 @@ while (( $# )); do
     --k) KS=$2; shift 2 ;;
     --seeds) SEEDS=$2; shift 2 ;;
     --no-finetune) FINETUNE=0; shift ;;
+    --pipelines) PIPELINES=$2; shift 2 ;;
+    --doc-only) DOC_ONLY=1; shift ;;
     --csv) CSV=$2; shift 2 ;;
     --doc) DOC=$2; shift 2 ;;
     --work) WORK=$2; shift 2 ;;
@@ -46,9 +49,16 @@ mkdir -p "$WORK"
 WORK=$(realpath "$WORK")
 CSV=${CSV:-$WORK/benchmark.csv}
 DOC=${DOC:-$WORK/benchmark.md}
-PIPELINES="amm default"
-(( FINETUNE )) && PIPELINES+=" finetuned"
+PIPELINES=${PIPELINES:-"amm default finetuned"}
+(( FINETUNE )) || PIPELINES=${PIPELINES//finetuned/}
+read -ra pipes <<< "$PIPELINES"; PIPELINES="${pipes[*]}"
+for pipeline in "${pipes[@]}"; do
+  case $pipeline in amm|default|finetuned) ;; *) echo "benchmark.sh: no pipeline '$pipeline' (amm, default, finetuned)" >&2; exit 2 ;; esac
+done
 COMMIT=$(git describe --always --dirty 2>/dev/null || echo unknown)
+# What the models in WORK depend on: the code and the shipped models, as committed plus uncommitted changes.
+CODE=$({ git ls-files -s src include tools models CMakeLists.txt; git diff HEAD -- src include tools models CMakeLists.txt; } |
+  md5sum | cut -c1-12)
 # shellcheck source=scripts/lib/annotated_sets.sh
 . scripts/lib/annotated_sets.sh
 
@@ -106,8 +116,8 @@ seed_order() {  # seed_order SEED ALL.json : its images with flakes in an order 
   if (( ${#bare[@]} )); then shuffled "$1" "${bare[@]}"; fi
 }
 
-fresh_run_dir() {  # fresh_run_dir DIR : models in DIR are reused only when this code version made them
-  if [ "$(cat "$1/commit" 2>/dev/null)" != "$COMMIT" ]; then rm -rf "$1"; mkdir -p "$1"; echo "$COMMIT" > "$1/commit"; fi
+fresh_run_dir() {  # fresh_run_dir DIR : models in DIR are reused only when this version of the code made them
+  if [ "$(cat "$1/code" 2>/dev/null)" != "$CODE" ]; then rm -rf "$1"; mkdir -p "$1"; echo "$CODE" > "$1/code"; fi
 }
 
 timed() {  # timed SECONDS_FILE LOG COMMAND... : runs it, its output into LOG, its wall seconds into SECONDS_FILE
@@ -209,8 +219,10 @@ write_doc() {  # DOC keeps what precedes MARKER (or is new) and gets the tables 
   mv "$tmp" "$DOC"
 }
 
-COMMAND="scripts/benchmark.sh --sets \"$SETS\" --k \"$KS\" --seeds \"$SEEDS\"$( ((FINETUNE)) || echo " --no-finetune")"
+COMMAND="scripts/benchmark.sh --sets \"$SETS\" --k \"$KS\" --seeds \"$SEEDS\" --pipelines \"$PIPELINES\""
 COMMAND+=" --csv $(shown "$CSV") --doc $(shown "$DOC")"  # what the doc says made it
+
+if (( ${DOC_ONLY:-0} )); then write_doc; progress "$DOC"; exit 0; fi
 
 # The plan first, so that progress lines can count.
 PLAN=()
