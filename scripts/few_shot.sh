@@ -18,7 +18,7 @@ ITERATIONS=${ITERATIONS:-}  # empty: finetune's default
 SEEDS=${SEEDS:-"1 2"}
 SPLITS=${SPLITS:-"WSe2:3:1,2,3,5 GrapheneH:2:1,2,3"}  # material:held-out images:training set sizes
 THREADS=${THREADS:-1}  # compute threads per command
-# shellcheck source=lib/annotated_sets.sh
+# shellcheck source=scripts/lib/annotated_sets.sh
 . "$(dirname "$0")/lib/annotated_sets.sh"
 mkdir -p "$OUT"
 CSV="$OUT/few_shot.csv"
