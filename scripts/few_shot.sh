@@ -18,32 +18,11 @@ ITERATIONS=${ITERATIONS:-}  # empty: finetune's default
 SEEDS=${SEEDS:-"1 2"}
 SPLITS=${SPLITS:-"WSe2:3:1,2,3,5 GrapheneH:2:1,2,3"}  # material:held-out images:training set sizes
 THREADS=${THREADS:-1}  # compute threads per command
+# shellcheck source=scripts/lib/annotated_sets.sh
+. "$(dirname "$0")/lib/annotated_sets.sh"
 mkdir -p "$OUT"
 CSV="$OUT/few_shot.csv"
 [ -f "$CSV" ] || echo "material,train_images,seed,method,AP,AP50,train_seconds" > "$CSV"
-
-image_names() {  # image_names MATERIAL : the annotated images' file names, sorted
-  if [ -f "$DATA/annotations/$1.json" ]; then
-    jq -r '.images[].file_name' "$DATA/annotations/$1.json" | sort
-  else
-    ls "$DATA/instance_masks/$1" | sed 's/\.png$/.jpg/' | sort
-  fi
-}
-
-link_set() {  # link_set DIR MATERIAL IMAGE... : the images and their annotations as DIR/coco.json
-  local dir=$1 material=$2; shift 2
-  mkdir -p "$dir/images"
-  for name in "$@"; do ln -sf "$DATA/images/$material/$name" "$dir/images/$name"; done
-  if [ -f "$DATA/annotations/$material.json" ]; then
-    jq --args '($ARGS.positional) as $names | (.images | map(select(.file_name as $f | $names | index($f)))) as $kept
-      | ($kept | map(.id)) as $ids | .images = $kept | .annotations = (.annotations | map(select(.image_id as $i | $ids | index($i))))' \
-      "$@" < "$DATA/annotations/$material.json" > "$dir/coco.json"
-    return
-  fi
-  mkdir -p "$dir/masks"
-  for name in "$@"; do ln -sf "$DATA/instance_masks/$material/${name%.jpg}.png" "$dir/masks/${name%.jpg}.png"; done
-  "$MT" dataset --images "$dir/images" --instance-masks "$dir/masks" --out "$dir/coco.json" > /dev/null
-}
 
 score() {  # score TEST_DIR ROW_PREFIX SECONDS eval-options... : appends AP and AP50 of the held-out images
   local test=$1 prefix=$2 seconds=$3; shift 3
@@ -57,16 +36,17 @@ done_already() { grep -q "^$1," "$CSV"; }
 
 for split in $SPLITS; do
   IFS=: read -r material held_out sizes <<< "$split"
-  mapfile -t stems < <(image_names "$material")
+  mkdir -p "$OUT/$material"
+  all="$OUT/$material/all.json"
+  set_coco "$DATA" "$material" "$all"
+  mapfile -t stems < <(image_names "$all")
   test_stems=("${stems[@]: -$held_out}")
   train_stems=("${stems[@]:0:${#stems[@]}-$held_out}")
-  link_set "$OUT/$material/test" "$material" "${test_stems[@]}"
-  link_set "$OUT/$material/train_all" "$material" "${train_stems[@]}"
+  coco_subset "$all" "$DATA/images/$material" "$OUT/$material/test" "${test_stems[@]}"
   # Images with flakes first (a one-image set without a flake teaches nothing); even seeds reverse them.
   with_flakes=(); without=()
   for s in "${train_stems[@]}"; do
-    n=$(jq --arg f "$s" '(.images[] | select(.file_name == $f) | .id) as $id | [.annotations[] | select(.image_id == $id)] | length' "$OUT/$material/train_all/coco.json")
-    if (( n > 0 )); then with_flakes+=("$s"); else without+=("$s"); fi
+    if (( $(flakes_on "$all" "$s") > 0 )); then with_flakes+=("$s"); else without+=("$s"); fi
   done
   for seed in $SEEDS; do
     order=()
@@ -80,7 +60,7 @@ for split in $SPLITS; do
       (( k <= ${#order[@]} )) || continue
       run="$OUT/$material/k${k}_seed$seed"
       key="$material,$k,$seed"
-      link_set "$run/train" "$material" "${order[@]:0:$k}"
+      coco_subset "$all" "$DATA/images/$material" "$run/train" "${order[@]:0:$k}"
       for type in gmm amm mlp; do
         [ -d "$run/$type" ] || "$MT" train-classifier -q --type "$type" --seed "$seed" --images "$run/train/images" \
           --annotations "$run/train/coco.json" --out "$run/$type" > /dev/null 2>&1

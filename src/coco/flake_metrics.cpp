@@ -18,6 +18,16 @@ struct Group {
   std::vector<const Annotation*> dt;
 };
 
+// The group's detection indices by descending score, ties in input order: the order they are matched in.
+std::vector<size_t> by_score(const Group& group) {
+  std::vector<size_t> order(group.dt.size());
+  std::iota(order.begin(), order.end(), 0);
+  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) {
+    return group.dt[a]->score.value_or(0.0) > group.dt[b]->score.value_or(0.0);
+  });
+  return order;
+}
+
 // For each detection (input order): index of the gt it matched, kUnmatched or kIgnored. Detections take turns
 // by descending score (ties in input order) and each takes the unmatched non-crowd gt of highest IoU >= thr
 // (the first on ties).
@@ -33,13 +43,8 @@ std::vector<int> greedy_match(const Group& group, double thr) {
   }
   const auto ious = iou(dt_masks, gt_masks, crowd);
 
-  std::vector<size_t> order(group.dt.size());
-  std::iota(order.begin(), order.end(), 0);
-  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) {
-    return group.dt[a]->score.value_or(0.0) > group.dt[b]->score.value_or(0.0);
-  });
   std::vector<uint8_t> taken(group.gt.size(), 0);
-  for (size_t d : order) {
+  for (size_t d : by_score(group)) {
     double best = thr;
     bool on_crowd = false;
     for (size_t g = 0; g < group.gt.size(); ++g) {
@@ -131,6 +136,30 @@ ConfusionMatrix confusion(const Dataset& gt, const std::vector<Annotation>& dts,
   return cm;
 }
 
+// Per image, as a lab reviews the list: the k best-scored detections (FlakeMetricsParams::top_k).
+TopKPrecision top_k_precision(const Dataset& gt, const std::vector<Annotation>& dts, int k, double thr) {
+  TopKPrecision out{k};
+  double sum = 0;
+  for_each_matched_group(gt, dts, false, thr, [&](const Group& group, const std::vector<int>& match) {
+    std::vector<size_t> ranked;
+    for (size_t d : by_score(group))
+      if (match[d] != kIgnored) ranked.push_back(d);
+    if (ranked.empty()) {
+      const bool holds_flake =
+          std::any_of(group.gt.begin(), group.gt.end(), [](const Annotation* g) { return g->iscrowd == 0; });
+      if (holds_flake) ++out.images;  // a precision of 0: nothing to review where there was something to find
+      return;
+    }
+    const size_t reviewed = std::min(ranked.size(), static_cast<size_t>(std::max(k, 1)));
+    const auto true_flakes = std::count_if(ranked.begin(), ranked.begin() + static_cast<std::ptrdiff_t>(reviewed),
+                                           [&](size_t d) { return match[d] >= 0; });
+    sum += static_cast<double>(true_flakes) / static_cast<double>(reviewed);
+    ++out.images;
+  });
+  out.precision = out.images ? sum / static_cast<double>(out.images) : 0.0;
+  return out;
+}
+
 }  // namespace
 
 FlakeMetrics compute_flake_metrics(const Dataset& ground_truth, const std::vector<Annotation>& detections,
@@ -158,6 +187,7 @@ FlakeMetrics compute_flake_metrics(const Dataset& ground_truth, const std::vecto
   }
   out.per_class = per_class(ground_truth, detections, classes, names, params.iou_threshold);
   out.confusion = confusion(ground_truth, detections, classes, names, params.iou_threshold);
+  out.top_k = top_k_precision(ground_truth, detections, params.top_k, params.iou_threshold);
   return out;
 }
 
@@ -183,6 +213,7 @@ nlohmann::json FlakeMetrics::to_json() const {
   nlohmann::json rows = confusion.names, columns = confusion.names;
   rows.push_back("false positive");
   columns.push_back("missed");
+  out["precision_at_k"] = {{"k", top_k.k}, {"precision", top_k.precision}, {"images", top_k.images}};
   out["confusion_matrix"] = {
       {"category_ids", confusion.category_ids}, {"rows", rows}, {"columns", columns}, {"counts", confusion.counts}};
   return out;

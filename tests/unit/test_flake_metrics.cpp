@@ -138,5 +138,61 @@ TEST(FlakeMetrics, JsonReport) {
   EXPECT_EQ(j["confusion_matrix"]["rows"].back(), "false positive");
   EXPECT_EQ(j["confusion_matrix"]["columns"].back(), "missed");
   EXPECT_EQ(j["confusion_matrix"]["counts"][1][0], 1);
+  // top 5 of the one image: d1 (A) true; d2 (B, matched class-agnostically) true; d3 junk; d4 duplicate: 2/4.
+  EXPECT_EQ(j["precision_at_k"]["k"], 5);
+  EXPECT_DOUBLE_EQ(j["precision_at_k"]["precision"].get<double>(), 0.5);
+  EXPECT_EQ(j["precision_at_k"]["images"], 1);
   EXPECT_TRUE(j["coco"]["stats"].contains("AP"));
+}
+
+namespace {
+
+Annotation det_on(int64_t image_id, const Rle& mask, double score) {
+  Annotation a = det(1, mask, score);
+  a.image_id = image_id;
+  return a;
+}
+
+}  // namespace
+
+TEST(FlakeMetrics, PrecisionAtKReviewsTheBestScoredDetectionsOfEachImage) {
+  Dataset gt = two_classes();
+  for (int64_t id : {2, 3, 4, 5}) gt.images.push_back({id, "img" + std::to_string(id) + ".png", 60, 60});
+  add_gt(gt, 1, rect(0, 0, 10, 10));
+  add_gt(gt, 1, rect(20, 0, 10, 10));
+  add_gt(gt, 1, rect(40, 0, 10, 10));
+  Annotation on_two = gt.annotations[0], on_three = gt.annotations[0];
+  on_two.id = 4, on_two.image_id = 2;
+  on_three.id = 5, on_three.image_id = 3;
+  gt.annotations.push_back(on_two);
+  gt.annotations.push_back(on_three);
+  std::vector<Annotation> dt;
+  // Image 1: the top 5 hold two flakes (0.9 and 0.5); the third flake ranks 6th and is not reviewed: 2/5.
+  for (double s : {0.8, 0.7, 0.6}) dt.push_back(det_on(1, rect(0, 30 + static_cast<int>(s * 10), 5, 5), s));
+  dt.push_back(det_on(1, rect(0, 0, 10, 10), 0.9));
+  dt.push_back(det_on(1, rect(20, 0, 10, 10), 0.5));
+  dt.push_back(det_on(1, rect(40, 0, 10, 10), 0.1));
+  dt.push_back(det_on(2, rect(0, 0, 10, 10), 0.3));  // image 2: its one detection is its flake: 1/1
+  // Image 3 holds a flake and has no detection: 0. Image 4 holds nothing and has nothing: left out.
+  dt.push_back(det_on(5, rect(0, 0, 10, 10), 0.9));  // image 5 holds no flake: 0/1
+  const TopKPrecision p = compute_flake_metrics(gt, dt).top_k;
+  EXPECT_EQ(p.k, 5);
+  EXPECT_EQ(p.images, 4);
+  EXPECT_DOUBLE_EQ(p.precision, (0.4 + 1.0 + 0.0 + 0.0) / 4);
+
+  FlakeMetricsParams top_one;
+  top_one.top_k = 1;
+  EXPECT_DOUBLE_EQ(compute_flake_metrics(gt, dt, top_one).top_k.precision, (1.0 + 1.0 + 0.0 + 0.0) / 4);
+}
+
+TEST(FlakeMetrics, PrecisionAtKLeavesDetectionsOnCrowdRegionsOutOfTheRanking) {
+  Dataset gt = two_classes();
+  add_gt(gt, 1, rect(0, 0, 10, 10));
+  add_gt(gt, 1, rect(30, 30, 20, 20), 1);
+  // The best-scored detection lies inside the crowd region: the ranking is the flake (TP) then junk: 1/2.
+  const std::vector<Annotation> dt{det(1, rect(32, 32, 8, 8), 0.9), det(1, rect(0, 0, 10, 10), 0.8),
+                                   det(1, rect(12, 0, 5, 5), 0.7)};
+  const TopKPrecision p = compute_flake_metrics(gt, dt).top_k;
+  EXPECT_EQ(p.images, 1);
+  EXPECT_DOUBLE_EQ(p.precision, 0.5);
 }

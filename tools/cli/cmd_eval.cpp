@@ -25,6 +25,7 @@ struct EvalArgs {
   DetectorCliOptions detector;
   bool class_agnostic = false;
   double microns_per_pixel = kDefaultMicronsPerPixel;
+  int top_k = coco::FlakeMetricsParams().top_k;
   int threads = 0;
 };
 
@@ -67,6 +68,7 @@ int run(const EvalArgs& args) {
   nlohmann::json report = coco::evaluate(gt, dt, params).to_json();
   coco::FlakeMetricsParams metrics;
   metrics.pixel_size_um = args.microns_per_pixel;
+  metrics.top_k = args.top_k;
   report["flake_metrics"] = coco::flake_metrics_json(gt, dt, metrics);
   report["num_images"] = gt.images.size();
   report["num_ground_truth"] = gt.annotations.size();
@@ -87,6 +89,9 @@ Runner add_eval(CLI::App& app) {
       ->check(CLI::ExistingDirectory);
   cmd->add_flag("--class-agnostic", args->class_agnostic, "Ignore categories (COCOeval useCats = 0)");
   cmd->add_option("--um-per-px", args->microns_per_pixel, "Pixel size for the µm² area bins")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("--top-k", args->top_k, "Precision at k: how many of each image's best-scored detections count")
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
   cmd->add_option("--out", args->out, "Also write the report to this JSON file");

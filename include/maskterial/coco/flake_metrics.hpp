@@ -14,7 +14,8 @@ namespace maskterial::coco {
 
 struct FlakeMetricsParams {
   double pixel_size_um = 0.3844;  // µm per pixel: area µm² = px * pixel_size_um²
-  double iou_threshold = 0.5;     // for precision / recall / F1 and the confusion matrix
+  double iou_threshold = 0.5;     // for precision / recall / F1, the confusion matrix and precision at k
+  int top_k = 5;                  // precision at k: how many of each image's best detections a lab reviews (>= 1)
   // name -> [min, max] in µm², both ends inclusive (COCOeval's area-range rule)
   std::vector<std::pair<std::string, std::array<double, 2>>> area_bins_um2{
       {"0-100", {0, 100}}, {"100-200", {100, 200}}, {"200-400", {200, 400}}, {"400+", {400, 1e10}}};
@@ -44,12 +45,23 @@ struct ConfusionMatrix {
   std::vector<std::vector<int64_t>> counts;  // (n + 1) x (n + 1)
 };
 
+// Precision of each image's top_k best-scored detections, averaged over images: per image, the detections that
+// match a flake (class-agnostic greedy matching) among its min(top_k, #detections) best, divided by that number.
+// An image without detections counts 0 if it holds a flake and is left out if it holds none; detections on
+// crowd regions are left out of the ranking.
+struct TopKPrecision {
+  int k = 0;
+  double precision = 0;  // mean over the images counted; 0 if there are none
+  int64_t images = 0;    // images counted
+};
+
 struct FlakeMetrics {
   FlakeMetricsParams params;
   EvalResult coco;  // the standard COCO numbers (stats, per-category AP) from the same evaluation
   std::vector<AreaBinMetrics> area_bins;
   std::vector<ClassMetrics> per_class;
   ConfusionMatrix confusion;
+  TopKPrecision top_k;
   nlohmann::json to_json() const;
 };
 
