@@ -120,16 +120,17 @@ nlohmann::json DetectorCliOptions::provenance() const {
                              {"min_score", detector.min_score},
                              {"report_unknown", detector.report_unknown}};
   if (!segmenter.empty()) {
-    const std::string flake_score = flake_score_file();
-    settings["flake_score"] = flake_score.empty() ? nlohmann::json() : nlohmann::json(flake_score);
     settings["score_threshold"] = score_threshold;
     settings["majority_vote"] = !detector.split_by_class;
     settings["min_class_occupancy"] = detector.min_class_occupancy;
     settings["known_classes_only"] = !detector.unknown_inside_masks;
   }
+  const std::string flake_score = segmenter.empty() ? "" : flake_score_file();
   return {{"models", {{"classification", classification},
                       {"segmentation", segmenter.empty() ? nlohmann::json()
-                                                         : nlohmann::json{{"path", segmenter}, {"hash", content_hash(segmenter)}}}}},
+                                                         : nlohmann::json{{"path", segmenter}, {"hash", content_hash(segmenter)}}},
+                      {"flake_score", flake_score.empty() ? nlohmann::json()
+                                                          : nlohmann::json{{"path", flake_score}, {"hash", content_hash(flake_score)}}}}},
           {"settings", settings},
           {"version", kVersion}};
 }
