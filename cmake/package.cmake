@@ -37,10 +37,11 @@ set(CPACK_PACKAGE_NAME maskterial)
 set(CPACK_PACKAGE_VERSION ${PROJECT_VERSION})
 set(CPACK_PACKAGING_INSTALL_PREFIX ${MASKTERIAL_PACKAGE_PREFIX})
 set(CPACK_PACKAGE_DESCRIPTION_SUMMARY "find 2D-material flakes in optical microscope images")
-set(CPACK_DEBIAN_PACKAGE_DESCRIPTION "${CPACK_PACKAGE_DESCRIPTION_SUMMARY}
- maskterial finds flakes of graphene, hBN, WSe2 and other 2D materials in optical microscope images and
- classifies their layer count: a command line tool (maskterial detect, train-classifier, finetune, ...)
- and an inference server with a web page (maskterial serve; systemd unit maskterial.service, not enabled).")
+# The control file's extended description (CPack indents its lines; the summary is the first line).
+set(CPACK_DEBIAN_PACKAGE_DESCRIPTION "maskterial finds flakes of graphene, hBN, WSe2 and other 2D materials in optical
+microscope images and classifies their layer count: a command line tool (maskterial detect,
+train-classifier, finetune, ...) and an inference server with a web page (maskterial serve; systemd unit
+maskterial.service, installed but not enabled).")
 set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)  # maskterial_<version>_amd64.deb
 set(CPACK_DEBIAN_PACKAGE_SECTION science)
 set(CPACK_DEBIAN_PACKAGE_MAINTAINER "maskterial developers <maskterial@localhost>")
