@@ -1,5 +1,5 @@
 #!/bin/bash
-# Few-shot study and ablations (README "Segmentation model"). For each material with instance masks, the last
+# Few-shot study and ablations (docs/accuracy.md, "Few-shot study"). For each material with instance masks, the last
 # images by name are held out; for k = 1, 2, 3, 5 of the others (the seed picks which and seeds the training)
 # an AMM, a GMM and an MLP are trained on the k images, and the held-out images are scored with class-agnostic
 # mask AP / AP50 for: each classifier alone; the pretrained dense model as it is (zero-shot) with each

@@ -1,6 +1,6 @@
 #!/bin/bash
-# Held-out evaluation of the segmentation pipeline on the shared annotated images (README "Segmentation
-# model"): GrapheneH trains on the first 3 annotated images by name and tests on the other 2, WSe2 on 5 / 3.
+# Held-out evaluation of the segmentation pipeline on the shared annotated images (docs/accuracy.md, "Held-out
+# evaluation"): GrapheneH trains on the first 3 annotated images by name and tests on the other 2, WSe2 on 5 / 3.
 # Per split: an AMM (and GMM) trained on the training images; the test images scored class-agnostic (COCO mask
 # AP, AP50, recall at IoU 0.5) for the classifier alone, the zero-shot segmenter + AMM, and the segmenter
 # fine-tuned (decoder only) on the training images + AMM.

@@ -1,5 +1,5 @@
 #!/bin/bash
-# Pretraining ablation of the dense model (README "Segmentation model"): the same short schedule for each
+# Pretraining ablation of the dense model (docs/accuracy.md, "Pretraining ablation"): the same short schedule for each
 # input (contrast / colour / both) and pretraining data (synthetic substrates only / + real substrates), scored
 # zero-shot on the annotated GrapheneH and WSe2 images (class-agnostic AP50 and recall of the model alone), for
 # each seed in SEEDS (weights, data and sampling).

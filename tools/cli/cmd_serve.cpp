@@ -1,4 +1,4 @@
-// `maskterial serve`: the inference server and web page (see README "Server").
+// `maskterial serve`: the inference server and web page (see docs/server.md).
 #include <unistd.h>
 
 #include <csignal>

@@ -1,6 +1,7 @@
 #pragma once
 // Model directories shipped in the repository's models/ folder. They are looked up in $MASKTERIAL_MODELS (a
-// copy of that folder, for installed tools) or else in the source tree the tool was built from.
+// copy of that folder), else where an installed program keeps them (../share/maskterial/models from the
+// program's own folder), else in the source tree the program was built from.
 #include <string>
 
 namespace maskterial {
