@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -49,6 +50,28 @@ void fuzz_segmentation(const uint8_t* data, size_t size) {
   if (const auto json = parse(data + 2, size - 2)) exercise(coco::segmentation_from_json(*json, h, w));
 }
 
+// Polygons of any size within one budget: each one is refused or rasterised within the bounds (never slowly),
+// and the budget is spent, never overdrawn. Coordinates are 16-bit pairs, the mask up to 2048 a side.
+void fuzz_polygons(const uint8_t* data, size_t size) {
+  if (size < 4) return;
+  const int h = 1 + ((data[0] << 8 | data[1]) % 2048), w = 1 + ((data[2] << 8 | data[3]) % 2048);
+  coco::PolygonBudget budget{4000, 400'000};
+  std::vector<double> xy;
+  for (size_t i = 4; i + 1 < size; i += 2) {
+    if (data[i] == 0xff && data[i + 1] == 0xff) {  // ends one polygon
+      const coco::PolygonBudget before = budget;
+      try {
+        exercise(coco::from_polygon(xy, h, w, budget));
+      } catch (const maskterial::Error&) {  // refused: the next polygon is tried with what is left
+      }
+      if (budget.vertices > before.vertices || budget.boundary_steps > before.boundary_steps) __builtin_trap();
+      xy.clear();
+      continue;
+    }
+    xy.push_back(static_cast<int16_t>(data[i] << 8 | data[i + 1]) / 16.0);
+  }
+}
+
 void fuzz_dataset(const uint8_t* data, size_t size) {
   const auto json = parse(data, size);
   if (!json) return;
@@ -68,9 +91,10 @@ void fuzz_dataset(const uint8_t* data, size_t size) {
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size < 1) return 0;
   try {
-    switch (data[0] % 3) {
+    switch (data[0] % 4) {
       case 0: fuzz_string(data + 1, size - 1); break;
       case 1: fuzz_segmentation(data + 1, size - 1); break;
+      case 3: fuzz_polygons(data + 1, size - 1); break;
       default: fuzz_dataset(data + 1, size - 1); break;
     }
   } catch (const maskterial::Error&) {  // the one way to refuse input

@@ -1,6 +1,7 @@
 // libFuzzer target for the readers of model files a user uploads: .npy arrays, torch.save state dicts (zip +
-// pickle), a 2DMatGMM parameter file (gmm.json) and a segmentation model's model.json with the options of its
-// type (dense, mask2former). The first byte picks the reader. Any input must end in a result or a
+// pickle), a 2DMatGMM parameter file (gmm.json), a segmentation model's model.json with the options of its
+// type (dense, mask2former) and the network architecture of an AMM / MLP classifier's meta data
+// (meta_data.json's train_config.model_arch, model.json's model_arch). The first byte picks the reader. Any input must end in a result or a
 // maskterial::Error, never another exception, a crash or a sanitizer report.
 #include <unistd.h>
 
@@ -10,6 +11,7 @@
 #include <fstream>
 #include <string>
 
+#include "maskterial/classify/fcresnet.hpp"
 #include "maskterial/classify/gmm.hpp"
 #include "maskterial/segment/dense/dense_options.hpp"
 #include "maskterial/segment/mask2former/options.hpp"
@@ -51,13 +53,27 @@ void segmentation_model_json(const std::string& bytes, bool dense) {
     maskterial::segment::SegmenterOptions::from_json(files.options(), files.meta_path).to_json();
 }
 
+// A classifier's architecture as NetworkClassifier::load reads it: whatever it accepts stays within the bounds
+// that keep the network small (a meta data file claiming embedding_dim 8192 once cost a server a gigabyte).
+void classifier_architecture(const std::string& bytes) {
+  const nlohmann::json meta = maskterial::read_json(write_scratch("meta_data.json", bytes));
+  const bool nested = meta.is_object() && meta.contains("train_config") && meta["train_config"].is_object() &&
+                      meta["train_config"].contains("model_arch");
+  const nlohmann::json& arch = nested ? meta["train_config"]["model_arch"] : meta;
+  const auto options = maskterial::FCResNetOptions::from_json(arch, "meta_data.json");
+  const double parameters = (static_cast<double>(options.depth) + 1) * options.embedding_dim *
+                            (options.embedding_dim + options.input_dim + options.num_classes);
+  if (parameters > 1e8) __builtin_trap();  // the bounds let through a network of over 400 MB
+  options.to_json();
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size == 0) return 0;
   const std::string bytes(reinterpret_cast<const char*>(data) + 1, size - 1);
   try {
-    switch (data[0] % 5) {
+    switch (data[0] % 6) {
       case 0:
         maskterial::npy::parse(bytes, "fuzz.npy");
         break;
@@ -67,8 +83,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       case 2:
         maskterial::GmmClassifier::load(write_scratch("gmm.json", bytes)).to_json();
         break;
+      case 5:
+        classifier_architecture(bytes);
+        break;
       default:
-        segmentation_model_json(bytes, data[0] % 5 == 3);
+        segmentation_model_json(bytes, data[0] % 6 == 3);
     }
   } catch (const maskterial::Error&) {  // the one way to refuse input
   }

@@ -30,6 +30,9 @@ def coco_seeds():
     write("fuzz_coco", "polygon", bytes([1, 20, 20]) + compact([[1, 1, 10, 1, 10, 12, 1, 12]]))
     write("fuzz_coco", "rle_json", bytes([1, 5, 7]) + compact({"size": [5, 7], "counts": [3, 4, 28]}))
     write("fuzz_coco", "dataset", bytes([2]) + compact(json.load(open("tests/data/coco/dataset.json"))))
+    # polygons as 16-bit coordinates x16 (mask 40 x 50), each ended by 0xffff
+    square = b"".join((v * 16).to_bytes(2, "big") for v in (1, 1, 10, 1, 10, 12, 1, 12))
+    write("fuzz_coco", "polygons", bytes([3, 0, 40, 0, 50]) + square + b"\xff\xff" + square[:12] + b"\xff\xff")
 
 
 def image_seeds():
@@ -47,6 +50,7 @@ def model_file_seeds():
         write("fuzz_model_files", name, b"\x00" + open("tests/data/amm_maskterial/" + name, "rb").read())
     write("fuzz_model_files", "model.pth", b"\x01" + open("tests/data/amm_maskterial/model.pth", "rb").read())
     write("fuzz_model_files", "gmm.json", b"\x02" + compact(json.load(open("models/gmm/graphene_2dmatgmm.json"))))
+    write("fuzz_model_files", "meta_data.json", b"\x05" + compact(json.load(open("tests/data/amm_maskterial/meta_data.json"))))
     for mode, directory in ((3, "pretrained"), (4, "lite-synthetic")):
         meta = json.load(open("models/segmenter/%s/model.json" % directory))
         meta.pop("training")  # the part the loaders do not read, and most of the size

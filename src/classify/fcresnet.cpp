@@ -17,9 +17,18 @@ FCResNetOptions FCResNetOptions::from_json(const nlohmann::json& json, const std
   read_json_field(json, "spec_coeff", o.spec_coeff, source, "model_arch");
   read_json_field(json, "n_power_iterations", o.n_power_iterations, source, "model_arch");
   read_json_field(json, "dropout_rate", o.dropout_rate, source, "model_arch");
-  if (o.input_dim < 1 || o.embedding_dim < 1 || o.depth < 0 || o.num_classes < 1 || o.n_power_iterations < 1 ||
-      !(o.spec_coeff > 0) || !(o.dropout_rate >= 0 && o.dropout_rate < 1))
-    throw file_error(source, "model_arch has an out-of-range value");
+  const auto bound = [&](const char* key, int value, int min, int max) {
+    if (value < min || value > max)
+      throw file_error(source, std::string("model_arch: ") + key + " " + std::to_string(value) + " is outside [" +
+                                   std::to_string(min) + ", " + std::to_string(max) + "]");
+  };
+  bound("input_dim", o.input_dim, 1, FCResNetOptions::kMaxInputDim);
+  bound("embedding_dim", o.embedding_dim, 1, FCResNetOptions::kMaxEmbeddingDim);
+  bound("depth", o.depth, 0, FCResNetOptions::kMaxDepth);
+  bound("num_classes", o.num_classes, 1, FCResNetOptions::kMaxClasses);
+  bound("n_power_iterations", o.n_power_iterations, 1, FCResNetOptions::kMaxPowerIterations);
+  if (!(o.spec_coeff > 0) || !(o.dropout_rate >= 0 && o.dropout_rate < 1))
+    throw file_error(source, "model_arch: spec_coeff must be above 0 and dropout_rate in [0, 1)");
   return o;
 }
 

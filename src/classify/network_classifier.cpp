@@ -26,6 +26,28 @@ std::array<float, 3> read_triple(const nlohmann::json& j, const char* key, const
   return out;
 }
 
+// The architecture the meta data claims must be the one the weights hold, checked before the network is built:
+// its sizes then cost no more memory than the weights file itself (a 17 kB upload claiming embedding_dim 8192
+// must not allocate a gigabyte first).
+void check_architecture(const FCResNetOptions& arch, const StateDict& dict, const std::string& source) {
+  const std::string weight = arch.spectral_normalization ? ".weight_orig" : ".weight";
+  const auto expect = [&](const std::string& name, std::vector<int64_t> sizes) {
+    if (find_tensor(dict, name, source).sizes() != torch::IntArrayRef(sizes))
+      throw file_error(source, "tensor '" + name + "' does not have the shape the meta data's model_arch gives it (" +
+                                   arch.to_json().dump() + ")");
+  };
+  expect("first" + weight, {arch.embedding_dim, arch.input_dim});
+  expect("last.weight", {arch.num_classes, arch.embedding_dim});
+  int blocks = 0;
+  for (const auto& [name, tensor] : dict)
+    if (name.rfind("residuals.", 0) == 0 && name.size() > weight.size() &&
+        name.compare(name.size() - weight.size(), weight.size(), weight) == 0)
+      ++blocks;
+  if (blocks != arch.depth)
+    throw file_error(source, "holds " + std::to_string(blocks) + " residual blocks, the meta data's model_arch says depth " +
+                                 std::to_string(arch.depth));
+}
+
 // Copies every parameter and buffer of the network from the state dict, checking names and shapes.
 void load_weights(FCResNet& net, const StateDict& dict, const std::string& source) {
   torch::NoGradGuard no_grad;
@@ -244,7 +266,6 @@ std::shared_ptr<NetworkClassifier> NetworkClassifier::load(const std::string& di
       arch = FCResNetOptions::from_json(meta.at("train_config").at("model_arch"), meta_path);
       standardisation.mean = read_triple(meta, "train_mean", meta_path);
       standardisation.std = read_triple(meta, "train_std", meta_path);
-      if (arch.num_classes > 255) throw file_error(meta_path, "more than 255 classes");
       for (int k = 0; k < arch.num_classes; ++k) output_ids.push_back(static_cast<uint8_t>(k));
       training = {{"config", meta.at("train_config")}};
     }
@@ -255,8 +276,11 @@ std::shared_ptr<NetworkClassifier> NetworkClassifier::load(const std::string& di
     if (f->find('/') != std::string::npos || f->find("..") != std::string::npos)
       throw file_error(meta_path, "file names must stay inside the model directory: " + *f);
 
+  const std::string weights_path = (root / weights).string();
+  const StateDict dict = load_state_dict(weights_path);
+  check_architecture(arch, dict, weights_path);
   FCResNet net(arch);
-  load_weights(net, load_state_dict((root / weights).string()), (root / weights).string());
+  load_weights(net, dict, weights_path);
   torch::Tensor loc, cov;
   if (head == Head::Gda) {
     loc = npy::load((root / loc_file).string());

@@ -11,9 +11,9 @@
 #include <unordered_map>
 #include <unordered_set>
 
-#include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 
+#include "maskterial/image/io.hpp"
 #include "maskterial/util/error.hpp"
 #include "maskterial/util/files.hpp"
 
@@ -115,9 +115,9 @@ class Entry {
     return result;
   }
 
-  Rle segmentation(const ImageInfo& image) const {
+  Rle segmentation(const ImageInfo& image, PolygonBudget& budget) const {
     try {
-      return segmentation_from_json(require("segmentation"), image.height, image.width);
+      return segmentation_from_json(require("segmentation"), image.height, image.width, budget);
     } catch (const Error& e) {
       fail("segmentation", e.what());
     }
@@ -201,14 +201,14 @@ void warn_unknown_category(const Entry& e, const std::unordered_set<int64_t>& ca
 }
 
 Annotation annotation_from_json(const Entry& e, const std::unordered_map<int64_t, const ImageInfo*>& images,
-                                 const std::unordered_set<int64_t>& categories) {
+                                 const std::unordered_set<int64_t>& categories, PolygonBudget& budget) {
   Annotation a;
   a.id = e.integer("id");
   a.image_id = e.integer("image_id");
   a.category_id = e.integer("category_id");
   const ImageInfo& image = referenced_image(e, images, a.image_id, "the dataset");
   warn_unknown_category(e, categories, a.category_id);
-  a.segmentation = e.segmentation(image);
+  a.segmentation = e.segmentation(image, budget);
   if (const json* crowd = e.find("iscrowd")) {
     a.iscrowd = crowd->is_boolean() ? crowd->get<bool>() : static_cast<int>(e.integer("iscrowd", 0, 1));
   }
@@ -222,7 +222,7 @@ json box_json(const std::array<double, 4>& b) { return json::array({b[0], b[1], 
 
 }  // namespace
 
-Dataset dataset_from_json(const json& root, const std::string& source_name) {
+Dataset dataset_from_json(const json& root, const std::string& source_name, PolygonBudget budget) {
   if (!root.is_object()) throw file_error(source_name, "a COCO dataset must be a JSON object");
   Dataset dataset;
   dataset.images = images_from_json(array_member(root, "images", source_name, true), source_name);
@@ -233,7 +233,7 @@ Dataset dataset_from_json(const json& root, const std::string& source_name) {
   std::unordered_set<int64_t> ids;
   for (size_t i = 0; i < list.size(); ++i) {
     const Entry e(list[i], source_name, item("annotations", i));
-    Annotation a = annotation_from_json(e, images, categories);
+    Annotation a = annotation_from_json(e, images, categories, budget);
     if (!ids.insert(a.id).second) e.fail("id", "duplicate annotation id " + std::to_string(a.id));
     dataset.annotations.push_back(std::move(a));
   }
@@ -271,6 +271,7 @@ std::vector<Annotation> results_from_json(const json& root, const Dataset& groun
   const auto categories = category_ids(ground_truth.categories);
   std::vector<Annotation> results;
   results.reserve(root.size());
+  PolygonBudget budget;
   for (size_t i = 0; i < root.size(); ++i) {
     const Entry e(root[i], source_name, "[" + std::to_string(i) + "]");
     Annotation r;
@@ -278,7 +279,7 @@ std::vector<Annotation> results_from_json(const json& root, const Dataset& groun
     r.image_id = e.integer("image_id");
     r.category_id = e.integer("category_id");
     const ImageInfo& image = referenced_image(e, images, r.image_id, "the ground truth");
-    r.segmentation = e.segmentation(image);
+    r.segmentation = e.segmentation(image, budget);
     r.score = e.number("score");
     // As COCO.loadRes does for segmentation results: area and box always come from the mask.
     r.area = static_cast<double>(area(r.segmentation));
@@ -367,13 +368,7 @@ std::vector<MaskFile> pair_masks_with_images(const std::string& images_dir, cons
 }
 
 cv::Mat read_label_png(const std::string& path) {
-  cv::Mat mask;
-  try {
-    mask = cv::imread(path, cv::IMREAD_UNCHANGED);
-  } catch (const cv::Exception& e) {
-    throw file_error(path, std::string("cannot read PNG: ") + e.what());
-  }
-  if (mask.empty()) throw file_error(path, "cannot read PNG");
+  const cv::Mat mask = decode_image_as_stored(read_file(path), path);
   if (mask.type() != CV_8UC1 && mask.type() != CV_16UC1) {
     throw file_error(path, "expected a single-channel 8- or 16-bit mask, got " + std::to_string(mask.channels()) +
                                " channel(s) of depth " + std::to_string(mask.depth()));

@@ -385,8 +385,18 @@ Rle from_bbox(const std::array<double, 4>& bbox, int height, int width) {
 }
 
 Rle from_polygon(const std::vector<double>& xy, int height, int width) {
+  PolygonBudget budget;
+  return from_polygon(xy, height, width, budget);
+}
+
+Rle from_polygon(const std::vector<double>& xy, int height, int width, PolygonBudget& budget) {
   check_size(height, width);
   if (xy.size() % 2 != 0) throw Error("polygon has an odd number of coordinates (" + std::to_string(xy.size()) + ")");
+  if (xy.size() / 2 > PolygonBudget::kMaxVerticesPerPolygon)
+    throw Error("polygon has " + std::to_string(xy.size() / 2) + " vertices, more than the " +
+                std::to_string(PolygonBudget::kMaxVerticesPerPolygon) + " one polygon may have");
+  if (xy.size() / 2 > budget.vertices) throw Error("the polygons hold too many vertices in all");
+  budget.vertices -= xy.size() / 2;
   std::vector<Point> vertices;
   vertices.reserve(xy.size() / 2);
   for (size_t j = 0; j < xy.size(); j += 2) {
@@ -400,6 +410,18 @@ Rle from_polygon(const std::vector<double>& xy, int height, int width) {
   }
   const uint32_t total = static_cast<uint32_t>(static_cast<uint64_t>(height) * static_cast<uint64_t>(width));
   if (vertices.empty()) return Rle{height, width, {total}};
+  // The boundary walk visits max(|dx|, |dy|) + 1 points per edge: counted before it starts.
+  uint64_t steps = 0;
+  for (size_t j = 0; j < vertices.size(); ++j) {
+    const Point& a = vertices[j];
+    const Point& b = vertices[(j + 1) % vertices.size()];
+    steps += static_cast<uint64_t>(std::max(std::abs(b.x - a.x), std::abs(b.y - a.y))) + 1;
+  }
+  if (steps > PolygonBudget::kMaxStepsPerPolygon)
+    throw Error("polygon outline too long to rasterise (" + std::to_string(steps / 5) + " pixels, at most " +
+                std::to_string(PolygonBudget::kMaxStepsPerPolygon / 5) + ")");
+  if (steps > budget.boundary_steps) throw Error("the polygons' outlines are too long to rasterise in all");
+  budget.boundary_steps -= steps;
   return Rle{height, width, runs_from_toggles(toggle_positions(vertices, height, width), total)};
 }
 
@@ -533,7 +555,7 @@ Rle rle_from_json(const nlohmann::json& seg, int height, int width) {
   return rle;
 }
 
-Rle polygons_from_json(const nlohmann::json& seg, int height, int width) {
+Rle polygons_from_json(const nlohmann::json& seg, int height, int width, PolygonBudget& budget) {
   // An object made of several parts is the union of its polygons, as annToRLE merges them.
   if (seg.empty()) throw Error("empty polygon list");
   std::vector<Rle> parts;
@@ -541,6 +563,9 @@ Rle polygons_from_json(const nlohmann::json& seg, int height, int width) {
     const std::string where = "polygon " + std::to_string(i);
     const nlohmann::json& poly = seg[i];
     if (!poly.is_array()) throw Error(where + " must be a list of numbers [x0, y0, x1, y1, ...]");
+    // Fewer than 3 vertices enclose nothing: such a polygon is a mistake, not an empty flake.
+    if (poly.size() < 6)
+      throw Error(where + " has " + std::to_string(poly.size()) + " coordinates; a polygon needs at least 3 vertices (6 numbers)");
     std::vector<double> xy;
     xy.reserve(poly.size());
     for (const nlohmann::json& v : poly) {
@@ -548,7 +573,7 @@ Rle polygons_from_json(const nlohmann::json& seg, int height, int width) {
       xy.push_back(v.get<double>());
     }
     try {
-      parts.push_back(from_polygon(xy, height, width));
+      parts.push_back(from_polygon(xy, height, width, budget));
     } catch (const Error& e) {
       throw Error(where + ": " + e.what());
     }
@@ -558,11 +583,16 @@ Rle polygons_from_json(const nlohmann::json& seg, int height, int width) {
 
 }  // namespace
 
-Rle segmentation_from_json(const nlohmann::json& segmentation, int height, int width) {
+Rle segmentation_from_json(const nlohmann::json& segmentation, int height, int width, PolygonBudget& budget) {
   if (segmentation.is_object()) return rle_from_json(segmentation, height, width);
-  if (segmentation.is_array()) return polygons_from_json(segmentation, height, width);
+  if (segmentation.is_array()) return polygons_from_json(segmentation, height, width, budget);
   throw Error("segmentation must be an RLE object or a list of polygons, got " +
               std::string(segmentation.type_name()));
+}
+
+Rle segmentation_from_json(const nlohmann::json& segmentation, int height, int width) {
+  PolygonBudget budget;
+  return segmentation_from_json(segmentation, height, width, budget);
 }
 
 }  // namespace maskterial::coco

@@ -174,7 +174,7 @@ ImageHeader read_image_header(const std::string& bytes, const std::string& name)
   if (bytes.size() >= 12 && starts_with(bytes, "RIFF", 4) && bytes.compare(8, 4, "WEBP") == 0)
     return {ImageFormat::WebP, webp_size(bytes, name)};
   if (starts_with(bytes, "BM", 2)) return {ImageFormat::Bmp, bmp_size(bytes, name)};
-  throw file_error(name, "unsupported image format (send JPEG, PNG, TIFF, WebP or BMP)");
+  throw file_error(name, "unsupported image format (JPEG, PNG, TIFF, WebP or BMP expected)");
 }
 
 }  // namespace maskterial

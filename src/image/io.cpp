@@ -1,5 +1,7 @@
 #include "maskterial/image/io.hpp"
 
+#include <atomic>
+
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 
@@ -8,6 +10,8 @@
 
 namespace maskterial {
 namespace {
+
+std::atomic<uint64_t> pixel_limit{kDefaultMaxImagePixels};
 
 bool starts_with(const std::string& bytes, const char* magic, size_t n) {
   return bytes.size() >= n && bytes.compare(0, n, magic, n) == 0;
@@ -52,8 +56,22 @@ cv::Mat to_bgr8(const cv::Mat& decoded, const std::string& name) {
 
 }  // namespace
 
-cv::Mat decode_image(const std::string& bytes, const std::string& name) {
+void set_max_image_pixels(uint64_t pixels) { pixel_limit = pixels == 0 ? kDefaultMaxImagePixels : pixels; }
+uint64_t max_image_pixels() { return pixel_limit; }
+
+ImageHeader check_image_header(const std::string& bytes, const std::string& name, uint64_t max_pixels) {
   if (bytes.empty()) throw file_error(name, "empty file");
+  const ImageHeader header = read_image_header(bytes, name);
+  const uint64_t pixels = static_cast<uint64_t>(header.size.width) * static_cast<uint64_t>(header.size.height);
+  if (pixels > max_pixels)
+    throw ImageTooLarge(name + ": " + std::to_string(header.size.width) + "x" + std::to_string(header.size.height) +
+                        " pixels is more than the limit of " + std::to_string(max_pixels / 1000000) +
+                        " megapixels (raise it with --max-image-megapixels)");
+  return header;
+}
+
+cv::Mat decode_image_as_stored(const std::string& bytes, const std::string& name, uint64_t max_pixels) {
+  check_image_header(bytes, name, max_pixels);
   check_complete(bytes, name);
   cv::Mat decoded;
   try {
@@ -63,9 +81,15 @@ cv::Mat decode_image(const std::string& bytes, const std::string& name) {
     throw file_error(name, std::string("cannot decode image: ") + e.what());
   }
   if (decoded.empty()) throw file_error(name, "not a readable image (JPEG, PNG or TIFF expected)");
-  return to_bgr8(decoded, name);
+  return decoded;
 }
 
-cv::Mat load_image(const std::string& path) { return decode_image(read_file(path), path); }
+cv::Mat decode_image(const std::string& bytes, const std::string& name, uint64_t max_pixels) {
+  return to_bgr8(decode_image_as_stored(bytes, name, max_pixels), name);
+}
+
+cv::Mat load_image(const std::string& path, uint64_t max_pixels) {
+  return decode_image(read_file(path), path, max_pixels);
+}
 
 }  // namespace maskterial

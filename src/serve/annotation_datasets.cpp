@@ -120,7 +120,7 @@ nlohmann::json AnnotationDatasets::update(const std::string& name, const nlohman
     throw HttpError(400, "a dataset update is a COCO object with \"images\" and \"annotations\" lists");
   coco::Dataset parsed;
   try {
-    parsed = coco::dataset_from_json(coco, "dataset '" + name + "'");
+    parsed = coco::dataset_from_json(coco, "dataset '" + name + "'", coco::kUploadPolygonBudget);
   } catch (const Error& e) {
     throw HttpError(400, e.what());
   }

@@ -231,6 +231,8 @@ void add_annotation_routes(httplib::Server& http, const AnnotationContext& conte
                const httplib::Request full = read_capped(req, reader, c->max_image_bytes, "an image upload");
                if (full.body.empty()) throw HttpError(400, "the image is empty (send the file as the request body)");
                c->check_image(full.body, req.matches[2]);
+               // Decoded once now, so a cut-off, gray or tiny image is a 400 here rather than a failed job later.
+               on_pool(*c, [&] { return decode_image(full.body, req.matches[2]).empty(); });
                send_json(res, 200, c->datasets.put_image(req.matches[1], req.matches[2], full.body));
              });
            });

@@ -1,5 +1,7 @@
 #include "http_helpers.hpp"
 
+#include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <cmath>
 #include <cstdio>
@@ -11,6 +13,34 @@
 
 namespace maskterial::serve {
 namespace {
+
+// A plain decimal number: strtod alone would also take hexadecimal ("0x10" = 16), "inf", "nan" and spaces.
+bool is_decimal(const std::string& text) {
+  size_t i = 0;
+  const auto digits = [&] {
+    const size_t from = i;
+    while (i < text.size() && text[i] >= '0' && text[i] <= '9') ++i;
+    return i - from;
+  };
+  if (i < text.size() && (text[i] == '+' || text[i] == '-')) ++i;
+  size_t mantissa = digits();
+  if (i < text.size() && text[i] == '.') {
+    ++i;
+    mantissa += digits();
+  }
+  if (mantissa == 0) return false;
+  if (i < text.size() && (text[i] == 'e' || text[i] == 'E')) {
+    ++i;
+    if (i < text.size() && (text[i] == '+' || text[i] == '-')) ++i;
+    if (digits() == 0) return false;
+  }
+  return i == text.size();
+}
+
+std::string lower(std::string text) {
+  for (char& c : text) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return text;
+}
 
 std::string shortest(double v) {
   char text[32];
@@ -59,8 +89,18 @@ void handle(httplib::Response& res, const std::function<void()>& route) {
     send_error(res, 400, e.what());
   } catch (const std::exception& e) {
     spdlog::error("internal error: {}", e.what());
-    send_error(res, 500, std::string("internal error: ") + e.what());
+    send_error(res, 500, "internal error: " + without_backtrace(e.what()));
   }
+}
+
+std::string without_backtrace(const std::string& message) {
+  // libtorch (c10::Error) appends "Exception raised from <function> at <file>:<line> (most recent call first):"
+  // and one "frame #N: <address> ..." line per stack frame; wrapped messages carry it along.
+  size_t cut = message.size();
+  for (const char* marker : {"Exception raised from", "frame #"}) cut = std::min(cut, message.find(marker));
+  std::string out = message.substr(0, cut);
+  while (!out.empty() && std::isspace(static_cast<unsigned char>(out.back()))) out.pop_back();
+  return out;
 }
 
 httplib::Request read_capped(const httplib::Request& req, const httplib::ContentReader& reader, size_t cap,
@@ -131,10 +171,9 @@ std::string text_field(const httplib::Request& req, const std::string& name, con
 double number_field(const httplib::Request& req, const std::string& name, double fallback, double min, double max) {
   const auto text = form_field(req, name);
   if (!text || text->empty()) return fallback;
-  char* end = nullptr;
   errno = 0;
-  const double value = std::strtod(text->c_str(), &end);
-  if (errno != 0 || end == text->c_str() || *end != '\0' || !std::isfinite(value))
+  const double value = is_decimal(*text) ? std::strtod(text->c_str(), nullptr) : NAN;
+  if (errno != 0 || !std::isfinite(value))
     throw HttpError(400, "form field '" + name + "': '" + *text + "' is not a number");
   if (value < min || value > max)
     throw HttpError(400, "form field '" + name + "': " + *text + " is outside [" + shortest(min) + ", " +
@@ -144,7 +183,11 @@ double number_field(const httplib::Request& req, const std::string& name, double
 
 bool flag_field(const httplib::Request& req, const std::string& name) {
   const auto text = form_field(req, name);
-  return text && (*text == "1" || *text == "true" || *text == "yes" || *text == "on");
+  if (!text) return false;
+  const std::string value = lower(*text);
+  if (value == "1" || value == "true" || value == "yes" || value == "on") return true;
+  if (value.empty() || value == "0" || value == "false" || value == "no" || value == "off") return false;
+  throw HttpError(400, "form field '" + name + "': '" + *text + "' is neither yes (1, true, yes, on) nor no (0, false, no, off)");
 }
 
 }  // namespace maskterial::serve

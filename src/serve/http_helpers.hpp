@@ -18,6 +18,10 @@ void send_error(httplib::Response& res, int status, const std::string& message);
 // 500, always with a JSON body {"error": message}. No exception leaves it.
 void handle(httplib::Response& res, const std::function<void()>& route);
 
+// An error message as clients see it: without the stack trace libtorch appends (runtime addresses, source
+// paths), which belongs in the log only.
+std::string without_backtrace(const std::string& message);
+
 // The request with its body read through httplib's content reader (req.body, or req.files for multipart),
 // keeping at most `cap` bytes. A larger body is still read to its end and dropped, so that a client that is
 // still sending gets to read the answer, then HttpError 413 is thrown; beyond cap + kDrainLimit the
@@ -32,6 +36,7 @@ std::optional<std::string> form_field(const httplib::Request& req, const std::st
 std::string text_field(const httplib::Request& req, const std::string& name, const std::string& fallback);
 // Parsed numeric fields; HttpError 400 naming the field if malformed or outside [min, max].
 double number_field(const httplib::Request& req, const std::string& name, double fallback, double min, double max);
-bool flag_field(const httplib::Request& req, const std::string& name);  // "1", "true", "yes", "on"
+// Yes: "1", "true", "yes", "on"; no: absent, "", "0", "false", "no", "off" (any case); else HttpError 400.
+bool flag_field(const httplib::Request& req, const std::string& name);
 
 }  // namespace maskterial::serve

@@ -9,6 +9,7 @@
 #include <spdlog/spdlog.h>
 
 #include "classification_backend.hpp"
+#include "http_helpers.hpp"
 #include "maskterial/core/embedded_models.hpp"
 #include "segmentation_backend.hpp"
 #include "maskterial/serve/http_error.hpp"
@@ -143,8 +144,11 @@ ModelStore::Entry ModelStore::load_entry(ModelKind kind, const fs::path& dir, co
     // a broken model, never a server that stops. Messages show the model's name, not the (temporary) path.
     entry.classification.reset();
     entry.segmentation.reset();
-    entry.error = replace_all(e.what(), dir.string(), display_name);
+    // Clients see the message; a libtorch stack trace goes to the log only.
+    const std::string full = replace_all(e.what(), dir.string(), display_name);
+    entry.error = without_backtrace(full);
     if (entry.error.find(display_name) == std::string::npos) entry.error = display_name + ": " + entry.error;
+    if (entry.error.size() < full.size()) spdlog::warn("{} (in full): {}", display_name, full);
   }
   return entry;
 }

@@ -81,6 +81,12 @@ nlohmann::json training_types() {
 // clients see resets. Its listening socket is reachable from a subclass, and listen() again widens the backlog.
 // Connections are served through PacedStream, so slow clients are cut off (httplib's own stream only times out
 // single reads, and a byte every few seconds holds a connection thread forever).
+// Set by the error handler when httplib itself refused a request it could not read (a malformed request line or
+// header, a body over its limit): what follows on that connection is not a request, so the connection is closed
+// after the answer instead of answering every following line with another 400. Connection threads serve one
+// request at a time, so the flag is per thread.
+thread_local bool unreadable_request = false;
+
 class HttpServer : public httplib::Server {
  public:
   void widen_backlog() const { ::listen(svr_sock_, SOMAXCONN); }
@@ -104,8 +110,9 @@ class HttpServer : public httplib::Server {
       if (!wait_for_request(stream)) break;
       stream.next_request();
       bool closed = false;
+      unreadable_request = false;
       ok = process_request(stream, left == 1, closed, [](httplib::Request&) {});
-      if (!ok || closed) break;
+      if (!ok || closed || unreadable_request) break;
     }
     ::shutdown(sock, SHUT_RDWR);
     ::close(sock);
@@ -173,10 +180,16 @@ struct Server::Impl {
                                    : httplib::Server::HandlerResponse::Unhandled;
     });
     http.set_error_handler([](const httplib::Request&, httplib::Response& res) {
-      if (res.body.empty())  // httplib's own errors (413, 400, 404 for unknown routes) get a JSON body too
-        send_error(res, res.status, res.status == 404   ? "no such endpoint"
-                                    : res.status == 413 ? "upload too large"
-                                                        : "HTTP error " + std::to_string(res.status));
+      if (!res.body.empty()) return;  // a route's own answer
+      // httplib's own errors (413, 400, 414, 404 for unknown routes) get a JSON body too
+      send_error(res, res.status, res.status == 404   ? "no such endpoint"
+                                  : res.status == 413 ? "upload too large"
+                                  : res.status == 400 ? "malformed request (request line, headers or body)"
+                                                      : "HTTP error " + std::to_string(res.status));
+      if (res.status != 404) {
+        unreadable_request = true;
+        res.set_header("Connection", "close");
+      }
     });
     http.set_exception_handler([](const httplib::Request&, httplib::Response& res, std::exception_ptr) {
       send_error(res, 500, "internal error");
@@ -273,16 +286,13 @@ struct Server::Impl {
   // A decoded image must fit in memory: its size is read from the header by the format's own library before
   // anything is decoded, and what cannot be sized is not decoded at all.
   void check_image(const std::string& bytes, const std::string& name) const {
-    ImageHeader header{};
     try {
-      header = read_image_header(bytes, name);
+      check_image_header(bytes, name, options.max_image_pixels);
+    } catch (const ImageTooLarge& e) {
+      throw HttpError(413, e.what());
     } catch (const Error& e) {
       throw HttpError(415, e.what());
     }
-    if (static_cast<double>(header.size.width) * header.size.height > static_cast<double>(options.max_image_pixels))
-      throw HttpError(413, name + ": " + std::to_string(header.size.width) + "x" + std::to_string(header.size.height) +
-                               " pixels is more than the server takes (" +
-                               std::to_string(options.max_image_pixels / 1000000) + " megapixels)");
   }
 
   void health(httplib::Response& res) {
@@ -382,7 +392,7 @@ struct Server::Impl {
 
     auto work = [&, model, segmenter]() {
       const auto start = std::chrono::steady_clock::now();
-      const cv::Mat bgr8 = decode_image(image.content, image_name);
+      const cv::Mat bgr8 = decode_image(image.content, image_name, options.max_image_pixels);
       const double decode_ms = ms_since(start);
       const Detection detection = run_detection(*model, segmenter, bgr8, image_name, settings);
       nlohmann::json out = detection_to_json(detection);

@@ -1,6 +1,7 @@
 #include "maskterial/serve/training_jobs.hpp"
 
 #include <chrono>
+#include <cstring>
 #include <cstdlib>
 #include <ctime>
 #include <set>
@@ -8,6 +9,7 @@
 #include <spdlog/spdlog.h>
 
 #include "classification_backend.hpp"
+#include "http_helpers.hpp"
 #include "segmentation_backend.hpp"
 #include "maskterial/classify/trainers.hpp"
 #include "maskterial/image/header.hpp"
@@ -45,8 +47,10 @@ std::string without_folder(std::string message, const fs::path& folder) {
 
 // The COCO file restricted to the uploaded images (and their annotations), each image's declared size checked
 // against its file's real one first: masks are rasterised at the declared size, so a 2 KB file declaring
-// 1048576 x 4095 pixels would otherwise cost gigabytes and minutes.
-nlohmann::json annotations_of_uploaded(const std::string& text, const std::map<std::string, cv::Size>& uploaded) {
+// 1048576 x 4095 pixels would otherwise cost gigabytes and minutes. An annotation on an image the file does not
+// list is refused (as every route does); those on listed images that were not uploaded are counted in left_out.
+nlohmann::json annotations_of_uploaded(const std::string& text, const std::map<std::string, cv::Size>& uploaded,
+                                       size_t& left_out) {
   nlohmann::json root;
   try {
     root = nlohmann::json::parse(text);
@@ -57,8 +61,9 @@ nlohmann::json annotations_of_uploaded(const std::string& text, const std::map<s
       !root["annotations"].is_array())
     throw HttpError(400, "annotations: a COCO file needs \"images\" and \"annotations\" lists");
   nlohmann::json images = nlohmann::json::array(), annotations = nlohmann::json::array();
-  std::set<nlohmann::json> ids;
+  std::set<nlohmann::json> ids, listed_ids;
   for (const auto& image : root["images"]) {
+    if (image.is_object()) listed_ids.insert(image.value("id", nlohmann::json()));
     if (!image.is_object() || !image.contains("file_name") || !image["file_name"].is_string()) continue;
     const auto it = uploaded.find(base_name(image["file_name"].get<std::string>()));
     if (it == uploaded.end()) continue;
@@ -70,11 +75,36 @@ nlohmann::json annotations_of_uploaded(const std::string& text, const std::map<s
     images.push_back(image);
     ids.insert(image.value("id", nlohmann::json()));
   }
-  for (const auto& a : root["annotations"])
-    if (a.is_object() && ids.count(a.value("image_id", nlohmann::json()))) annotations.push_back(a);
+  left_out = 0;
+  for (size_t i = 0; i < root["annotations"].size(); ++i) {
+    const nlohmann::json& a = root["annotations"][i];
+    const nlohmann::json image_id = a.is_object() ? a.value("image_id", nlohmann::json()) : nlohmann::json();
+    if (ids.count(image_id)) {
+      annotations.push_back(a);
+    } else if (!listed_ids.count(image_id)) {
+      const std::string which = a.is_object() && a.contains("id") && a["id"].is_number() ? "annotation " + a["id"].dump()
+                                                                                          : "annotations[" + std::to_string(i) + "]";
+      throw HttpError(400, "annotations: " + which + ": image_id " + (image_id.is_number() ? image_id.dump() : "(missing)") +
+                               " is not an image of the annotations");
+    } else {
+      ++left_out;
+    }
+  }
   root["images"] = std::move(images);
   root["annotations"] = std::move(annotations);
   return root;
+}
+
+// Every annotation's category must be one the file lists (where it lists any): a class the trainer does not
+// know would otherwise be left out of training without a word.
+void check_categories(const coco::Dataset& dataset) {
+  if (dataset.categories.empty()) return;
+  std::set<int64_t> known;
+  for (const auto& c : dataset.categories) known.insert(c.id);
+  for (const auto& a : dataset.annotations)
+    if (!known.count(a.category_id))
+      throw HttpError(400, "annotations: annotation " + std::to_string(a.id) + ": category_id " +
+                               std::to_string(a.category_id) + " is not listed in \"categories\"");
 }
 
 }  // namespace
@@ -150,13 +180,17 @@ nlohmann::json TrainingJobs::start(TrainingUpload upload) {
         throw HttpError(415, e.what());
       }
     }
-    const nlohmann::json annotations = annotations_of_uploaded(upload.annotations, uploaded);
+    size_t left_out = 0;
+    const nlohmann::json annotations = annotations_of_uploaded(upload.annotations, uploaded, left_out);
     coco::Dataset dataset;
     try {
-      dataset = coco::dataset_from_json(annotations, "annotations");
+      dataset = coco::dataset_from_json(annotations, "annotations", coco::kUploadPolygonBudget);
     } catch (const Error& e) {
       throw HttpError(400, e.what());
     }
+    check_categories(dataset);
+    if (left_out)
+      job->warnings.push_back(std::to_string(left_out) + " annotation(s) on listed images that were not uploaded; left out");
     job->model = upload.model_name;
     job->overwrite = upload.overwrite;
     job->type = upload.type;
@@ -248,7 +282,8 @@ void TrainingJobs::run(std::shared_ptr<Job> job, coco::Dataset dataset, fs::path
   } catch (const Cancelled&) {
     cancelled = true;
   } catch (const std::exception& e) {
-    error = without_folder(e.what(), images_dir);
+    if (without_backtrace(e.what()).size() < std::strlen(e.what())) spdlog::warn("job {}: {}", job->id, e.what());
+    error = without_backtrace(without_folder(e.what(), images_dir));
   }
   std::error_code ec;
   fs::remove_all(images_dir, ec);

@@ -1,11 +1,29 @@
 #include "upload_form.hpp"
 
 #include <cctype>
+#include <cstdio>
 
 #include "maskterial/serve/http_error.hpp"
 
 namespace maskterial::serve {
 namespace {
+
+// A client-chosen name as an error message may show it: control bytes (a NUL would end the message) as \xNN,
+// at most 100 bytes of it.
+std::string printable(const std::string& name) {
+  std::string out;
+  for (size_t i = 0; i < name.size() && i < 100; ++i) {
+    const auto c = static_cast<unsigned char>(name[i]);
+    if (c >= 0x20 && c != 0x7f) {
+      out += static_cast<char>(c);
+    } else {
+      char code[5];
+      std::snprintf(code, sizeof code, "\\x%02x", c);
+      out += code;
+    }
+  }
+  return name.size() > 100 ? out + "..." : out;
+}
 
 void check_name(const std::string& name, size_t max_length, const char* what) {
   const auto allowed = [](char c) {
@@ -16,7 +34,7 @@ void check_name(const std::string& name, size_t max_length, const char* what) {
             std::isalnum(static_cast<unsigned char>(name[0]));
   for (char c : name) ok = ok && allowed(c);
   if (!ok)
-    throw HttpError(400, std::string("invalid ") + what + " '" + name + "': use 1-" + std::to_string(max_length) +
+    throw HttpError(400, std::string("invalid ") + what + " '" + printable(name) + "': use 1-" + std::to_string(max_length) +
                              " characters of A-Z a-z 0-9 . _ -, starting with a letter or digit, no '..'");
 }
 

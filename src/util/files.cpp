@@ -7,6 +7,7 @@
 #include <cstdlib>
 
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -22,16 +23,51 @@ namespace fs = std::filesystem;
 
 namespace maskterial {
 
+namespace {
+
+std::string open_problem(int error) {
+  switch (error) {
+    case ENOENT: return "no such file";
+    case ELOOP: return "a loop of symbolic links (or too many of them in a row)";
+    case EACCES: return "permission denied";
+    case ENOTDIR: return "a part of the path is not a folder";
+    default: return std::string("cannot open: ") + std::strerror(error);
+  }
+}
+
+// Only regular files are read (a FIFO, socket or device is refused, and opening never blocks).
+int open_regular_file(const std::string& path) {
+  // O_NONBLOCK: opening a FIFO for reading would otherwise wait for a writer, forever.
+  const int fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0) throw file_error(path, open_problem(errno));
+  struct stat st {};
+  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    ::close(fd);
+    throw file_error(path, S_ISDIR(st.st_mode) ? "is a folder, expected a file"
+                                               : "not a regular file (a FIFO, socket or device); only files are read");
+  }
+  return fd;
+}
+
+}  // namespace
+
 std::string read_file(const std::string& path) {
-  std::error_code ec;
-  if (!fs::exists(path, ec)) throw file_error(path, "no such file");
-  if (fs::is_directory(path, ec)) throw file_error(path, "is a directory, expected a file");
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw file_error(path, std::string("cannot open: ") + std::strerror(errno));
-  std::ostringstream buffer;
-  buffer << in.rdbuf();
-  if (in.bad()) throw file_error(path, "read error");
-  return buffer.str();
+  const int fd = open_regular_file(path);
+  std::string content;
+  char buffer[1 << 16];
+  for (;;) {
+    const ssize_t n = ::read(fd, buffer, sizeof buffer);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      const std::string why = std::strerror(errno);
+      ::close(fd);
+      throw file_error(path, "read error: " + why);
+    }
+    if (n == 0) break;
+    content.append(buffer, static_cast<size_t>(n));
+  }
+  ::close(fd);
+  return content;
 }
 
 namespace {
@@ -141,6 +177,29 @@ void move_directory_into_place(const std::string& fresh, const std::string& targ
     if (ec) throw file_error(target, "cannot move into place: " + ec.message());
   }
   sync_directory(parent);
+}
+
+namespace {
+
+bool is_atomic_write_temporary(const std::string& file_name) {
+  // "<name>.tmp-XXXXXX", as mkstemp / mkdtemp fill in the six characters
+  const size_t at = file_name.rfind(".tmp-");
+  if (at == std::string::npos || at == 0 || file_name.size() != at + 11) return false;
+  return std::all_of(file_name.begin() + static_cast<std::ptrdiff_t>(at) + 5, file_name.end(),
+                     [](unsigned char c) { return std::isalnum(c); });
+}
+
+}  // namespace
+
+size_t remove_stale_temporaries(const std::string& dir) {
+  size_t removed = 0;
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(dir, ec)) {
+    std::error_code type_error;
+    if (!entry.is_regular_file(type_error) || !is_atomic_write_temporary(entry.path().filename().string())) continue;
+    if (fs::remove(entry.path(), type_error)) ++removed;
+  }
+  return removed;
 }
 
 void write_directory_atomic(const std::string& dir, const std::function<void(const std::string&)>& fill) {

@@ -209,7 +209,7 @@ TEST_F(ServeApi, BadPredictRequestsGetClearErrors) {
     std::vector<uchar> bytes;
     cv::imencode(ext, cv::Mat(2000, 2000, CV_8UC3, cv::Scalar(90, 80, 70)), bytes);
     expect_refused(predict(client, std::string(bytes.begin(), bytes.end()), "big" + ext), 413,
-                   "big" + ext + ": 2000x2000 pixels is more than the server takes (3 megapixels)");
+                   "big" + ext + ": 2000x2000 pixels is more than the limit of 3 megapixels");
   }
   // A small PNG whose header claims 50000x50000 pixels (a decompression bomb) is never decoded.
   std::vector<uchar> bomb;

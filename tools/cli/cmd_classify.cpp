@@ -45,6 +45,7 @@ int run(const ClassifyArgs& args) {
 Runner add_classify(CLI::App& app) {
   auto args = std::make_shared<ClassifyArgs>();
   CLI::App* cmd = app.add_subcommand("classify", "Write the per-pixel class map of an image (8-bit PNG, pixel = class id)");
+  add_image_limit(*cmd);
   cmd->add_option("image", args->image, "Image file")->required()->check(CLI::ExistingFile);
   cmd->add_option("-o,--out", args->out, "Output PNG (pixel = class id, 0 = background or unknown)")->required();
   cmd->add_option("--distance-out", args->distance_out, "Also write the distance to the nearest class (16-bit PNG, x100)");

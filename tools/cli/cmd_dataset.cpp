@@ -13,6 +13,7 @@ Runner add_dataset(CLI::App& app) {
   };
   auto args = std::make_shared<Args>();
   CLI::App* cmd = app.add_subcommand("dataset", "Write a COCO instances JSON from a folder of mask PNGs");
+  add_image_limit(*cmd);
   cmd->add_option("--images", args->images, "Folder of the images the masks belong to")
       ->required()
       ->check(CLI::ExistingDirectory);

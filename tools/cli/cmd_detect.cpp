@@ -52,6 +52,10 @@ int run(const DetectArgs& args) {
   const std::string overlays = args.no_overlays ? "none" : args.overlays;
   const OverlayFormat overlay_format = parse_overlay_format(args.overlay_format);
   if (overlays != "none") fs::create_directories(fs::path(args.out_dir) / "overlays");
+  // A run killed while writing leaves "<file>.tmp-XXXXXX" behind (its results are whole or absent); a rerun into
+  // the same folder clears them.
+  const size_t stale = remove_stale_temporaries(args.out_dir) + remove_stale_temporaries((fs::path(args.out_dir) / "overlays").string());
+  if (stale) spdlog::info("removed {} unfinished file(s) of an interrupted run from {}", stale, args.out_dir);
   // Only the first image of a file name gets outputs (the others are reported), so overlays never clash.
   std::vector<bool> first_of_stem(paths.size());
   {
@@ -125,6 +129,7 @@ int run(const DetectArgs& args) {
 Runner add_detect(CLI::App& app) {
   auto args = std::make_shared<DetectArgs>();
   CLI::App* cmd = app.add_subcommand("detect", "Find and classify flakes in images or folders of images");
+  add_image_limit(*cmd);
   cmd->add_option("inputs", args->inputs, "Image files or folders (JPEG, PNG, TIFF)")->required();
   args->detector.add_to(*cmd);
   cmd->add_option("-o,--out", args->out_dir, "Output folder")->capture_default_str();

@@ -83,8 +83,10 @@ int run(const EvalArgs& args) {
 Runner add_eval(CLI::App& app) {
   auto args = std::make_shared<EvalArgs>();
   CLI::App* cmd = app.add_subcommand("eval", "COCO mask AP/AR (equal to the official COCOeval) and flake metrics");
-  cmd->add_option("--gt", args->gt, "Ground truth COCO instances JSON")->required()->check(CLI::ExistingFile);
-  cmd->add_option("--dt", args->dt, "COCO results JSON to evaluate")->check(CLI::ExistingFile);
+  add_image_limit(*cmd);
+  // No ExistingFile checks: a missing file is unreadable input (exit code 3), not a bad command line (2).
+  cmd->add_option("--gt", args->gt, "Ground truth COCO instances JSON")->required();
+  cmd->add_option("--dt", args->dt, "COCO results JSON to evaluate");
   cmd->add_option("--images", args->images_dir, "Run the detector on the ground truth's images from this folder")
       ->check(CLI::ExistingDirectory);
   cmd->add_flag("--class-agnostic", args->class_agnostic, "Ignore categories (COCOeval useCats = 0)");

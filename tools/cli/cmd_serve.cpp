@@ -16,7 +16,7 @@ namespace {
 
 struct ServeArgs {
   serve::ServerOptions server;
-  size_t max_image_mb = 64, max_model_mb = 256, max_training_mb = 1024, max_image_megapixels = 100;
+  size_t max_image_mb = 64, max_model_mb = 256, max_training_mb = 1024, max_image_megapixels = kDefaultMaxImagePixels / 1000000;
 };
 
 // SIGINT/SIGTERM only write a byte to a pipe (all a signal handler may safely do); a thread reading the pipe
@@ -31,6 +31,7 @@ void on_stop_signal(int) {
 int run(ServeArgs& args) {
   args.server.max_image_bytes = args.max_image_mb << 20;
   args.server.max_image_pixels = args.max_image_megapixels * 1000000;
+  set_max_image_pixels(args.server.max_image_pixels);  // training jobs decode their images with it
   args.server.max_model_bytes = args.max_model_mb << 20;
   args.server.max_training_bytes = args.max_training_mb << 20;
   serve::Server server(args.server);

@@ -103,6 +103,7 @@ int run(TrainArgs& args) {
 Runner add_train_classifier(CLI::App& app) {
   auto args = std::make_shared<TrainArgs>();
   CLI::App* cmd = app.add_subcommand("train-classifier", "Train a classification head (AMM, MLP or GMM) from annotated images");
+  add_image_limit(*cmd);
   std::string types;
   for (const ClassifierType& t : classifier_types()) types += (types.empty() ? "" : "; ") + t.name + ": " + t.description;
   cmd->add_option("--type", args->type, types)->capture_default_str()->check(CLI::IsMember(classifier_type_names()));

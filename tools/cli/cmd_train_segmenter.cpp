@@ -182,6 +182,7 @@ int run_finetune(const FinetuneArgs& args) {
 Runner add_pretrain(CLI::App& app) {
   auto args = std::make_shared<PretrainArgs>();
   CLI::App* cmd = app.add_subcommand("pretrain", "Pretrain a segmentation model on synthetic flake images (class-agnostic)");
+  add_image_limit(*cmd);
   cmd->add_option("--type", args->type, "Model type: dense (CPU) or mask2former")
       ->capture_default_str()
       ->check(CLI::IsMember({"dense", "mask2former"}));
@@ -209,6 +210,7 @@ Runner add_pretrain(CLI::App& app) {
 Runner add_finetune(CLI::App& app) {
   auto args = std::make_shared<FinetuneArgs>();
   CLI::App* cmd = app.add_subcommand("finetune", "Fine-tune a segmentation model on a few annotated images (encoder frozen)");
+  add_image_limit(*cmd);
   cmd->add_option("--images", args->images, "Folder of training images")->required()->check(CLI::ExistingDirectory);
   cmd->add_option("--annotations", args->annotations, "COCO instances JSON (every instance is a flake)")
       ->check(CLI::ExistingFile);

@@ -16,6 +16,9 @@ enum ExitCode : int {
 
 using Runner = std::function<int()>;
 
+// --max-image-megapixels on a command that reads images: sets the process-wide image pixel limit (image/io.hpp).
+void add_image_limit(CLI::App& cmd);
+
 Runner add_detect(CLI::App& app);
 Runner add_eval(CLI::App& app);
 Runner add_train_classifier(CLI::App& app);

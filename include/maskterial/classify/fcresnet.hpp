@@ -20,7 +20,16 @@ struct FCResNetOptions {
   int n_power_iterations = 5;    // per training forward pass
   double dropout_rate = 0.1;
 
-  // MaskTerial's "model_arch" keys; missing keys keep their defaults, wrong types throw Error.
+  // Upper bounds from_json enforces, far above any useful network for 3 contrast values (MaskTerial's own use
+  // 3 / 16-64 / 4-8), so a meta data file cannot make a server or a training job allocate gigabytes.
+  static constexpr int kMaxInputDim = 64;
+  static constexpr int kMaxEmbeddingDim = 1024;
+  static constexpr int kMaxDepth = 64;
+  static constexpr int kMaxClasses = 255;
+  static constexpr int kMaxPowerIterations = 100;
+
+  // MaskTerial's "model_arch" keys; missing keys keep their defaults, wrong types and values outside the bounds
+  // above throw Error.
   static FCResNetOptions from_json(const nlohmann::json& json, const std::string& source_name);
   nlohmann::json to_json() const;
 };

@@ -49,7 +49,8 @@ struct Dataset {
 
 // Reads a COCO instances JSON file. Throws Error naming the file and the offending entry.
 Dataset read_dataset(const std::string& path);
-Dataset dataset_from_json(const nlohmann::json& json, const std::string& source_name);
+// Polygons are rasterised within `budget` (rle.hpp; uploads to the server pass kUploadPolygonBudget).
+Dataset dataset_from_json(const nlohmann::json& json, const std::string& source_name, PolygonBudget budget = {});
 // Writes compressed-RLE segmentations, atomically.
 void write_dataset(const std::string& path, const Dataset& dataset);
 nlohmann::json dataset_to_json(const Dataset& dataset);

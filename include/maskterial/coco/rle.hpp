@@ -35,8 +35,25 @@ uint64_t area(const Rle& rle);
 // [x, y, w, h] exactly as rleToBbox computes it (doubles holding integers).
 std::array<double, 4> to_bbox(const Rle& rle);
 Rle from_bbox(const std::array<double, 4>& bbox, int height, int width);
-// One polygon [x0, y0, x1, y1, ...] rasterised exactly as rleFrPoly (upsampling by 5, etc.).
-Rle from_polygon(const std::vector<double>& xy, int height, int width);
+// What rasterising polygons may cost. Checked on the vertices before any outline is walked: the walk is linear
+// in the perimeter at 5x resolution (about 130 M points a second), so a few long edges cost as much as millions
+// of vertices (a 14 MB COCO file of one 1 M-vertex polygon took 92 s). Every polygon is bounded; the totals
+// bound one COCO file or upload where a caller sets them (the server does: kUploadPolygonBudget). The bounds
+// are far above drawn outlines: a flake's polygon has tens to thousands of vertices and a perimeter of at most
+// a few thousand pixels.
+struct PolygonBudget {
+  static constexpr uint64_t kMaxVerticesPerPolygon = 100'000;
+  static constexpr uint64_t kMaxStepsPerPolygon = 50'000'000;  // points of the upsampled outline, ~0.4 s
+  uint64_t vertices = UINT64_MAX;                              // left for all polygons together
+  uint64_t boundary_steps = UINT64_MAX;
+};
+// What one upload to the server may cost: under a second of rasterising.
+constexpr PolygonBudget kUploadPolygonBudget{2'000'000, 100'000'000};
+
+// One polygon [x0, y0, x1, y1, ...] rasterised exactly as rleFrPoly (upsampling by 5, etc.); Error when it
+// exceeds the bounds per polygon or what is left of budget, which it spends.
+Rle from_polygon(const std::vector<double>& xy, int height, int width, PolygonBudget& budget);
+Rle from_polygon(const std::vector<double>& xy, int height, int width);  // with a budget of its own
 // Union (intersect = false) or intersection of masks of equal size.
 Rle merge(const std::vector<Rle>& rles, bool intersect = false);
 // IoU matrix [dt.size()][gt.size()] as rleIou: for crowd gt the denominator is the detection's area.
@@ -50,7 +67,9 @@ Rle from_string(const std::string& counts, int height, int width);  // throws Er
 // JSON forms: {"size": [h, w], "counts": "<string>"}.
 nlohmann::json to_json(const Rle& rle);
 // Accepts compressed RLE, uncompressed RLE ({"size", "counts": [ints]}) and polygon lists
-// ([[x0, y0, ...], ...], needs height/width). Throws Error with a description on malformed input.
-Rle segmentation_from_json(const nlohmann::json& segmentation, int height, int width);
+// ([[x0, y0, ...], ...], at least 3 vertices each, needs height/width; rasterised within budget). Throws Error
+// with a description on malformed input.
+Rle segmentation_from_json(const nlohmann::json& segmentation, int height, int width, PolygonBudget& budget);
+Rle segmentation_from_json(const nlohmann::json& segmentation, int height, int width);  // with a budget of its own
 
 }  // namespace maskterial::coco

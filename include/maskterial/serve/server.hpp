@@ -8,6 +8,8 @@
 #include <memory>
 #include <string>
 
+#include "maskterial/image/io.hpp"
+
 namespace maskterial::serve {
 
 struct ServerOptions {
@@ -25,7 +27,7 @@ struct ServerOptions {
   double client_grace_s = 5;
   double client_min_bytes_per_s = 32 * 1024;
   size_t max_image_bytes = size_t{64} << 20;      // POST /api/predict
-  size_t max_image_pixels = 100'000'000;          // decoded size, checked on the file header
+  size_t max_image_pixels = kDefaultMaxImagePixels;  // decoded size, checked on the file header
   size_t max_model_bytes = size_t{256} << 20;     // PUT /api/models/...
   size_t max_training_bytes = size_t{1} << 30;    // POST /api/jobs (images + annotations)
 };

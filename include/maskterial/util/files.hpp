@@ -10,7 +10,9 @@
 
 namespace maskterial {
 
-// Reads a whole file; throws Error naming the file when it is missing or unreadable.
+// Reads a whole file; every file the program reads by name is read here. Only regular files: a FIFO, socket or
+// device is refused, and opening never blocks (a FIFO would wait for a writer forever). Throws Error naming the
+// file and the problem: no such file, a symbolic link loop, a folder, not a regular file, permission denied.
 std::string read_file(const std::string& path);
 
 // Parses a JSON file; throws Error naming the file and the parse position on malformed input.
@@ -23,6 +25,10 @@ nlohmann::ordered_json read_ordered_json(const std::string& path);
 void write_file_atomic(const std::string& path, const std::string& content);
 void write_json_atomic(const std::string& path, const nlohmann::json& value, int indent = 1);
 void write_json_atomic(const std::string& path, const nlohmann::ordered_json& value, int indent = 1);
+
+// Removes the temporaries ("<name>.tmp-XXXXXX") write_file_atomic of a killed process left in dir (files only, not recursive); returns how many. Only for
+// folders no other process is writing into at the same time (an output folder at the start of a run).
+size_t remove_stale_temporaries(const std::string& dir);
 
 // Fills a fresh sibling directory "<dir>.tmp-XXXXXX" with `fill`, then puts it in dir's place with
 // move_directory_into_place. A model directory is therefore either whole or absent, the old or the new one.
