@@ -101,11 +101,12 @@ function showMessage(target, text, kind) {
   target.className = kind || "";
 }
 
+// "#page" or "#page/argument" (e.g. #scans/chip-12: a scan's review), so a reload comes back to the same place.
 function showPage() {
-  const name = (location.hash || "#detect").slice(1);
+  const [name, ...rest] = (location.hash || "#detect").slice(1).split("/");
   for (const section of document.querySelectorAll(".page")) section.hidden = section.id !== `page-${name}`;
   for (const link of document.querySelectorAll("nav a[data-page]")) link.classList.toggle("active", link.dataset.page === name);
-  if (app.pages[name]) app.pages[name].show();
+  if (app.pages[name]) app.pages[name].show(decodeURIComponent(rest.join("/")));
 }
 
 async function refreshHealth() {
