@@ -10,7 +10,7 @@
   const VERDICT_COLOURS = { accept: "#12b76a", reject: "#f04438", none: "#fdb022" };
   const PICTURES_KEPT = 6;  // full images kept decoded: the current one and its neighbours
   const state = {
-    scan: null, summary: null, classes: [], undo: [], queue: Promise.resolve(),
+    scan: null, classes: [], undo: [], queue: Promise.resolve(),
     pictures: new Map(), decoded: new Map(), view: null, candidate: null, countsTimer: null, acceptedTimer: null,
   };
   const scanPath = (...parts) => ["api/scans", encodeURIComponent(state.scan), ...parts].join("/");
@@ -49,7 +49,7 @@
     element("div", { class: "muted" }, `#${index + 1} · ${c.area_um2.toFixed(0)} µm²`));
   }
 
-  // The classes offered by the class filter and the number keys: the scan's, else those seen so far.
+  // The classes offered by the class filter and the number keys: those of the candidates seen so far.
   function learnClasses(names) {
     const known = new Set(state.classes);
     const fresh = names.filter((c) => !known.has(c));
@@ -149,16 +149,16 @@
     const body = { verdict: "verdict" in change ? change.verdict : before.verdict };
     if (change.class) body.class = change.class;
     await store(c, body);
-    state.undo.push({ id: c.id, index, before });
+    state.undo.push({ id: c.id, index, before, relabelled: Boolean(change.class) && change.class !== before.class });
     gallery.redraw(index);
     if (change.verdict && index + 1 < gallery.total) await show(index + 1);
     else await show(index);
   }
 
   async function store(c, body) {
-    await api(scanPath("candidates", c.id), { method: "PUT", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) });
-    c.verdict = body.verdict;
-    if (body.class) c.class = body.class;
+    const stored = await api(scanPath("candidates", c.id), { method: "PUT", headers: { "Content-Type": "application/json" },
+                                                             body: JSON.stringify(body) });
+    Object.assign(c, stored);  // the server's word on the verdict and class
     scheduleCounts();
     scheduleAccepted();
   }
@@ -168,7 +168,7 @@
     if (!last) return status("nothing to undo");
     const shown = gallery.at(last.index);
     const c = shown && shown.id === last.id ? shown : { id: last.id };  // the filters may have changed since
-    await store(c, last.before);
+    await store(c, last.relabelled ? last.before : { verdict: last.before.verdict });
     if (c === shown) { gallery.redraw(last.index); await show(last.index); }
   }
 
@@ -198,14 +198,16 @@
   }
 
   async function refreshCounts() {
+    if (!state.scan) return;
     const [summary, ...totals] = await Promise.all([api(scanPath()),
       ...["none", "accept", "reject"].map((verdict) => fetchCandidates({ verdict, limit: 1 }).then((a) => a.total))]);
-    state.summary = summary;
     const [none, accepted, rejected] = totals;
-    $("review-counts").dataset.accepted = String(accepted);
+    const scanning = summary.state === "scanning";
     status(`${gallery.total} of ${summary.candidates} candidates (${summary.images_done} images) match · of these ` +
            `${accepted} accepted, ${rejected} rejected, ${none} not reviewed · whole scan: ${summary.reviewed} reviewed, ` +
-           `${summary.accepted} accepted`);
+           `${summary.accepted} accepted` + (scanning ? ` · scanning, ${summary.images_done} of ${summary.images_total} ` +
+           "images done (change a filter to see the new candidates)" : ""));
+    if (scanning) state.countsTimer = setTimeout(scheduleCounts, 3000);
   }
 
   function scheduleAccepted() {
@@ -313,12 +315,14 @@
       $("rerank-table").tBodies[0].replaceChildren();
       act(async () => {
         const summary = await api(scanPath());
-        learnClasses(summary.classes || []);
         await reload();
         await loadAccepted();
         showRerank(summary.last_rerank);
       });
     },
-    close() { state.scan = null; },
+    close() {
+      state.scan = null;
+      clearTimeout(state.countsTimer);
+    },
   };
 })();
