@@ -3,7 +3,7 @@
 set -euo pipefail
 packages=(build-essential cmake pkg-config libopencv-dev nlohmann-json3-dev libcli11-dev libspdlog-dev
           libgtest-dev libbenchmark-dev libnanoflann-dev libcpp-httplib-dev chromium chromium-driver
-          libtorch-dev libopenblas0-pthread libgloo-dev libjpeg-dev libpng-dev libtiff-dev libwebp-dev
+          libtorch-dev libopenblas0-pthread libgloo-dev libjpeg-dev libpng-dev libtiff-dev libwebp-dev libsqlite3-dev
           clang libclang-rt-14-dev)  # clang + libFuzzer for scripts/fuzz.sh
 # The browser test drives Chromium from Node.js (playwright-core); Debian's nodejs/npm only where no Node.js is.
 command -v npm >/dev/null || packages+=(nodejs npm)

@@ -1,0 +1,19 @@
+#pragma once
+// Every verdict teaches: re-ranking refits the scan's flake score from its verdicts (accept = positive example,
+// reject = negative, a relabel = positive) starting from the model the scan was scored with, and rescores every
+// stored candidate from its stored evidence, in one transaction. No image is read again.
+#include <cstddef>
+
+#include <nlohmann/json.hpp>
+
+#include "maskterial/store/scan_store.hpp"
+
+namespace maskterial::store {
+
+constexpr size_t kRerankTopN = 50;  // "moved into the top N" of the summary
+
+// Returns (and stores as the scan's last_rerank) {"time", "seconds", "candidates", "positive", "negative",
+// "top_n", "moved_into_top_n", "spearman", "kendall_tau"}. Throws Error when the scan has no verdicts.
+nlohmann::json rerank_scan(ScanStore& store, const ScanInfo& scan);
+
+}  // namespace maskterial::store
