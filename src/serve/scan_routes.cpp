@@ -123,6 +123,7 @@ store::CandidateQuery candidate_query(const httplib::Request& req) {
   if (const std::string cls = text_field(req, "class", ""); !cls.empty()) q.class_name = cls;
   q.min_score = optional_parameter(req, "min_score", 1);
   q.min_area_um2 = optional_parameter(req, "min_area_um2", 1e12);
+  q.max_uncertainty = optional_parameter(req, "max_uncertainty", 1e12);
   if (const std::string verdict = text_field(req, "verdict", ""); !verdict.empty()) {
     try {
       q.verdict = store::parse_verdict(verdict);

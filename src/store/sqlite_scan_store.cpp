@@ -66,7 +66,8 @@ nlohmann::json json_or_null(const std::string& text) {
 #define MT_CANDIDATE_FILTERS                                                                         \
   " JOIN images i ON i.id = c.image_id WHERE c.scan_id = ?1 AND (?2 IS NULL OR c.class_name = ?2) " \
   "AND (?3 IS NULL OR c.score >= ?3) AND (?4 IS NULL OR c.area_um2 >= ?4) "                         \
-  "AND (?5 IS NULL OR (?5 = 'none' AND c.verdict IS NULL) OR c.verdict = ?5) "
+  "AND (?5 IS NULL OR (?5 = 'none' AND c.verdict IS NULL) OR c.verdict = ?5) "                      \
+  "AND (?8 IS NULL OR c.uncertainty <= ?8) "
 #define MT_PAGE(index, key, order)                                                                      \
   MT_CANDIDATE_COLUMNS "INDEXED BY " index MT_CANDIDATE_FILTERS "ORDER BY c." key " " order ", c.id " order \
                        " LIMIT ?6 OFFSET ?7"
@@ -227,6 +228,7 @@ class SqliteScanStore : public ScanStore {
                   : std::nullopt;
     const auto bind_filters = [&](Statement& s) {
       s.bind(1, scan_id).bind(2, q.class_name).bind(3, q.min_score).bind(4, q.min_area_um2).bind(5, verdict);
+      s.bind(8, q.max_uncertainty);
     };
     CandidatePage page;
     Statement count(db_, kCountQuery);

@@ -141,6 +141,16 @@ TEST(ScanStore, FiltersSortsAndPagesStably) {
   ASSERT_GT(some.total, 0);
   for (size_t i = 1; i < some.candidates.size(); ++i) EXPECT_LE(some.candidates[i - 1].area_um2, some.candidates[i].area_um2);
 
+  CandidateQuery certain = all;
+  certain.max_uncertainty = everything.candidates[everything.candidates.size() / 2].uncertainty;
+  int64_t expected_certain = 0;
+  for (const auto& c : everything.candidates) expected_certain += c.uncertainty <= *certain.max_uncertainty;
+  const CandidatePage certain_page = store->candidates(scan.id, certain);
+  EXPECT_EQ(certain_page.total, expected_certain);
+  ASSERT_GT(certain_page.total, 0);
+  EXPECT_LT(certain_page.total, everything.total);
+  for (const auto& c : certain_page.candidates) EXPECT_LE(c.uncertainty, *certain.max_uncertainty);
+
   const Candidate& c = everything.candidates.front();
   EXPECT_DOUBLE_EQ(c.area_um2, c.area_px * kUmPerPx * kUmPerPx);
   ASSERT_TRUE(c.stage_x_um && c.stage_y_um);

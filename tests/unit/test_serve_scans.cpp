@@ -79,7 +79,8 @@ TEST(ServeScans, PagesFiltersAndRefusesBadQueries) {
   }
 
   for (const char* bad : {"limit=0", "limit=501", "limit=abc", "offset=-1", "offset=1.5", "sort=name", "order=up",
-                          "min_score=2", "min_area_um2=-1", "verdict=maybe", "min_score=nan"}) {
+                          "min_score=2", "min_area_um2=-1", "verdict=maybe", "min_score=nan",
+                          "max_uncertainty=-1"}) {
     const auto r = client.Get((std::string("/api/scans/chip/candidates?") + bad).c_str());
     EXPECT_EQ(status_of(r), 400) << bad;
     EXPECT_NE(error_of(r), "(no response)") << bad;

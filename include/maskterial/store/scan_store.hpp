@@ -83,7 +83,7 @@ struct CandidateQuery {
   SortKey sort = SortKey::Score;
   bool descending = true;
   std::optional<std::string> class_name;
-  std::optional<double> min_score, min_area_um2;
+  std::optional<double> min_score, min_area_um2, max_uncertainty;
   std::optional<Verdict> verdict;  // Verdict::None = not reviewed yet
   bool with_shapes = false;        // also read the RLE (exports)
 };
