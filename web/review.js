@@ -29,7 +29,11 @@
   const fetchCandidates = (overrides) => api(`${scanPath("candidates")}?${filterQuery(overrides)}`);
 
   const gallery = createGallery($("review-gallery"), {
-    fetchPage: (offset, limit) => fetchCandidates({ offset, limit }).then((answer) => { learnClasses(answer.candidates.map((c) => c.class)); return answer; }),
+    fetchPage: async (offset, limit) => {
+      const answer = await fetchCandidates({ offset, limit });
+      learnClasses(answer.candidates.map((c) => c.class));
+      return answer;
+    },
     renderCell: candidateCell,
     onTotal: () => scheduleCounts(),
     onError: (e) => status(e.message, "error"),
@@ -307,6 +311,7 @@
       if (state.scan === scan) return;
       Object.assign(state, { scan, classes: [], undo: [], pictures: new Map(), decoded: new Map(), candidate: null });
       $("review-name").textContent = scan;
+      $("review-class").replaceChildren(element("option", { value: "" }, "all"));
       const exportLink = (id, query, file) => Object.assign($(id), { href: `${scanPath("export")}?${query}`, download: file });
       exportLink("review-export-csv", "format=csv", `${scan}.csv`);
       exportLink("review-export-json", "format=json", `${scan}.json`);
