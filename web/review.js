@@ -312,11 +312,12 @@
       Object.assign(state, { scan, classes: [], undo: [], pictures: new Map(), decoded: new Map(), candidate: null });
       $("review-name").textContent = scan;
       $("review-class").replaceChildren(element("option", { value: "" }, "all"));
-      const exportLink = (id, query, file) => Object.assign($(id), { href: `${scanPath("export")}?${query}`, download: file });
-      exportLink("review-export-csv", "format=csv", `${scan}.csv`);
-      exportLink("review-export-json", "format=json", `${scan}.json`);
-      exportLink("review-export-coco", "format=coco", `${scan}_coco.json`);
-      exportLink("accepted-export", "format=csv&accepted=1", `${scan}_accepted.csv`);
+      // Downloads, under the file names the server gives them.
+      const exportLink = (id, query) => Object.assign($(id), { href: `${scanPath("export")}?${query}`, download: "" });
+      exportLink("review-export-csv", "format=csv");
+      exportLink("review-export-json", "format=json");
+      exportLink("review-export-coco", "format=coco");
+      exportLink("accepted-export", "format=csv&accepted=1");
       $("rerank-table").tBodies[0].replaceChildren();
       act(async () => {
         const summary = await api(scanPath());
