@@ -294,16 +294,7 @@
     $(id).addEventListener("change", (e) => { e.target.blur(); act(reload); });
   }
   $("review-rerank").addEventListener("click", rerank);
-  canvas.addEventListener("wheel", (e) => {
-    if (!state.candidate) return;
-    e.preventDefault();
-    state.view = zoomedView(canvas, state.view, e);
-    draw();
-  }, { passive: false });
-  let drag = null;
-  canvas.addEventListener("mousedown", (e) => { drag = { x: e.clientX, y: e.clientY, view: { ...state.view } }; });
-  window.addEventListener("mouseup", () => { drag = null; });
-  window.addEventListener("mousemove", (e) => { if (drag) { state.view = pannedView(canvas, drag, e); draw(); } });
+  addZoomAndPan(canvas, () => Boolean(state.candidate), () => state.view, (view) => { state.view = view; draw(); });
   canvas.addEventListener("dblclick", () => { if (state.candidate) { state.view = candidateView(state.candidate); draw(); } });
 
   app.review = {
