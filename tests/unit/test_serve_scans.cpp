@@ -18,13 +18,16 @@ using namespace maskterial::serve::test;
 
 namespace {
 
+// Server options with a scan database (holding a made-up scan "chip" of images x per_image candidates, if any)
+// and a scan root, in a scratch folder.
 struct ScanServer {
-  explicit ScanServer(const std::string& name) : scratch(name) {
+  explicit ScanServer(const std::string& name, int images = 0, int per_image = 0) : scratch(name) {
     fs::create_directories(root());
     options.models_dir = scratch.path() / "models";
     options.scans_db = scratch.path() / "scans.sqlite";
     options.scan_root = root();
     options.workers = 1;
+    if (images > 0) store::test::fill(*store::open_sqlite_scan_store(options.scans_db.string()), images, per_image);
   }
   fs::path root() const { return scratch.path() / "root"; }
   ScratchDir scratch;
@@ -44,11 +47,7 @@ httplib::Result put_verdict(httplib::Client& client, const std::string& scan, in
 }  // namespace
 
 TEST(ServeScans, PagesFiltersAndRefusesBadQueries) {
-  ScanServer s("mt_serve_scans_query");
-  {
-    const auto store = store::open_sqlite_scan_store(s.options.scans_db.string());
-    store::test::fill(*store, 5, 10);
-  }
+  ScanServer s("mt_serve_scans_query", 5, 10);
   LiveServer server(s.options);
   auto client = server.client();
   const nlohmann::json scans = get_json(client, "/api/scans");
@@ -95,11 +94,7 @@ TEST(ServeScans, PagesFiltersAndRefusesBadQueries) {
 }
 
 TEST(ServeScans, ConcurrentReviewersNeverLoseAVerdict) {
-  ScanServer s("mt_serve_scans_verdicts");
-  {
-    const auto store = store::open_sqlite_scan_store(s.options.scans_db.string());
-    store::test::fill(*store, 10, 20);
-  }
+  ScanServer s("mt_serve_scans_verdicts", 10, 20);
   LiveServer server(s.options);
   auto client = server.client();
   std::vector<int64_t> ids;
