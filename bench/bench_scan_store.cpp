@@ -40,7 +40,7 @@ Chip& chip() {
       for (Candidate& c : candidates) {
         c.class_id = 1 + static_cast<int>(unit(rng) * 4);
         c.class_name = std::to_string(c.class_id);
-        c.detector_score = unit(rng);
+        c.score = c.detector_score = unit(rng);
         c.uncertainty = 5 * unit(rng);
         c.area_px = 200 + static_cast<int64_t>(50000 * unit(rng) * unit(rng));
         c.bbox = {100, 100, 50, 40};
