@@ -9,6 +9,7 @@
 
 #include "maskterial/pipeline/components.hpp"
 #include "maskterial/pipeline/flake_measure.hpp"
+#include "maskterial/score/evidence.hpp"
 #include "maskterial/util/error.hpp"
 
 namespace maskterial {
@@ -31,11 +32,12 @@ cv::Rect padded(const cv::Rect& box, const cv::Size& size) {
 }  // namespace
 
 Detector::Detector(ClassifierPtr classifier, DetectorOptions options, cv::Mat flat_field,
-                   segment::SegmenterPtr segmenter)
+                   segment::SegmenterPtr segmenter, score::FlakeScorePtr flake_score)
     : classifier_(std::move(classifier)),
       options_(options),
       flat_field_(std::move(flat_field)),
-      segmenter_(std::move(segmenter)) {
+      segmenter_(std::move(segmenter)),
+      flake_score_(std::move(flake_score)) {
   if (!classifier_ || classifier_->classes().empty()) throw Error("detector: the classifier has no classes");
   if (segmenter_ && options_.rules == ExtractionRules::TwoDMatGmm)
     throw Error("detector: the 2DMatGMM rules extract flakes from the class map; they take no segmenter");
@@ -158,11 +160,25 @@ Detection Detector::detect(const cv::Mat& input, const std::string& name, Detect
     extract_maskterial(labels, image, out.background_bgr, out);
   time.components_ms = ms_since(t);
 
+  if (segmenter_) score_flakes(image, out);
+  time.score_ms = ms_since(t);
+
   std::vector<Flake> kept;
   for (auto& f : out.flakes)
     if (f.score >= options_.min_score) kept.push_back(std::move(f));
   out.flakes = std::move(kept);
   return out;
+}
+
+void Detector::score_flakes(const cv::Mat& image, Detection& out) const {
+  for (Flake& flake : out.flakes) {
+    flake.evidence = score::measure_evidence(image, out.background_bgr, flake);
+    if (!flake_score_ || flake_score_->empty()) continue;
+    flake.score = flake_score_->probability(flake.evidence);
+    flake.false_positive_probability = 1.0 - flake.score;
+  }
+  if (!flake_score_ || flake_score_->empty()) return;
+  std::stable_sort(out.flakes.begin(), out.flakes.end(), [](const Flake& a, const Flake& b) { return a.score > b.score; });
 }
 
 void Detector::extract_2dmatgmm(const cv::Mat& labels, const cv::Mat& image, const Bgr& background,
@@ -265,6 +281,7 @@ void Detector::extract_segmented(const std::vector<segment::InstanceMask>& insta
     flake.class_share = share;
     flake.score = score;
     flake.false_positive_probability = 1.0 - score;
+    flake.origin = kOriginSegmenter;
     out.flakes.push_back(std::move(flake));
   };
 

@@ -10,6 +10,7 @@
 #include <opencv2/imgproc.hpp>
 
 #include "maskterial/classify/pixel_classifier.hpp"
+#include "maskterial/score/evidence.hpp"
 #include "maskterial/util/error.hpp"
 
 namespace maskterial {
@@ -51,7 +52,7 @@ std::string csv_escape(const std::string& s) {
 }
 
 nlohmann::json flake_to_json(const Flake& f) {
-  return {{"class", f.class_name},
+  nlohmann::json j = {{"class", f.class_name},
           {"score", round_to(f.score, 6)},
           {"uncertainty", round_to(f.uncertainty, 6)},
           {"class_share", round_to(f.class_share, 4)},
@@ -68,6 +69,15 @@ nlohmann::json flake_to_json(const Flake& f) {
           {"entropy", round_to(f.entropy, 6)},
           {"false_positive_probability", round_to(f.false_positive_probability, 6)},
           {"segmentation", coco::to_json(f.segmentation)}};
+  // What the flake score weighed (pipelines with a segmenter), for the scan store's re-ranking and for review.
+  if (!f.evidence.empty()) {
+    j["origin"] = f.origin;
+    nlohmann::json evidence = nlohmann::json::object();
+    const auto& names = score::evidence_names();
+    for (size_t i = 0; i < names.size() && i < f.evidence.size(); ++i) evidence[names[i]] = round_to(f.evidence[i], 6);
+    j["evidence"] = evidence;
+  }
+  return j;
 }
 
 nlohmann::json detection_to_json(const Detection& d) {

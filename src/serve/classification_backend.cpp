@@ -42,7 +42,10 @@ std::shared_ptr<const ClassificationModel> load_classification_model(const fs::p
     if (manifest.contains("description") && manifest["description"].is_string())
       description = manifest["description"].get<std::string>();
   }
-  return wrap(load_classifier(dir.string()), description);
+  auto model = wrap(load_classifier(dir.string()), description);
+  if (const std::string file = score::find_flake_score(dir.string(), ""); !file.empty())
+    model->flake_score = std::make_shared<const score::FlakeScoreModel>(score::FlakeScoreModel::load(file));
+  return model;
 }
 
 std::shared_ptr<const ClassificationModel> builtin_classification_model() {

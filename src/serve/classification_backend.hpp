@@ -13,6 +13,7 @@
 
 #include "maskterial/classify/pixel_classifier.hpp"
 #include "maskterial/coco/dataset.hpp"
+#include "maskterial/score/flake_score.hpp"
 
 namespace maskterial::serve {
 
@@ -21,6 +22,7 @@ struct ClassificationModel {
   std::string type;         // "gmm", "amm" or "mlp"
   std::string description;  // model.json "description", if any
   ClassifierPtr classifier;
+  score::FlakeScorePtr flake_score;  // the lab's re-fit kept in the directory (flake_score.json), if any
   std::vector<std::string> class_names() const;
 };
 

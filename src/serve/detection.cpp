@@ -39,7 +39,7 @@ Detection run_detection(const ClassificationModel& model, const segment::Segment
                         const cv::Mat& bgr8, const std::string& image_name, const DetectionSettings& settings) {
   DetectorOptions options = settings.detector;
   options.rules = postprocessing_rule_set(settings.postprocessing).rules;
-  return Detector(model.classifier, options, cv::Mat(), segmenter).detect(bgr8, image_name);
+  return Detector(model.classifier, options, cv::Mat(), segmenter, model.flake_score).detect(bgr8, image_name);
 }
 
 }  // namespace maskterial::serve

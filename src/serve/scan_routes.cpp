@@ -11,6 +11,7 @@
 #include "segmentation_backend.hpp"
 #include "maskterial/image/io.hpp"
 #include "maskterial/pipeline/outputs.hpp"
+#include "maskterial/score/flake_score.hpp"
 #include "maskterial/serve/http_error.hpp"
 #include "maskterial/store/scan_export.hpp"
 #include "maskterial/store/scan_runner.hpp"
@@ -73,11 +74,15 @@ std::shared_ptr<const Detector> scan_detector(const ScanContext& c, const nlohma
   segment::SegmenterPtr segmenter;
   if (segmentation != kNoSegmentationModel)
     segmenter = c.models.segmentation_model(segmentation)->at_threshold(detection.score_threshold);
-  settings = {{"models", {{"classification", c.models.provenance(ModelKind::Classification, classification)},
-                          {"segmentation", segmenter ? c.models.provenance(ModelKind::Segmentation, segmentation)
-                                                     : nlohmann::json()}}},
-              {"settings", detection.to_json(segmenter != nullptr)}};
-  return std::make_shared<Detector>(model->classifier, detection.detector, cv::Mat(), segmenter);
+  const auto detector =
+      std::make_shared<Detector>(model->classifier, detection.detector, cv::Mat(), segmenter, model->flake_score);
+  settings = store::scan_settings(
+      {{"models", {{"classification", c.models.provenance(ModelKind::Classification, classification)},
+                   {"segmentation", segmenter ? c.models.provenance(ModelKind::Segmentation, segmentation)
+                                              : nlohmann::json()}}},
+       {"settings", detection.to_json(segmenter != nullptr)}},
+      *detector);
+  return detector;
 }
 
 void create_scan(const ScanContext& c, const httplib::Request& req, httplib::Response& res) {
@@ -263,8 +268,12 @@ void add_scan_routes(httplib::Server& http, const ScanContext& context) {
   http.Post(R"(/api/scans/([^/]+)/rerank)", [c](const httplib::Request& req, httplib::Response& res) {
     handle(res, [&] {
       const store::ScanInfo scan = find_scan(*c, req.matches[1]);
-      if (scans_of(*c).counts(scan.id).reviewed == 0)
-        throw HttpError(400, "scan '" + scan.name + "' has no verdicts yet: accept or reject some candidates first");
+      const store::ScanCounts counts = scans_of(*c).counts(scan.id);
+      const int64_t needed = score::FlakeScoreFitOptions{}.min_examples_per_kind;
+      if (counts.accepted < needed || counts.rejected < needed)
+        throw HttpError(400, "re-ranking scan '" + scan.name + "' needs at least " + std::to_string(needed) +
+                                 " accepted and " + std::to_string(needed) + " rejected candidates (has " +
+                                 std::to_string(counts.accepted) + " and " + std::to_string(counts.rejected) + ")");
       c->jobs->start_rerank(scan);
       send_json(res, 202, scan_json(*c, scan));
     });

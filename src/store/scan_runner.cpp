@@ -4,6 +4,8 @@
 #include <map>
 
 #include "maskterial/pipeline/batch.hpp"
+#include "maskterial/score/evidence.hpp"
+#include "maskterial/store/rerank.hpp"
 #include "maskterial/store/stage_positions.hpp"
 #include "maskterial/store/thumbnail.hpp"
 #include "maskterial/util/error.hpp"
@@ -42,6 +44,7 @@ Candidate candidate_from_flake(const Flake& flake, const cv::Mat& bgr8) {
   c.bbox = flake.bbox;
   c.center = flake.center;
   c.mean_contrast_bgr = flake.mean_contrast_bgr;
+  c.evidence = flake.evidence;
   c.rle = coco::to_json(flake.segmentation);
   c.thumbnail_jpeg = candidate_thumbnail(bgr8, flake);
   return c;
@@ -53,6 +56,8 @@ ScanRunSummary scan_pending(ScanStore& store, const ScanInfo& scan, const Detect
   std::vector<std::string> paths;
   for (const ImageRecord& image : pending) paths.push_back(image.path);
   const auto stopping = [&] { return options.stop && options.stop(); };
+  std::optional<score::FlakeScoreModel> reranked;
+  if (scan.score_model.is_object()) reranked = score::FlakeScoreModel::from_json(scan.score_model, "the scan's re-ranked flake score");
   ScanRunSummary summary;
   // Candidates are built (thumbnails encoded) on the worker threads, beside the detection.
   std::vector<std::vector<Candidate>> built(paths.size());
@@ -61,7 +66,11 @@ ScanRunSummary scan_pending(ScanStore& store, const ScanInfo& scan, const Detect
   batch.progress = options.progress;
   batch.label = "scan " + scan.name;
   batch.finish_on_worker = [&](BatchItem& item) {
-    for (const Flake& flake : item.detection.flakes) built[item.index].push_back(candidate_from_flake(flake, item.image));
+    for (const Flake& flake : item.detection.flakes) {
+      built[item.index].push_back(candidate_from_flake(flake, item.image));
+      if (reranked && flake.evidence.size() == score::evidence_names().size())
+        built[item.index].back().score = reranked->probability(flake.evidence);
+    }
     item.image.release();
   };
   const auto detect = [&](const cv::Mat& bgr8, const std::string& path) {
@@ -86,6 +95,12 @@ ScanRunSummary scan_pending(ScanStore& store, const ScanInfo& scan, const Detect
   };
   run_batch(paths, detect, consume, batch);
   return summary;
+}
+
+nlohmann::json scan_settings(nlohmann::json provenance, const Detector& detector) {
+  const score::FlakeScoreModel* model = detector.flake_score();
+  provenance[kDetectorScoreModel] = model && !model->empty() ? model->to_json() : nlohmann::json();
+  return provenance;
 }
 
 }  // namespace maskterial::store

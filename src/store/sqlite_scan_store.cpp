@@ -196,15 +196,16 @@ class SqliteScanStore : public ScanStore {
     Statement insert(db_,
                      "INSERT INTO candidates (scan_id, image_id, class_id, class_name, detected_class, score, "
                      "detector_score, uncertainty, area_px, area_um2, bbox_x, bbox_y, bbox_w, bbox_h, center_x, "
-                     "center_y, mean_contrast, evidence) VALUES (?1, ?2, ?3, ?4, ?4, ?5, ?5, ?6, ?7, ?8, ?9, ?10, "
+                     "center_y, mean_contrast, evidence) VALUES (?1, ?2, ?3, ?4, ?4, ?5, ?17, ?6, ?7, ?8, ?9, ?10, "
                      "?11, ?12, ?13, ?14, ?15, ?16)");
     Statement shape(db_, "INSERT INTO candidate_shapes (candidate_id, rle, thumbnail) VALUES (?1, ?2, ?3)");
     for (const Candidate& c : candidates) {
-      insert.bind(1, scan_id).bind(2, image_id).bind(3, c.class_id).bind(4, c.class_name).bind(5, c.detector_score);
+      insert.bind(1, scan_id).bind(2, image_id).bind(3, c.class_id).bind(4, c.class_name).bind(5, c.score);
       insert.bind(6, c.uncertainty).bind(7, c.area_px).bind(8, static_cast<double>(c.area_px) * um_per_px * um_per_px);
       for (int k = 0; k < 4; ++k) insert.bind(9 + k, c.bbox[k]);
       insert.bind(13, c.center[0]).bind(14, c.center[1]);
       insert.bind(15, nlohmann::json(c.mean_contrast_bgr).dump()).bind_blob(16, evidence_blob(c.evidence));
+      insert.bind(17, c.detector_score);
       insert.run();
       insert.reset();
       shape.bind(1, static_cast<int64_t>(sqlite3_last_insert_rowid(db_.handle()))).bind(2, c.rle.dump());

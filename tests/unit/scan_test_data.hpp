@@ -3,6 +3,7 @@
 #include <string>
 #include <vector>
 
+#include "maskterial/score/evidence.hpp"
 #include "maskterial/store/scan_store.hpp"
 
 namespace maskterial::store::test {
@@ -13,13 +14,15 @@ inline Candidate make_candidate(int i) {
   Candidate c;
   c.class_id = 1 + i % 3;
   c.class_name = std::to_string(c.class_id);
-  c.detector_score = (i % 10) / 10.0;
+  c.score = c.detector_score = (i % 10) / 10.0;
   c.uncertainty = (i % 7) * 0.5;
   c.area_px = 100 + 10 * i;
   c.bbox = {10.0 * i, 20, 30, 40};
   c.center = {10 * i + 15, 40};
   c.mean_contrast_bgr = {-0.1, -0.05, -0.02};
-  c.evidence = {static_cast<float>(i), 1.0f};
+  // Every evidence value but the first alike; the first tells odd candidates from even ones.
+  c.evidence.assign(score::evidence_names().size(), 0.5f);
+  c.evidence[0] = static_cast<float>(i % 2) + 0.01f * static_cast<float>(i % 5);
   c.rle = {{"size", {100, 200}}, {"counts", "abc"}};
   c.thumbnail_jpeg = "jpeg bytes " + std::to_string(i);
   return c;

@@ -159,6 +159,25 @@ TEST(DenseInstances, CalibrationMapsProbabilitiesToScores) {
   EXPECT_NEAR(calibrated_score(0.7, o), 1 / (1 + std::exp(-z)), 1e-6);
 }
 
+TEST(DenseInstances, CalibrationFitStaysFiniteOnFewSeparableMatches) {
+  // 30 instances, 3 real ones, perfectly separated by probability: the fit must not run away.
+  std::vector<double> p;
+  std::vector<bool> real;
+  for (int i = 0; i < 30; ++i) {
+    p.push_back(i < 3 ? 0.9 : 0.3 + 0.01 * i);
+    real.push_back(i < 3);
+  }
+  const auto [slope, offset] = fit_calibration(p, real);
+  EXPECT_GT(slope, 0.1);
+  EXPECT_LT(slope, 10.0);
+  EXPECT_LT(std::abs(offset), 10.0);
+  DenseOptions o;
+  o.calibration_slope = slope;
+  o.calibration_offset = offset;
+  EXPECT_LT(calibrated_score(0.5, o), 0.9);  // an average mask is not certain
+  EXPECT_GT(calibrated_score(0.9, o), calibrated_score(0.5, o));
+}
+
 TEST(DenseNet, ShapesAndSeparateParts) {
   torch::manual_seed(0);
   DenseNet net(tiny_options());

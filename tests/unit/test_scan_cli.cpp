@@ -34,20 +34,12 @@ void copy_images(const fs::path& dir, size_t n) {
   for (auto it = all.begin(); it != all.end() && n > 0; ++it, --n) fs::copy_file(*it, dir / it->filename());
 }
 
-// Starts the CLI with args (split on spaces) in the background; returns its pid.
+// Starts the CLI with args in the background, its output into log; returns its pid.
 pid_t spawn_cli(const std::vector<std::string>& args, const fs::path& log) {
   const pid_t pid = ::fork();
   if (pid == 0) {
-    const FILE* out = std::freopen(log.c_str(), "w", stdout);
-    ::dup2(::fileno(stdout), STDERR_FILENO);
-    (void)out;
-    std::vector<std::string> all = {MASKTERIAL_CLI};
-    all.insert(all.end(), args.begin(), args.end());
-    std::vector<char*> argv;
-    for (auto& a : all) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    ::execv(MASKTERIAL_CLI, argv.data());
-    ::_exit(127);
+    if (std::freopen(log.c_str(), "w", stdout)) ::dup2(::fileno(stdout), STDERR_FILENO);
+    maskterial::cli_test::exec_cli(args);
   }
   return pid;
 }

@@ -11,6 +11,7 @@
 #include <gtest/gtest.h>
 
 #include "maskterial/store/rank_change.hpp"
+#include "maskterial/store/rerank.hpp"
 #include "maskterial/store/scan_export.hpp"
 #include "maskterial/store/scan_runner.hpp"
 #include "maskterial/store/scan_store.hpp"
@@ -157,7 +158,7 @@ TEST(ScanStore, FiltersSortsAndPagesStably) {
   const auto image = store->image(scan.id, c.image_id);
   EXPECT_DOUBLE_EQ(*c.stage_x_um, *image->stage_x_um + (c.center[0] - 100) * kUmPerPx);
   EXPECT_DOUBLE_EQ(*c.stage_y_um, -500 + (c.center[1] - 50) * kUmPerPx);
-  EXPECT_EQ(c.evidence.size(), 2u);
+  EXPECT_EQ(c.evidence.size(), score::evidence_names().size());
 }
 
 TEST(ScanStore, VerdictsFilterRelabelAndKeepTheirHistory) {
@@ -240,6 +241,33 @@ TEST(ScanStore, SavesRerankedScoresAndTheModel) {
   const Candidate best = store->candidates(scan.id, {}).candidates.front();
   EXPECT_EQ(best.id, rows.front().id);
   EXPECT_NE(best.score, best.detector_score);
+}
+
+// Verdicts teach: accepting the odd candidates (whose first evidence value is high) and rejecting some even ones
+// brings every odd candidate above every even one, the same way twice.
+TEST(Rerank, RefitsFromVerdictsAndRescoresEveryCandidate) {
+  const ScratchDir dir("mt_scan_rerank");
+  const auto store = open_sqlite_scan_store((dir.path() / "s.sqlite").string());
+  const ScanInfo scan = fill(*store, 10, 10);
+  EXPECT_THROW(rerank_scan(*store, scan), Error);  // no verdicts
+  CandidateQuery all;
+  all.limit = -1;
+  const std::vector<Candidate> before = store->candidates(scan.id, all).candidates;
+  for (size_t i = 0; i < 20; ++i)
+    store->set_verdict(scan.id, before[i].id, before[i].evidence[0] >= 1 ? Verdict::Accept : Verdict::Reject, std::nullopt);
+  const nlohmann::json summary = rerank_scan(*store, scan);
+  EXPECT_EQ(summary["candidates"], 100);
+  EXPECT_EQ(summary["positive"].get<int>() + summary["negative"].get<int>(), 20);
+  for (const char* field : {"moved_into_top_n", "spearman", "kendall_tau", "seconds", "time"})
+    EXPECT_TRUE(summary.contains(field)) << field;
+  const std::vector<Candidate> after = store->candidates(scan.id, all).candidates;
+  for (size_t i = 0; i < 50; ++i) EXPECT_GE(after[i].evidence[0], 1.0f) << i;
+  EXPECT_FALSE(store->find_scan("chip")->score_model.is_null());
+  EXPECT_EQ(store->find_scan("chip")->last_rerank, summary);
+
+  rerank_scan(*store, *store->find_scan("chip"));
+  const std::vector<Candidate> again = store->candidates(scan.id, all).candidates;
+  for (size_t i = 0; i < after.size(); ++i) EXPECT_DOUBLE_EQ(again[i].score, after[i].score) << i;
 }
 
 TEST(ScanStore, DeletingAScanRemovesEverythingOfIt) {

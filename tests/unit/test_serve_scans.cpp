@@ -18,13 +18,16 @@ using namespace maskterial::serve::test;
 
 namespace {
 
+// Server options with a scan database (holding a made-up scan "chip" of images x per_image candidates, if any)
+// and a scan root, in a scratch folder.
 struct ScanServer {
-  explicit ScanServer(const std::string& name) : scratch(name) {
+  explicit ScanServer(const std::string& name, int images = 0, int per_image = 0) : scratch(name) {
     fs::create_directories(root());
     options.models_dir = scratch.path() / "models";
     options.scans_db = scratch.path() / "scans.sqlite";
     options.scan_root = root();
     options.workers = 1;
+    if (images > 0) store::test::fill(*store::open_sqlite_scan_store(options.scans_db.string()), images, per_image);
   }
   fs::path root() const { return scratch.path() / "root"; }
   ScratchDir scratch;
@@ -44,11 +47,7 @@ httplib::Result put_verdict(httplib::Client& client, const std::string& scan, in
 }  // namespace
 
 TEST(ServeScans, PagesFiltersAndRefusesBadQueries) {
-  ScanServer s("mt_serve_scans_query");
-  {
-    const auto store = store::open_sqlite_scan_store(s.options.scans_db.string());
-    store::test::fill(*store, 5, 10);
-  }
+  ScanServer s("mt_serve_scans_query", 5, 10);
   LiveServer server(s.options);
   auto client = server.client();
   const nlohmann::json scans = get_json(client, "/api/scans");
@@ -96,11 +95,7 @@ TEST(ServeScans, PagesFiltersAndRefusesBadQueries) {
 }
 
 TEST(ServeScans, ConcurrentReviewersNeverLoseAVerdict) {
-  ScanServer s("mt_serve_scans_verdicts");
-  {
-    const auto store = store::open_sqlite_scan_store(s.options.scans_db.string());
-    store::test::fill(*store, 10, 20);
-  }
+  ScanServer s("mt_serve_scans_verdicts", 10, 20);
   LiveServer server(s.options);
   auto client = server.client();
   std::vector<int64_t> ids;
@@ -140,6 +135,18 @@ TEST(ServeScans, ConcurrentReviewersNeverLoseAVerdict) {
   const nlohmann::json coco = body_json(client.Get("/api/scans/chip/export?format=coco"));
   EXPECT_EQ(coco["annotations"].size(), 200u);
 
+  // Re-rank from these verdicts: a job, done within seconds, that says how the order changed.
+  ASSERT_EQ(status_of(client.Post("/api/scans/chip/rerank", "", "application/json")), 202);
+  nlohmann::json scan_after;
+  for (int i = 0; i < 200; ++i) {
+    scan_after = get_json(client, "/api/scans/chip");
+    if (scan_after["state"] != "reranking") break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  ASSERT_EQ(scan_after["state"], "idle") << scan_after.dump();
+  EXPECT_EQ(scan_after["last_rerank"]["candidates"], 200);
+  EXPECT_EQ(scan_after["last_rerank"]["positive"], 150);
+
   EXPECT_EQ(status_of(client.Delete("/api/scans/chip")), 200);
   EXPECT_EQ(status_of(client.Get("/api/scans/chip")), 404);
   EXPECT_EQ(get_json(client, "/api/scans")["scans"].size(), 0u);
@@ -162,6 +169,15 @@ TEST(ServeScans, CreatingAScanChecksItsNameAndFolder) {
   EXPECT_EQ(status_of(client.Post("/api/scans/nope/rerank", "", "application/json")), 404);
 }
 
+TEST(ServeScans, RerankWithoutEnoughVerdictsIsRefused) {
+  ScanServer s("mt_serve_scans_rerank", 2, 5);
+  LiveServer server(s.options);
+  auto client = server.client();
+  const auto r = client.Post("/api/scans/chip/rerank", "", "application/json");
+  EXPECT_EQ(status_of(r), 400);
+  EXPECT_NE(error_of(r).find("accepted"), std::string::npos) << error_of(r);
+}
+
 TEST(ServeScans, WithoutAScanDatabaseTheRoutesSaySo) {
   const ScratchDir scratch("mt_serve_scans_none");
   serve::ServerOptions options;
@@ -178,8 +194,8 @@ TEST(ServeScans, WithoutAScanDatabaseTheRoutesSaySo) {
     EXPECT_TRUE(openapi["paths"].contains(path)) << path;
 }
 
-// Slow (the default pipeline on one shared image): a real scan through the API, reviewed and re-ranked.
-TEST(ServeScans, ScansAFolderReviewsAndReranks) {
+// Slow (the default pipeline on one shared image): a real scan through the API.
+TEST(ServeScans, ScansAFolderInTheBackground) {
   const fs::path image = fs::path(MASKTERIAL_SHARED_DATA) / "maskterial-demo/images/GrapheneH";
   REQUIRE_SHARED_DATA(fs::is_directory(image), "the shared GrapheneH images are missing: " + image.string());
   ScanServer s("mt_serve_scans_real");
@@ -205,19 +221,5 @@ TEST(ServeScans, ScansAFolderReviewsAndReranks) {
   ASSERT_EQ(status_of(full), 200);
   EXPECT_EQ(full->get_header_value("Content-Type"), "image/jpeg");
 
-  EXPECT_EQ(status_of(client.Post("/api/scans/chip/rerank", "", "application/json")), 400);  // no verdicts yet
-  const auto& candidates = page["candidates"];
-  for (size_t i = 0; i < candidates.size(); ++i)
-    ASSERT_EQ(status_of(put_verdict(client, "chip", candidates[i]["id"], {{"verdict", i % 2 ? "reject" : "accept"}})), 200);
-  ASSERT_EQ(status_of(client.Post("/api/scans/chip/rerank", "", "application/json")), 202);
-  for (int i = 0; i < 120; ++i) {
-    scan = get_json(client, "/api/scans/chip");
-    if (scan["state"] != "reranking") break;
-    std::this_thread::sleep_for(std::chrono::milliseconds(250));
-  }
-  ASSERT_EQ(scan["state"], "idle") << scan.dump();
-  ASSERT_TRUE(scan["last_rerank"].is_object());
-  EXPECT_EQ(scan["last_rerank"]["candidates"], candidates.size());
-  EXPECT_EQ(scan["last_rerank"]["positive"].get<size_t>() + scan["last_rerank"]["negative"].get<size_t>(),
-            candidates.size());
+  EXPECT_GT(page["total"].get<int>(), 0);
 }

@@ -72,8 +72,8 @@ int run_scan(const ScanArgs& args) {
   }
   const auto detector = args.detector.build();
   const auto db = store::open_sqlite_scan_store(args.db);
-  const store::ScanInfo scan = db->open_scan(name, folders, args.detector.provenance(), args.microns_per_pixel,
-                                             nlohmann::json());
+  const store::ScanInfo scan = db->open_scan(name, folders, store::scan_settings(args.detector.provenance(), *detector),
+                                             args.microns_per_pixel, nlohmann::json());
   if (scan.um_per_px != args.microns_per_pixel)
     spdlog::warn("scan '{}' keeps its pixel size of {} µm (--um-per-px {} ignored)", name, scan.um_per_px,
                  args.microns_per_pixel);

@@ -6,7 +6,9 @@
 
 #include "commands.hpp"
 #include "maskterial/classify/classifier_training.hpp"
+#include "detector_options.hpp"
 #include "maskterial/coco/dataset.hpp"
+#include "maskterial/score/score_fitting.hpp"
 #include "maskterial/util/files.hpp"
 #include "maskterial/util/plot.hpp"
 
@@ -23,7 +25,30 @@ struct TrainArgs {
   int iterations = 0, batch_size = 0;
   double learning_rate = 0;
   bool quiet = false;
+  bool fit_flake_score = true;
 };
+
+// The default pipeline's candidates on the training images, labelled by their annotations, re-fit the flake
+// score (the segmentation model's as prior); it is kept with the classifier, where `detect` finds it.
+void refit_flake_score(const TrainArgs& args, const AnnotatedImages& train) {
+  DetectorCliOptions pipeline = DetectorCliOptions::default_pipeline(args.out);
+  const std::string shipped = score::find_flake_score("", pipeline.segmenter_dir());
+  pipeline.flake_score_path = shipped.empty() ? "none" : shipped;  // not a stale re-fit left in --out
+  const std::unique_ptr<Detector> detector = pipeline.build();
+  score::ScoreFitReport report;
+  const score::FlakeScoreModel model = score::fit_flake_score(*detector, train, detector->flake_score(), &report, !args.quiet);
+  for (const std::string& why : report.skipped) spdlog::warn("flake score: skipping image {}", why);
+  const std::string file = args.out + "/" + score::kFlakeScoreFile;
+  std::filesystem::remove(file);
+  if (model.empty()) {
+    spdlog::warn("flake score: {} true flakes among {} candidates on the training images: too few to fit; detect "
+                 "ranks by the segmentation model's score", report.positives, report.candidates);
+    return;
+  }
+  model.save(file);
+  spdlog::info("flake score re-fitted on {} candidates ({} true flakes) of {} images: {}", report.candidates,
+               report.positives, report.images, file);
+}
 
 void write_curves(const std::string& dir, const TrainingCurves& curves, const std::string& type) {
   if (curves.iteration.empty()) return;
@@ -58,6 +83,7 @@ int run(TrainArgs& args) {
   result.classifier->save(args.out);
   write_curves(args.out, result.curves, args.type);
   if (result.test_accuracy) write_json_atomic(args.out + "/test_report.json", result.test_accuracy->to_json(), 2);
+  if (args.fit_flake_score) refit_flake_score(args, train);
 
   for (const auto& step : result.report.steps) {
     std::string counts;
@@ -106,6 +132,9 @@ Runner add_train_classifier(CLI::App& app) {
   cmd->add_option("--background-samples", d.background_samples_per_image, "Background pixels sampled per image")
       ->capture_default_str();
   cmd->add_option("--seed", d.seed, "Random seed (training is deterministic per seed)")->capture_default_str();
+  cmd->add_flag("--no-flake-score{false}", args->fit_flake_score,
+                "Do not re-fit the flake score on the training images (detect then ranks by the segmentation "
+                "model's own score)");
   cmd->add_flag("-q,--quiet", args->quiet, "No progress bar");
   return [args] { return run(*args); };
 }

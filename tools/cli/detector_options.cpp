@@ -47,6 +47,12 @@ void DetectorCliOptions::add_to(CLI::App& command, bool with_segmenter) {
                   "alone (the 2DMatGMM way)")
       ->check(CLI::ExistingDirectory | CLI::IsMember({"none"}));
   command
+      .add_option("--flake-score", flake_score_path,
+                  "Segmenter: flake score model (flake_score.json) that ranks the candidates; default: the one "
+                  "train-classifier kept in the classifier's directory, else the segmentation model's; none: "
+                  "the segmenter's own mask score")
+      ->check(CLI::ExistingFile | CLI::IsMember({"none"}));
+  command
       .add_option("--score-threshold", score_threshold,
                   "Segmenter: keep masks scoring above this (class probability x mean mask probability)")
       ->capture_default_str()
@@ -70,8 +76,26 @@ std::unique_ptr<Detector> DetectorCliOptions::build() const {
   options.rules = compat == "2dmatgmm" ? ExtractionRules::TwoDMatGmm : ExtractionRules::MaskTerial;
   cv::Mat flat = flat_field.empty() ? cv::Mat() : load_image(flat_field);
   segment::SegmenterPtr segmenter;
-  if (const std::string dir = segmenter_dir(); !dir.empty()) segmenter = segment::load_segmenter(dir, score_threshold);
-  return std::make_unique<Detector>(std::move(classifier), options, flat, std::move(segmenter));
+  score::FlakeScorePtr flake_score;
+  if (const std::string dir = segmenter_dir(); !dir.empty()) {
+    segmenter = segment::load_segmenter(dir, score_threshold);
+    if (const std::string file = flake_score_file(); !file.empty())
+      flake_score = std::make_shared<const score::FlakeScoreModel>(score::FlakeScoreModel::load(file));
+  }
+  return std::make_unique<Detector>(std::move(classifier), options, flat, std::move(segmenter), std::move(flake_score));
+}
+
+std::string DetectorCliOptions::flake_score_file() const {
+  if (flake_score_path == "none") return "";
+  if (!flake_score_path.empty()) return flake_score_path;
+  return score::find_flake_score(classifier_path, segmenter_dir());
+}
+
+DetectorCliOptions DetectorCliOptions::default_pipeline(const std::string& classifier_dir) {
+  DetectorCliOptions options;
+  options.classifier_path = classifier_dir;
+  options.offers_segmenter_ = true;
+  return options;
 }
 
 std::string DetectorCliOptions::segmenter_dir() const {
@@ -96,6 +120,8 @@ nlohmann::json DetectorCliOptions::provenance() const {
                              {"min_score", detector.min_score},
                              {"report_unknown", detector.report_unknown}};
   if (!segmenter.empty()) {
+    const std::string flake_score = flake_score_file();
+    settings["flake_score"] = flake_score.empty() ? nlohmann::json() : nlohmann::json(flake_score);
     settings["score_threshold"] = score_threshold;
     settings["majority_vote"] = !detector.split_by_class;
     settings["min_class_occupancy"] = detector.min_class_occupancy;

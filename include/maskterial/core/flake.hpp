@@ -1,12 +1,19 @@
 #pragma once
 // The shared result type: one detected flake with everything a physicist sorts and filters by.
 #include <array>
+#include <cstdint>
 #include <string>
 #include <vector>
 
 #include "maskterial/coco/rle.hpp"
 
 namespace maskterial {
+
+// Class id of flakes unlike every trained class (DetectorOptions::report_unknown, unknown parts of masks).
+constexpr uint8_t kUnknownClassId = 255;
+// Flake::origin: what found the candidate.
+constexpr const char* kOriginSegmenter = "segmenter";    // a segmentation model's mask
+constexpr const char* kOriginClassifier = "classifier";  // the classifier's connected regions
 
 struct Flake {
   int class_id = 0;            // the classifier's class id (ClassLabel::id; 0 = background, never output)
@@ -24,6 +31,9 @@ struct Flake {
   std::array<double, 3> mean_contrast_bgr{};
   double entropy = 0;          // mean local Shannon entropy (bits) of the gray image inside the flake
   double false_positive_probability = 0;
+  std::string origin = kOriginClassifier;
+  // What the flake score weighed (score/evidence.hpp, in evidence_names() order); empty without a scoring stage.
+  std::vector<float> evidence;
   coco::Rle segmentation;
 };
 

@@ -17,6 +17,7 @@
 
 #include "maskterial/classify/pixel_classifier.hpp"
 #include "maskterial/core/flake.hpp"
+#include "maskterial/score/flake_score.hpp"
 #include "maskterial/segment/instance_segmenter.hpp"
 
 namespace maskterial {
@@ -54,9 +55,6 @@ struct DetectorOptions {
   double unconfirmed_score_factor = 0.5;
 };
 
-// Class id and name of the "unknown" flakes of DetectorOptions::report_unknown.
-constexpr uint8_t kUnknownClassId = 255;
-
 // Wall time of each stage, for the benchmark and `detect --timings`.
 struct DetectTimings {
   double preprocess_ms = 0;  // flat field, median blur
@@ -64,15 +62,17 @@ struct DetectTimings {
   double segment_ms = 0;     // instance segmentation (with a segmenter)
   double classify_ms = 0;    // per-pixel classification
   double components_ms = 0;  // opening, components, contours and flake measurement
-  double total() const { return preprocess_ms + background_ms + segment_ms + classify_ms + components_ms; }
+  double score_ms = 0;       // evidence and flake score (with a segmenter)
+  double total() const { return preprocess_ms + background_ms + segment_ms + classify_ms + components_ms + score_ms; }
 };
 
 class Detector {
  public:
   // segmenter: optional; without it flakes are the classifier's connected regions. It cannot be combined with
-  // the 2DMatGMM rules.
+  // the 2DMatGMM rules. With a segmenter every candidate's evidence is measured (score/evidence.hpp) and, with
+  // a flake score model, its score is that model's probability; without one it keeps the extraction score.
   Detector(ClassifierPtr classifier, DetectorOptions options, cv::Mat flat_field = {},
-           segment::SegmenterPtr segmenter = {});
+           segment::SegmenterPtr segmenter = {}, score::FlakeScorePtr flake_score = {});
 
   // bgr8: 8-bit BGR image. Thread-safe (no mutable state).
   Detection detect(const cv::Mat& bgr8, const std::string& name, DetectTimings* timings = nullptr) const;
@@ -84,6 +84,7 @@ class Detector {
   const PixelClassifier& classifier() const { return *classifier_; }
   const segment::InstanceSegmenter* segmenter() const { return segmenter_.get(); }
   const DetectorOptions& options() const { return options_; }
+  const score::FlakeScoreModel* flake_score() const { return flake_score_.get(); }
   double threshold() const;
 
  private:
@@ -98,6 +99,8 @@ class Detector {
                          const cv::Mat& labels, const cv::Mat& image, const Bgr& background, Detection& out) const;
   void finish_flake(Flake& flake, const ClassLabel& label, const cv::Mat& labels, const cv::Mat& mask,
                     const cv::Rect& roi) const;
+  // The scoring stage: evidence of each candidate, then its flake score.
+  void score_flakes(const cv::Mat& image, Detection& out) const;
   std::vector<ClassLabel> extracted_classes() const;
   void set_class(Flake& flake, uint8_t id) const;  // class id, name and uncertainty
 
@@ -105,6 +108,7 @@ class Detector {
   DetectorOptions options_;
   cv::Mat flat_field_;
   segment::SegmenterPtr segmenter_;
+  score::FlakeScorePtr flake_score_;
 };
 
 }  // namespace maskterial

@@ -32,8 +32,13 @@ struct ScanRunSummary {
 // beside them); images already in the scan are left as they are.
 void register_images(ScanStore& store, int64_t scan_id, const std::vector<std::string>& paths);
 
+// Candidates of a re-ranked scan (scan.score_model set) are scored by the re-ranked model, as the stored ones.
 ScanRunSummary scan_pending(ScanStore& store, const ScanInfo& scan, const Detector& detector,
                             const ScanRunOptions& options);
+
+// The settings a scan records: the detector's provenance plus the flake-score model it scores with (re-rank's
+// prior, rerank.hpp kDetectorScoreModel).
+nlohmann::json scan_settings(nlohmann::json provenance, const Detector& detector);
 
 // A detected flake as the store keeps it, thumbnail included.
 Candidate candidate_from_flake(const Flake& flake, const cv::Mat& bgr8);

@@ -25,7 +25,10 @@ std::pair<double, double> fit_calibration(const std::vector<double>& mean_probab
     const double p = std::clamp(mean_probabilities[i], 1e-6, 1 - 1e-6);
     z[i] = std::log(p / (1 - p));
   }
-  constexpr double kPrior = 1e-2;  // ridge towards slope 1, offset 0: keeps the fit finite on separable data
+  // Ridge towards slope 1, offset 0, worth a few instances: on a handful of separable matches (a fine-tuning run
+  // sees tens of instances, a few of them real) a weak prior let the fit run away to slope 99, offset 99, which
+  // scores every mask ~1.
+  constexpr double kPrior = 2.0;
   double a = 1, b = 0;
   for (int iteration = 0; iteration < 50; ++iteration) {
     double ga = kPrior * (a - 1), gb = kPrior * b, haa = kPrior, hab = 0, hbb = kPrior;
@@ -44,8 +47,8 @@ std::pair<double, double> fit_calibration(const std::vector<double>& mean_probab
     b -= db;
     if (std::abs(da) + std::abs(db) < 1e-9) break;
   }
-  a = std::clamp(a, 0.01, 99.0);  // inside what DenseOptions accepts
-  b = std::clamp(b, -99.0, 99.0);
+  a = std::clamp(a, 0.1, 10.0);  // a calibration sharpens or softens the ranking, never inverts or saturates it
+  b = std::clamp(b, -10.0, 10.0);
   return {a, b};
 }
 
