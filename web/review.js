@@ -265,10 +265,11 @@
   // The server's account of the last re-rank and, right after one, the new top candidates' moves.
   function showRerank(report, before, top) {
     if (!report) return;
+    const correlation = (r) => (typeof r === "number" ? r.toFixed(2) : "—");  // none when every score is equal
     showMessage($("rerank-status"), `Learnt from ${report.positive} positive and ${report.negative} negative examples; ` +
       `rescored ${report.candidates} candidates in ${report.seconds.toFixed(1)} s. ${report.moved_into_top_n} ` +
       `candidates moved into the top ${report.top_n}; rank correlation with the order before: Spearman ` +
-      `${report.spearman.toFixed(2)}, Kendall τ ${report.kendall_tau.toFixed(2)}.`, "ok");
+      `${correlation(report.spearman)}, Kendall τ ${correlation(report.kendall_tau)}.`, "ok");
     $("rerank-table").tBodies[0].replaceChildren(...(top || []).map((c, i) => {
       const was = before.get(c.id), moved = was ? was - (i + 1) : Infinity;
       const change = moved > 0 ? ["ok", was ? `▲${moved}` : "new"] : moved < 0 ? ["error", `▼${-moved}`] : ["muted", "="];

@@ -112,7 +112,7 @@ try {
   const top = (await apiGet(`api/scans/chip/candidates?sort=score&order=desc&limit=${moves.length}`)).candidates;
   assert.deepEqual(moves.map((m) => m[0]), top.map((c) => c.id), "the re-rank table is not the new order");
   assert.ok(moves.some((m) => m[1] !== ""), "no previous rank shown");
-  console.log(`re-ranked: ${rerank.moved_into_top_n} moved into the top ${rerank.top_n}, Spearman ${rerank.spearman.toFixed(3)}`);
+  console.log(`re-ranked: ${rerank.moved_into_top_n} moved into the top ${rerank.top_n}, Spearman ${rerank.spearman}`);
   await page.locator(".review-lower").screenshot({ path: path.join(screenshotDir, "review_rerank.png") });
 
   // Export the accepted flakes as CSV through the page's link.
