@@ -5,7 +5,8 @@
 set -euo pipefail
 what=${1:-all}
 cli=(build-essential cmake pkg-config libopencv-dev nlohmann-json3-dev libcli11-dev libspdlog-dev libnanoflann-dev
-     libcpp-httplib-dev libtorch-dev libopenblas0-pthread libgloo-dev libjpeg-dev libpng-dev libtiff-dev libwebp-dev)
+     libcpp-httplib-dev libtorch-dev libopenblas0-pthread libgloo-dev libjpeg-dev libpng-dev libtiff-dev libwebp-dev
+     libsqlite3-dev)
 tests=(libgtest-dev libbenchmark-dev chromium chromium-driver
        clang libclang-rt-14-dev)  # clang + libFuzzer for scripts/fuzz.sh
 case "$what" in

@@ -73,6 +73,20 @@ function pannedView(canvas, drag, e) {
   return { ...drag.view, x: drag.view.x - (e.clientX - drag.x) * k, y: drag.view.y - (e.clientY - drag.y) * k };
 }
 
+// Wheel zoom and drag pan of an image view canvas: getView() gives its view, setView(view) takes a new one and
+// redraws; nothing happens while shown() is false (no image yet).
+function addZoomAndPan(canvas, shown, getView, setView) {
+  canvas.addEventListener("wheel", (e) => {
+    if (!shown()) return;
+    e.preventDefault();
+    setView(zoomedView(canvas, getView(), e));
+  }, { passive: false });
+  let drag = null;
+  canvas.addEventListener("mousedown", (e) => { drag = { x: e.clientX, y: e.clientY, view: { ...getView() } }; });
+  window.addEventListener("mouseup", () => { drag = null; });
+  window.addEventListener("mousemove", (e) => { if (drag) setView(pannedView(canvas, drag, e)); });
+}
+
 // A training loss curve, [step, loss] points on linear axes from the data.
 function drawLossCurve(canvas, loss) {
   const g = canvas.getContext("2d");
@@ -101,11 +115,12 @@ function showMessage(target, text, kind) {
   target.className = kind || "";
 }
 
+// "#page" or "#page/argument" (e.g. #scans/chip-12: a scan's review), so a reload comes back to the same place.
 function showPage() {
-  const name = (location.hash || "#detect").slice(1);
+  const [name, ...rest] = (location.hash || "#detect").slice(1).split("/");
   for (const section of document.querySelectorAll(".page")) section.hidden = section.id !== `page-${name}`;
   for (const link of document.querySelectorAll("nav a[data-page]")) link.classList.toggle("active", link.dataset.page === name);
-  if (app.pages[name]) app.pages[name].show();
+  if (app.pages[name]) app.pages[name].show(decodeURIComponent(rest.join("/")));
 }
 
 async function refreshHealth() {

@@ -210,20 +210,7 @@
     if (current() && current().result) select(state.current);
   });
 
-  canvas.addEventListener("wheel", (e) => {
-    if (!current() || !current().result) return;
-    e.preventDefault();
-    state.view = zoomedView(canvas, state.view, e);
-    draw();
-  }, { passive: false });
-  let drag = null;
-  canvas.addEventListener("mousedown", (e) => { drag = { x: e.clientX, y: e.clientY, view: { ...state.view } }; });
-  window.addEventListener("mouseup", () => { drag = null; });
-  window.addEventListener("mousemove", (e) => {
-    if (!drag) return;
-    state.view = pannedView(canvas, drag, e);
-    draw();
-  });
+  addZoomAndPan(canvas, () => Boolean(current() && current().result), () => state.view, (view) => { state.view = view; draw(); });
   canvas.addEventListener("dblclick", () => { if (current() && current().result) fitView(); });
   window.addEventListener("resize", () => draw());
   document.addEventListener("models-changed", fillModelSelects);

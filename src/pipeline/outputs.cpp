@@ -35,13 +35,6 @@ std::string formatted(const char* format, ...) {
   return out;
 }
 
-std::string csv_escape(const std::string& s) {
-  if (s.find_first_of(",\"\n") == std::string::npos) return s;
-  std::string out = "\"";
-  for (char c : s) out += c == '"' ? std::string("\"\"") : std::string(1, c);
-  return out + "\"";
-}
-
 // Distinct, colour-blind friendly colours (BGR), cycled by class index.
 cv::Scalar class_colour(int class_id) {
   static const cv::Scalar palette[] = {{0, 159, 230}, {233, 180, 86},  {115, 158, 0}, {66, 228, 240},
@@ -50,6 +43,13 @@ cv::Scalar class_colour(int class_id) {
 }
 
 }  // namespace
+
+std::string csv_escape(const std::string& s) {
+  if (s.find_first_of(",\"\n") == std::string::npos) return s;
+  std::string out = "\"";
+  for (char c : s) out += c == '"' ? std::string("\"\"") : std::string(1, c);
+  return out + "\"";
+}
 
 nlohmann::json flake_to_json(const Flake& f) {
   nlohmann::json j = {{"class", f.class_name},

@@ -24,23 +24,6 @@ constexpr int kMaxGuideLayers = 20;
 
 nlohmann::json bgr_json(const Bgr& c) { return {c[0], c[1], c[2]}; }
 
-nlohmann::json json_body(const httplib::Request& req, bool allow_empty) {
-  if (req.body.empty() && allow_empty) return nlohmann::json::object();
-  try {
-    nlohmann::json body = nlohmann::json::parse(req.body);
-    if (!body.is_object()) throw HttpError(400, "the request body must be a JSON object");
-    return body;
-  } catch (const nlohmann::json::exception& e) {
-    throw HttpError(400, std::string("the request body is not valid JSON: ") + e.what());
-  }
-}
-
-std::string string_member(const nlohmann::json& body, const std::string& key, const std::string& fallback) {
-  if (!body.contains(key) || body[key].is_null()) return fallback;
-  if (!body[key].is_string()) throw HttpError(400, "\"" + key + "\" must be a string");
-  return body[key];
-}
-
 int64_t count_member(const nlohmann::json& body, const std::string& key, int64_t max) {
   if (!body.contains(key) || body[key].is_null()) return 0;
   if (!body[key].is_number_integer() || body[key].get<int64_t>() < 0 || body[key].get<int64_t>() > max)

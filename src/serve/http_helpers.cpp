@@ -190,4 +190,21 @@ bool flag_field(const httplib::Request& req, const std::string& name) {
   throw HttpError(400, "form field '" + name + "': '" + *text + "' is neither yes (1, true, yes, on) nor no (0, false, no, off)");
 }
 
+nlohmann::json json_body(const httplib::Request& req, bool allow_empty) {
+  if (req.body.empty() && allow_empty) return nlohmann::json::object();
+  try {
+    nlohmann::json body = nlohmann::json::parse(req.body);
+    if (!body.is_object()) throw HttpError(400, "the request body must be a JSON object");
+    return body;
+  } catch (const nlohmann::json::exception& e) {
+    throw HttpError(400, std::string("the request body is not valid JSON: ") + e.what());
+  }
+}
+
+std::string string_member(const nlohmann::json& body, const std::string& key, const std::string& fallback) {
+  if (!body.contains(key) || body[key].is_null()) return fallback;
+  if (!body[key].is_string()) throw HttpError(400, "\"" + key + "\" must be a string");
+  return body[key];
+}
+
 }  // namespace maskterial::serve

@@ -39,4 +39,9 @@ double number_field(const httplib::Request& req, const std::string& name, double
 // Yes: "1", "true", "yes", "on"; no: absent, "", "0", "false", "no", "off" (any case); else HttpError 400.
 bool flag_field(const httplib::Request& req, const std::string& name);
 
+// The request body as a JSON object (an empty body is {} when allow_empty); HttpError 400 otherwise.
+nlohmann::json json_body(const httplib::Request& req, bool allow_empty);
+// A string member of a JSON body, fallback when absent or null; HttpError 400 naming it when not a string.
+std::string string_member(const nlohmann::json& body, const std::string& key, const std::string& fallback);
+
 }  // namespace maskterial::serve

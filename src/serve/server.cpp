@@ -17,6 +17,7 @@
 #include "detection.hpp"
 #include "http_helpers.hpp"
 #include "paced_stream.hpp"
+#include "scan_routes.hpp"
 #include "segmentation_backend.hpp"
 #include "upload_form.hpp"
 #include "maskterial/classify/registry.hpp"
@@ -142,6 +143,9 @@ struct Server::Impl {
   TrainingJobs jobs;
   AnnotationDatasets datasets;
   AnnotationContext annotation;
+  std::unique_ptr<store::ScanStore> scans;  // before its jobs, which use it until they are destroyed
+  std::unique_ptr<ScanJobs> scan_jobs;
+  ScanContext scan_context;
   HttpServer http;
   std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
 
@@ -153,7 +157,10 @@ struct Server::Impl {
         jobs(store),
         datasets(options.datasets_dir.empty() ? options.models_dir / "datasets" : options.datasets_dir),
         annotation{store, jobs, pool, datasets, options.max_image_bytes,
-                   [this](const std::string& bytes, const std::string& name) { check_image(bytes, name); }} {
+                   [this](const std::string& bytes, const std::string& name) { check_image(bytes, name); }},
+        scans(options.scans_db.empty() ? nullptr : store::open_sqlite_scan_store(options.scans_db.string())),
+        scan_jobs(scans ? std::make_unique<ScanJobs>(*scans, static_cast<int>(pool.threads())) : nullptr),
+        scan_context{scans.get(), scan_jobs.get(), store, options.scan_root} {
     // Several workers already keep the cores busy with one image each; libtorch's own threads inside each
     // would only contend (2 workers x 2 threads on 2 cores).
     if (pool.threads() > 1) set_compute_threads(1);
@@ -274,6 +281,7 @@ struct Server::Impl {
       });
     });
     add_annotation_routes(http, annotation);
+    add_scan_routes(http, scan_context);
     // The web page: every other GET is a file of web/, "/" is the page itself.
     http.Get(R"(/(.*))", [](const httplib::Request& req, httplib::Response& res) {
       const std::string path = req.matches[1].str().empty() ? "index.html" : req.matches[1].str();

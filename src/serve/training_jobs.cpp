@@ -3,7 +3,6 @@
 #include <chrono>
 #include <cstring>
 #include <cstdlib>
-#include <ctime>
 #include <set>
 
 #include <spdlog/spdlog.h>
@@ -15,6 +14,7 @@
 #include "maskterial/image/header.hpp"
 #include "maskterial/serve/http_error.hpp"
 #include "maskterial/util/cancellation.hpp"
+#include "maskterial/util/clock.hpp"
 #include "maskterial/util/files.hpp"
 #include "maskterial/util/progress.hpp"
 
@@ -25,15 +25,6 @@ namespace {
 
 constexpr size_t kKeptJobs = 50;
 constexpr size_t kMaxLossPoints = 1000;
-
-std::string utc_now() {
-  const std::time_t now = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
-  std::tm tm{};
-  gmtime_r(&now, &tm);
-  char text[32];
-  std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return text;
-}
 
 std::string base_name(const std::string& path) { return fs::path(path).filename().string(); }
 

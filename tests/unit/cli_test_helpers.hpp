@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <string>
+#include <vector>
 
 namespace maskterial::cli_test {
 
@@ -26,6 +27,17 @@ inline CliRun run_cli(const std::string& args, int timeout_s = 600) {
   while (size_t n = fread(buffer, 1, sizeof buffer, pipe)) output.append(buffer, n);
   const int status = pclose(pipe);
   return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, output};
+}
+
+// In a forked child: becomes `maskterial ARGS...` (exit code 127 if it cannot be started).
+[[noreturn]] inline void exec_cli(const std::vector<std::string>& args) {
+  std::vector<std::string> all = {MASKTERIAL_CLI};
+  all.insert(all.end(), args.begin(), args.end());
+  std::vector<char*> argv;
+  for (auto& a : all) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  ::execv(MASKTERIAL_CLI, argv.data());
+  ::_exit(127);
 }
 
 // An empty folder under the temp directory, named after the test (and this process).

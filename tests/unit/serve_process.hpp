@@ -13,6 +13,8 @@
 #include <gtest/gtest.h>
 #include <httplib.h>
 
+#include "cli_test_helpers.hpp"
+
 namespace maskterial::serve::test {
 
 class ServeProcess {
@@ -26,13 +28,9 @@ class ServeProcess {
     if (pid_ == 0) {
       ::dup2(out[1], STDOUT_FILENO);
       ::close(out[0]);
-      std::vector<std::string> all = {MASKTERIAL_CLI, "serve", "--port", "0", "--models", models_dir};
+      std::vector<std::string> all = {"serve", "--port", "0", "--models", models_dir};
       all.insert(all.end(), args.begin(), args.end());
-      std::vector<char*> argv;
-      for (auto& a : all) argv.push_back(a.data());
-      argv.push_back(nullptr);
-      ::execv(MASKTERIAL_CLI, argv.data());
-      ::_exit(127);
+      cli_test::exec_cli(all);
     }
     ::close(out[1]);
     stream_ = ::fdopen(out[0], "r");

@@ -72,6 +72,9 @@ Runner add_serve(CLI::App& app) {
                                             "created if missing")
       ->capture_default_str();
   cmd->add_option("--datasets", s.datasets_dir, "Annotation datasets folder (default: <models>/datasets)");
+  cmd->add_option("--scans", s.scans_db, "Scan database (SQLite, created if missing) for scan review (/api/scans)");
+  cmd->add_option("--scan-root", s.scan_root, "Folder whose sub-folders may be scanned through the API")
+      ->check(CLI::ExistingDirectory);
   cmd->add_option("--workers", s.workers, "Detection threads (0 = one per core)")->capture_default_str();
   cmd->add_option("--queue", s.queue, "Detections that may wait for a worker; more get 503")->capture_default_str();
   cmd->add_option("--connections", s.connections, "Connection threads")->capture_default_str()->check(CLI::Range(4, 4096));

@@ -30,5 +30,7 @@ Runner add_pretrain(CLI::App& app);
 Runner add_finetune(CLI::App& app);
 Runner add_dataset(CLI::App& app);
 Runner add_doctor(CLI::App& app);
+Runner add_scan(CLI::App& app);
+Runner add_export(CLI::App& app);
 
 }  // namespace maskterial::cli

@@ -27,6 +27,8 @@ int main(int argc, char** argv) {
   const Runner finetune = add_finetune(app);
   const Runner dataset = add_dataset(app);
   const Runner doctor = add_doctor(app);
+  const Runner scan = add_scan(app);
+  const Runner export_scan = add_export(app);
 
   try {
     app.parse(argc, argv);
@@ -48,6 +50,8 @@ int main(int argc, char** argv) {
     if (app.got_subcommand("finetune")) return finetune();
     if (app.got_subcommand("dataset")) return dataset();
     if (app.got_subcommand("doctor")) return doctor();
+    if (app.got_subcommand("scan")) return scan();
+    if (app.got_subcommand("export")) return export_scan();
   } catch (const maskterial::Error& e) {
     spdlog::error("{}", e.what());
     return kFatal;

@@ -19,6 +19,8 @@ nlohmann::json flake_to_json(const Flake& flake);
 nlohmann::json detection_to_json(const Detection& detection);
 
 std::string csv_header();
+// A CSV field, quoted where it holds a comma, quote or line break.
+std::string csv_escape(const std::string& s);
 // One row per flake; area also in µm² using microns_per_pixel.
 std::string csv_rows(const Detection& detection, double microns_per_pixel);
 

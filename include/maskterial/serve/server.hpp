@@ -19,6 +19,10 @@ struct ServerOptions {
   std::filesystem::path datasets_dir;  // annotation datasets; empty: models_dir/datasets
   // The segmentation model predictions use when they name none; empty: the shipped one `detect` uses.
   std::filesystem::path default_segmentation_model;
+  // Scan review (docs/scan.md): the scan database (empty: none, the /api/scans routes answer 404) and the folder
+  // whose sub-folders may be scanned.
+  std::filesystem::path scans_db;
+  std::filesystem::path scan_root;
   size_t workers = 0;              // detection threads; 0 = one per core (several: one compute thread each)
   size_t queue = 16;               // detections that may wait for a worker; more are answered 503
   size_t connections = 64;         // threads reading requests and writing responses
