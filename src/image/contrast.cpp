@@ -105,7 +105,7 @@ std::string joined(const std::vector<std::string>& parts) {
   return out;
 }
 
-// "blue and red are saturated (255) on 72 % and 80 % of the image"
+// "blue and red are saturated (255) on 72 and 80 % of the image"
 std::string state_phrase(const BackgroundEstimate& e, ChannelState state) {
   std::vector<std::string> names, shares;
   for (int c = 0; c < 3; ++c) {
@@ -115,6 +115,8 @@ std::string state_phrase(const BackgroundEstimate& e, ChannelState state) {
     shares.push_back(std::to_string(static_cast<int>(std::lround(100 * share))));
   }
   if (names.empty()) return {};
+  if (std::all_of(shares.begin(), shares.end(), [&](const std::string& x) { return x == shares.front(); }))
+    shares.resize(1);
   const bool saturated = state == ChannelState::Saturated;
   return joined(names) + (names.size() == 1 ? " is " : " are ") +
          (saturated ? "saturated (255)" : "black (0, too dark)") + " on " + joined(shares) + " % of the image";
@@ -138,8 +140,11 @@ ChannelMask BackgroundEstimate::measured() const {
 ChannelMask BackgroundEstimate::usable() const {
   const ChannelMask m = measured();
   if (m[0] || m[1] || m[2]) return m;
+  // Against the clip level a channel shows only what is darker than the clip: it needs some such pixels.
+  constexpr double kMinShareBelowClip = 0.001;
   ChannelMask out{};
-  for (int c = 0; c < 3; ++c) out[c] = state[c] == ChannelState::Saturated;
+  for (int c = 0; c < 3; ++c)
+    out[c] = state[c] == ChannelState::Saturated && saturated_share[c] <= 1.0 - kMinShareBelowClip;
   return out;
 }
 
@@ -177,8 +182,10 @@ std::string BackgroundEstimate::explain() const {
            "level (255) in " + channel_list(usable()) +
            ": only flakes darker than the clip show, with their contrast underestimated; " + remedy +
            " so that the substrate stays below 250";
-  return reason + ": their contrast is not trusted, using " + channel_list(usable()) + " only (" + remedy +
-         " to use all three)";
+  const ChannelMask used = usable();
+  const bool several_ignored = std::count(used.begin(), used.end(), false) > 1;
+  return reason + (several_ignored ? ": their" : ": its") + " contrast is not trusted, using " + channel_list(used) +
+         " only (" + remedy + " to use all three)";
 }
 
 BackgroundEstimate measure_background(const cv::Mat& bgr8, const BackgroundRule& rule) {

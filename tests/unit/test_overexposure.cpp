@@ -88,7 +88,7 @@ TEST(Overexposure, BackgroundNamesTheSaturatedChannelsAndMeasuresTheOthers) {
   EXPECT_EQ(over.state[2], ChannelState::Saturated);
   EXPECT_EQ(over.usable(), (ChannelMask{false, true, false}));
   EXPECT_FALSE(over.against_clip_level());
-  EXPECT_NEAR(over.colour[1], 1.6 * kSubstrate[1], 1.0);
+  EXPECT_NEAR(over.colour[1], 1.6 * kSubstrate[1], 2.0);
   EXPECT_EQ(over.colour[0], 255.0);
   EXPECT_GT(over.saturated_share[0], 0.8);
   const std::string why = over.explain();
@@ -98,7 +98,7 @@ TEST(Overexposure, BackgroundNamesTheSaturatedChannelsAndMeasuresTheOthers) {
   // The measured colour alone, as before: a channel that is not measured is 0.
   EXPECT_FALSE(has_valid_background(estimate_background(overexposed(scan()))));
   EXPECT_FALSE(has_valid_background(estimate_background(overexposed(scan()), BackgroundRule::training())));
-  EXPECT_NEAR(estimate_background(overexposed(scan()), BackgroundRule::training())[1], 1.6 * kSubstrate[1], 1.0);
+  EXPECT_NEAR(estimate_background(overexposed(scan()), BackgroundRule::training())[1], 1.6 * kSubstrate[1], 2.0);
 }
 
 TEST(Overexposure, BrightButUnclippedSubstrateIsMeasuredWhereItIs) {
@@ -115,9 +115,10 @@ TEST(Overexposure, AllChannelsSaturatedFallsBackToTheClipLevel) {
   const cv::Mat over = overexposed(scan(), 2.5);
   const BackgroundEstimate e = measure_background(over);
   EXPECT_TRUE(e.against_clip_level());
-  EXPECT_EQ(e.usable(), kAllChannels);
+  // Only green has pixels below the clip (the flakes); blue and red are white throughout and carry nothing.
+  EXPECT_EQ(e.usable(), (ChannelMask{false, true, false}));
   EXPECT_EQ(e.colour, (Bgr{255, 255, 255}));
-  EXPECT_TRUE(contains(e.explain(), "against the clip level (255) in blue, green and red")) << e.explain();
+  EXPECT_TRUE(contains(e.explain(), "against the clip level (255) in green")) << e.explain();
 }
 
 TEST(Overexposure, DarkImageSaysWhatToDoNotThatAChannelIsBelowOne) {

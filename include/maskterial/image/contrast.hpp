@@ -51,12 +51,13 @@ struct BackgroundEstimate {
 
   ChannelMask measured() const;
   // The channels whose contrast the classifiers use: the measured ones; when none is measured, the saturated
-  // ones, against the clip level (only flakes darker than the clip show; consistent between scans taken with
-  // the same exposure, not across exposures). Empty when every channel is dark.
+  // ones that have some pixels (0.1 % of the image) below the clip band, against the clip level (only flakes
+  // darker than the clip show; consistent between scans taken with the same exposure, not across exposures).
+  // Empty when every channel is dark or white throughout.
   ChannelMask usable() const;
   bool any_usable() const;
   bool against_clip_level() const;  // usable() holds no measured channel
-  // Why channels are left out, in words: "blue and red are saturated (255) on 72 % and 80 % of the image".
+  // Why channels are left out, in words: "blue and red are saturated (255) on 72 and 80 % of the image".
   // Empty when every channel is measured.
   std::string ignored_reason() const;
   // The whole story for a log line or an error: what is left out, what is used, and what to do about it.
