@@ -52,6 +52,16 @@ struct RowBuffers {
   explicit RowBuffers(int n) : b(n), g(n), r(n), best(n), dist(n) {}
 };
 
+double mahalanobis(const Mat3& inverse_cholesky, const std::array<double, 3>& mean, const std::array<double, 3>& x) {
+  double d2 = 0;
+  for (int i = 0; i < 3; ++i) {
+    double z = 0;
+    for (int j = 0; j <= i; ++j) z += inverse_cholesky[i][j] * (x[j] - mean[j]);
+    d2 += z * z;
+  }
+  return std::sqrt(d2);
+}
+
 }  // namespace
 
 GmmClassifier::GmmClassifier(std::vector<GaussianClass> classes) : classes_(std::move(classes)) {
@@ -122,15 +132,40 @@ void GmmClassifier::save(const std::string& dir) const {
   write_json_atomic(dir + "/model.json", describe(), 2);
 }
 
+std::vector<GmmClassifier::Mat3> GmmClassifier::inverse_choleskies(const ChannelMask& channels) const {
+  std::vector<Mat3> out;
+  for (const auto& c : classes_) {
+    if (channels == kAllChannels) {
+      out.push_back(c.inverse_cholesky);
+      continue;
+    }
+    // An ignored channel's row and column replaced by the identity's: the Cholesky factor then holds the
+    // marginal's factor on the used channels (their order kept) and 1 on the ignored diagonal, set to 0 here.
+    Mat3 marginal = c.covariance;
+    for (int i = 0; i < 3; ++i)
+      for (int j = 0; j < 3; ++j)
+        if (!channels[i] || !channels[j]) marginal[i][j] = i == j ? 1.0 : 0.0;
+    Mat3 inverse{};
+    if (!inverse_cholesky(marginal, inverse))
+      throw Error("GMM class \"" + c.name + "\": marginal covariance is not positive definite");
+    for (int i = 0; i < 3; ++i)
+      if (!channels[i]) inverse[i][i] = 0.0;
+    out.push_back(inverse);
+  }
+  return out;
+}
+
 std::vector<uint8_t> GmmClassifier::classify_contrasts(const std::vector<std::array<float, 3>>& contrasts,
-                                                       double threshold, std::vector<float>* distances) const {
+                                                       double threshold, std::vector<float>* distances,
+                                                       const ChannelMask& channels) const {
   std::vector<uint8_t> out(contrasts.size(), 0);
   if (distances) distances->assign(contrasts.size(), 0.0f);
+  const std::vector<Mat3> inverse = inverse_choleskies(channels);
   for (size_t i = 0; i < contrasts.size(); ++i) {
     const std::array<double, 3> x{contrasts[i][0], contrasts[i][1], contrasts[i][2]};
     double best = std::numeric_limits<double>::infinity();
     for (size_t k = 0; k < classes_.size(); ++k) {
-      const double d = distance(x, k);
+      const double d = mahalanobis(inverse[k], classes_[k].mean, x);
       if (d < best) best = d, out[i] = labels_[k].id;  // strict: the first class wins ties
     }
     if (!(best < threshold)) out[i] = 0;
@@ -139,20 +174,15 @@ std::vector<uint8_t> GmmClassifier::classify_contrasts(const std::vector<std::ar
   return out;
 }
 
-double GmmClassifier::flake_uncertainty(const std::array<double, 3>& mean_contrast, uint8_t id) const {
+double GmmClassifier::flake_uncertainty(const std::array<double, 3>& mean_contrast, uint8_t id,
+                                        const ChannelMask& channels) const {
   if (id < 1 || id > classes_.size()) throw Error("GMM: no class with id " + std::to_string(id));
-  return distance(mean_contrast, id - 1u);
+  return distance(mean_contrast, id - 1u, channels);
 }
 
-double GmmClassifier::distance(const std::array<double, 3>& x, size_t k) const {
+double GmmClassifier::distance(const std::array<double, 3>& x, size_t k, const ChannelMask& channels) const {
   const auto& c = classes_.at(k);
-  double d2 = 0;
-  for (int i = 0; i < 3; ++i) {
-    double z = 0;
-    for (int j = 0; j <= i; ++j) z += c.inverse_cholesky[i][j] * (x[j] - c.mean[j]);
-    d2 += z * z;
-  }
-  return std::sqrt(d2);
+  return mahalanobis(channels == kAllChannels ? c.inverse_cholesky : inverse_choleskies(channels).at(k), c.mean, x);
 }
 
 namespace {
@@ -186,7 +216,7 @@ void nearest_class_row(const Coeffs c, uint8_t label, const float* b, const floa
 }  // namespace
 
 PixelClassification GmmClassifier::classify(const cv::Mat& bgr8, const ContrastLut& lut, double std_threshold,
-                                            const cv::Mat& roi) const {
+                                            const cv::Mat& roi, const ChannelMask& channels) const {
   if (bgr8.type() != CV_8UC3) throw Error("GMM classify: expected an 8-bit BGR image");
   if (!roi.empty() && (roi.type() != CV_8U || roi.size() != bgr8.size()))
     throw Error("GMM classify: roi must be an 8-bit mask of the image's size");
@@ -197,10 +227,15 @@ PixelClassification GmmClassifier::classify(const cv::Mat& bgr8, const ContrastL
   result.distance.create(bgr8.size(), CV_32F);
 
   // z = L^-1 (x - mu) = L^-1 x - L^-1 mu: precompute the offsets so the inner loop is 6 FMAs per class.
+  // An ignored channel has zero coefficients, and its lut is replaced by 0 so no infinity reaches them.
+  ContrastLut used = lut;
+  for (int c = 0; c < 3; ++c)
+    if (!channels[c]) used[c].fill(0.0f);
   std::vector<Coeffs> coeffs;
-  for (const auto& c : classes_) {
-    const auto& l = c.inverse_cholesky;
-    const auto& m = c.mean;
+  const std::vector<Mat3> inverse = inverse_choleskies(channels);
+  for (size_t k = 0; k < classes_.size(); ++k) {
+    const auto& l = inverse[k];
+    const auto& m = classes_[k].mean;
     coeffs.push_back({float(l[0][0]), float(l[1][0]), float(l[1][1]), float(l[2][0]), float(l[2][1]),
                       float(l[2][2]), float(l[0][0] * m[0]), float(l[1][0] * m[0] + l[1][1] * m[1]),
                       float(l[2][0] * m[0] + l[2][1] * m[1] + l[2][2] * m[2])});
@@ -211,9 +246,9 @@ PixelClassification GmmClassifier::classify(const cv::Mat& bgr8, const ContrastL
   for (int y = 0; y < bgr8.rows; ++y) {
     const uint8_t* px = bgr8.ptr<uint8_t>(y);
     for (int x = 0; x < n; ++x) {
-      row.b[x] = lut[0][px[3 * x]];
-      row.g[x] = lut[1][px[3 * x + 1]];
-      row.r[x] = lut[2][px[3 * x + 2]];
+      row.b[x] = used[0][px[3 * x]];
+      row.g[x] = used[1][px[3 * x + 1]];
+      row.r[x] = used[2][px[3 * x + 2]];
       row.best[x] = std::numeric_limits<float>::infinity();
     }
     uint8_t* out = labels.ptr<uint8_t>(y);

@@ -92,6 +92,18 @@ NetworkClassifier::NetworkClassifier(Head head, FCResNet net, Standardisation st
   for (uint8_t id : output_ids_)
     if (id != 0) classes_.push_back({id, std::to_string(id)});
   if (classes_.empty()) throw Error("classifier: no class besides background");
+  class_contrast_means_.assign(output_ids_.size(), {0.0f, 0.0f, 0.0f});
+  const nlohmann::json means = training_.is_object() ? training_.value("class_contrast_means", nlohmann::json())
+                                                     : nlohmann::json();
+  if (!means.is_null()) {
+    if (!means.is_array() || means.size() != output_ids_.size())
+      throw Error("classifier: class_contrast_means must hold one (B, G, R) triple per network output");
+    for (size_t i = 0; i < means.size(); ++i) {
+      if (!means[i].is_array() || means[i].size() != 3)
+        throw Error("classifier: class_contrast_means must hold one (B, G, R) triple per network output");
+      for (int c = 0; c < 3; ++c) class_contrast_means_[i][c] = means[i][c].get<float>();
+    }
+  }
   net_->eval();
   if (head_ == Head::Gda) {
     if (!loc_.defined() || !cov_.defined() || loc_.sizes() != torch::IntArrayRef({k, e}) ||
@@ -123,8 +135,18 @@ torch::Tensor NetworkClassifier::embed(const torch::Tensor& contrasts) const {
   return net->embed((contrasts - mean) / std);
 }
 
-torch::Tensor NetworkClassifier::output_distances(const torch::Tensor& contrasts) const {
+torch::Tensor NetworkClassifier::output_distances(const torch::Tensor& contrasts, const ChannelMask& channels) const {
   torch::NoGradGuard no_grad;
+  if (channels != kAllChannels) {
+    std::vector<torch::Tensor> columns;
+    for (size_t k = 0; k < output_ids_.size(); ++k) {
+      torch::Tensor filled = contrasts.clone();
+      for (int c = 0; c < 3; ++c)
+        if (!channels[c]) filled.select(1, c).fill_(class_contrast_means_[k][c]);
+      columns.push_back(output_distances(filled).select(1, static_cast<int64_t>(k)));
+    }
+    return torch::stack(columns, 1);
+  }
   if (head_ == Head::Softmax) {
     const auto mean = torch::tensor(torch::ArrayRef<float>(standardisation_.mean.data(), 3));
     const auto std = torch::tensor(torch::ArrayRef<float>(standardisation_.std.data(), 3));
@@ -137,13 +159,14 @@ torch::Tensor NetworkClassifier::output_distances(const torch::Tensor& contrasts
 }
 
 std::vector<uint8_t> NetworkClassifier::classify_contrasts(const std::vector<std::array<float, 3>>& contrasts,
-                                                           double threshold, std::vector<float>* distances) const {
+                                                           double threshold, std::vector<float>* distances,
+                                                           const ChannelMask& channels) const {
   std::vector<uint8_t> out(contrasts.size(), 0);
   if (distances) distances->assign(contrasts.size(), 0.0f);
   const torch::Tensor all = contrast_tensor(contrasts);
   for (int64_t start = 0; start < all.size(0); start += kChunk) {
     const torch::Tensor chunk = all.narrow(0, start, std::min(kChunk, all.size(0) - start));
-    const auto [best, index] = output_distances(chunk).min(1);
+    const auto [best, index] = output_distances(chunk, channels).min(1);
     const float* d = best.data_ptr<float>();
     const int64_t* k = index.data_ptr<int64_t>();
     for (int64_t i = 0; i < chunk.size(0); ++i) {
@@ -156,7 +179,7 @@ std::vector<uint8_t> NetworkClassifier::classify_contrasts(const std::vector<std
 }
 
 PixelClassification NetworkClassifier::classify(const cv::Mat& bgr8, const ContrastLut& lut, double threshold,
-                                                const cv::Mat& roi) const {
+                                                const cv::Mat& roi, const ChannelMask& channels) const {
   const UniqueColours unique = unique_colours(bgr8, roi);
   std::vector<std::array<float, 3>> contrasts(unique.colours.size());
   for (size_t i = 0; i < contrasts.size(); ++i) {
@@ -164,7 +187,7 @@ PixelClassification NetworkClassifier::classify(const cv::Mat& bgr8, const Contr
     contrasts[i] = {lut[0][c & 0xff], lut[1][(c >> 8) & 0xff], lut[2][(c >> 16) & 0xff]};
   }
   std::vector<float> distances;
-  const std::vector<uint8_t> labels = classify_contrasts(contrasts, threshold, &distances);
+  const std::vector<uint8_t> labels = classify_contrasts(contrasts, threshold, &distances, channels);
   PixelClassification out;
   out.labels.create(bgr8.size(), CV_8U);
   out.distance.create(bgr8.size(), CV_32F);
@@ -181,13 +204,14 @@ PixelClassification NetworkClassifier::classify(const cv::Mat& bgr8, const Contr
   return out;
 }
 
-double NetworkClassifier::flake_uncertainty(const std::array<double, 3>& mean_contrast, uint8_t id) const {
+double NetworkClassifier::flake_uncertainty(const std::array<double, 3>& mean_contrast, uint8_t id,
+                                           const ChannelMask& channels) const {
   for (size_t k = 0; k < output_ids_.size(); ++k) {
     if (output_ids_[k] != id) continue;
     const torch::Tensor x = torch::tensor({static_cast<float>(mean_contrast[0]), static_cast<float>(mean_contrast[1]),
                                            static_cast<float>(mean_contrast[2])})
                                 .reshape({1, 3});
-    return output_distances(x)[0][static_cast<int64_t>(k)].item<double>();
+    return output_distances(x, channels)[0][static_cast<int64_t>(k)].item<double>();
   }
   throw Error("classifier: no class with id " + std::to_string(id));
 }

@@ -214,9 +214,18 @@ std::shared_ptr<NetworkClassifier> train_network(NetworkClassifier::Head head, c
     cov = torch::stack(covariances);
   }
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  // Each class's mean contrast stands in for a channel an image cannot measure (NetworkClassifier::classify).
+  nlohmann::json class_means = nlohmann::json::array();
+  for (const auto& c : per_class) {
+    std::array<double, 3> sum{};
+    for (const Contrast& x : c)
+      for (int i = 0; i < 3; ++i) sum[i] += x[i];
+    class_means.push_back({sum[0] / c.size(), sum[1] / c.size(), sum[2] / c.size()});
+  }
   nlohmann::json training = {{"config", options.to_config(data_options)},
                              {"curves", curves.to_json()},
                              {"train_samples", train.size()},
+                             {"class_contrast_means", class_means},
                              {"seconds", seconds}};
   if (curves_out) *curves_out = curves;
   return std::make_shared<NetworkClassifier>(head, net, standardisation, output_ids, loc, cov, training);

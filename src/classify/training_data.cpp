@@ -30,6 +30,19 @@ ContrastLut training_contrast_lut(const Bgr& background) {
   return lut;
 }
 
+// The lut of one image: NaN for values whose contrast is not measured, in an ignored channel everywhere and in
+// a measured one where the pixel is clipped (0 or 255: the contrast there is only a bound).
+ContrastLut training_contrast_lut(const BackgroundEstimate& background) {
+  ContrastLut lut = training_contrast_lut(background.colour);
+  const ChannelMask usable = background.usable();
+  const ChannelMask measured = background.measured();
+  for (int c = 0; c < 3; ++c) {
+    if (!usable[c]) lut[c].fill(std::numeric_limits<float>::quiet_NaN());
+    if (measured[c]) lut[c][0] = lut[c][255] = std::numeric_limits<float>::quiet_NaN();
+  }
+  return lut;
+}
+
 Contrast contrast_at(const cv::Mat& bgr8, int y, int x, const ContrastLut& lut) {
   const uint8_t* p = bgr8.ptr<uint8_t>(y) + 3 * x;
   return {lut[0][p[0]], lut[1][p[1]], lut[2][p[2]]};
@@ -93,7 +106,7 @@ void record_error(std::vector<std::string>& errors, const std::string& message) 
 std::optional<ContrastSamples> samples_of_image(const std::string& path,
                                                 const std::vector<const coco::Annotation*>& annotations,
                                                 const TrainingDataOptions& options, std::mt19937_64& rng,
-                                                std::vector<std::string>& errors) {
+                                                std::vector<std::string>& errors, std::vector<std::string>& ignored) {
   cv::Mat bgr8;
   try {
     bgr8 = load_image(path);  // its errors already name the file
@@ -102,7 +115,14 @@ std::optional<ContrastSamples> samples_of_image(const std::string& path,
     return std::nullopt;
   }
   try {
-    return extract_image_samples(bgr8, annotations, options, rng);
+    BackgroundEstimate background;
+    ContrastSamples samples = extract_image_samples(bgr8, annotations, options, rng, &background);
+    const std::string why = background.explain();
+    if (!why.empty()) {
+      spdlog::warn("{}: {}", path, why);
+      ignored.push_back(path + ": " + why);
+    }
+    return samples;
   } catch (const Error& e) {
     record_error(errors, file_error(path, e.what()).what());
     return std::nullopt;
@@ -124,7 +144,8 @@ ContrastSamples collect_samples(const coco::Dataset& dataset, const std::string&
     static const std::vector<const coco::Annotation*> kNone;
     const auto it = by_image.find(image.id);
     const auto found =
-        samples_of_image(path, it == by_image.end() ? kNone : it->second, options, rng, report.errors);
+        samples_of_image(path, it == by_image.end() ? kNone : it->second, options, rng, report.errors,
+                         report.ignored_channels);
     if (found) {
       samples.append(*found);
       ++report.images_used;
@@ -136,6 +157,7 @@ ContrastSamples collect_samples(const coco::Dataset& dataset, const std::string&
   if (report.images_used == 0)
     throw Error("no usable training image among " + std::to_string(dataset.images.size()) +
                 (report.errors.empty() ? std::string() : " (first problem: " + report.errors.front() + ")"));
+  impute_unmeasured(samples);
   return samples;
 }
 
@@ -300,16 +322,35 @@ uint64_t uniform_index(std::mt19937_64& rng, uint64_t n) {
 }
 
 ContrastSamples extract_image_samples(const cv::Mat& bgr8, const std::vector<const coco::Annotation*>& annotations,
-                                      const TrainingDataOptions& options, std::mt19937_64& rng) {
+                                      const TrainingDataOptions& options, std::mt19937_64& rng,
+                                      BackgroundEstimate* background_out) {
   if (bgr8.type() != CV_8UC3) throw Error("expected an 8-bit BGR image");
-  const Bgr background = estimate_background(bgr8, options.background_rule);
-  if (!has_valid_background(background)) throw Error("no valid background colour (a channel is below 1)");
+  const BackgroundEstimate background = measure_background(bgr8, options.background_rule);
+  if (background_out) *background_out = background;
+  if (!background.any_usable()) throw Error("the substrate colour cannot be measured: " + background.explain());
   const ContrastLut lut = training_contrast_lut(background);
   cv::Mat annotated = cv::Mat::zeros(bgr8.size(), CV_8U);
   ContrastSamples samples;
   for (const auto* annotation : annotations) add_annotation_samples(bgr8, *annotation, lut, options, annotated, samples);
   add_background_samples(bgr8, annotated, lut, options.background_samples_per_image, rng, samples);
   return samples;
+}
+
+void impute_unmeasured(ContrastSamples& samples) {
+  std::map<int64_t, std::array<std::pair<double, size_t>, 3>> sums;  // per class and channel: sum, count
+  for (size_t i = 0; i < samples.size(); ++i)
+    for (int c = 0; c < 3; ++c)
+      if (!std::isnan(samples.contrasts[i][c])) {
+        auto& [sum, count] = sums[samples.labels[i]][c];
+        sum += samples.contrasts[i][c];
+        ++count;
+      }
+  for (size_t i = 0; i < samples.size(); ++i)
+    for (int c = 0; c < 3; ++c)
+      if (std::isnan(samples.contrasts[i][c])) {
+        const auto& [sum, count] = sums[samples.labels[i]][c];
+        samples.contrasts[i][c] = count ? static_cast<float>(sum / static_cast<double>(count)) : 0.0f;
+      }
 }
 
 ContrastSamples resample_classes(const ContrastSamples& samples, size_t per_class, std::mt19937_64& rng) {

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <string>
+#include <vector>
 
 #include <opencv2/imgproc.hpp>
 
@@ -10,7 +12,9 @@
 namespace maskterial {
 namespace {
 
-std::array<std::array<uint64_t, 256>, 3> channel_histograms(const cv::Mat& bgr8) {
+using Histograms = std::array<std::array<uint64_t, 256>, 3>;
+
+Histograms channel_histograms(const cv::Mat& bgr8) {
   std::array<std::array<uint64_t, 256>, 3> hist{};
   for (int y = 0; y < bgr8.rows; ++y) {
     const uint8_t* p = bgr8.ptr<uint8_t>(y);
@@ -30,56 +34,187 @@ int histogram_mode(const std::array<uint64_t, 256>& hist, int lo, int hi) {
   return mode;
 }
 
-// Independent channels: mean of the values within [mode - r, mode + r] clipped to the search range.
-Bgr independent_channel_background(const cv::Mat& bgr8, const BackgroundRule& rule) {
-  const auto hist = channel_histograms(bgr8);
-  Bgr background{};
-  for (int c = 0; c < 3; ++c) {
-    const int mode = histogram_mode(hist[c], rule.min_value, rule.max_value);
-    const int lo = std::max(rule.min_value, mode - rule.radius);
-    const int hi = std::min(rule.max_value, mode + rule.radius);
-    uint64_t sum = 0, count = 0;
-    for (int v = lo; v <= hi; ++v) {
-      sum += hist[c][v] * static_cast<uint64_t>(v);
-      count += hist[c][v];
-    }
-    // The reference stores the mean as float32; keep that rounding so contrasts match bit for bit.
-    background[c] = count ? static_cast<float>(static_cast<double>(sum) / static_cast<double>(count)) : 0.0;
-  }
-  return background;
+uint64_t count_in(const std::array<uint64_t, 256>& hist, int lo, int hi) {
+  uint64_t n = 0;
+  for (int v = std::max(lo, 0); v <= std::min(hi, 255); ++v) n += hist[v];
+  return n;
 }
 
-Bgr joint_mask_background(const cv::Mat& bgr8, const BackgroundRule& rule) {
+// The state of one channel, and the range its substrate mode is searched in when measured.
+struct ChannelSearch {
+  ChannelState state = ChannelState::Measured;
+  int lo = 0, hi = 255;
+};
+
+ChannelSearch channel_search(const std::array<uint64_t, 256>& hist, const BackgroundRule& rule) {
+  const int lo = kDarkLevel + 1, hi = kSaturatedLevel - 1;
+  const int mode = histogram_mode(hist, lo, hi);
+  const uint64_t around = count_in(hist, std::max(lo, mode - rule.radius), std::min(hi, mode + rule.radius));
+  const uint64_t top = count_in(hist, kSaturatedLevel, 255), bottom = count_in(hist, 0, kDarkLevel);
+  // Most of a scan is bare substrate: if a clip band holds more pixels than the substrate's own peak, the
+  // substrate is in that band.
+  if (top > around && top >= bottom) return {ChannelState::Saturated};
+  if (bottom > around || around == 0) return {ChannelState::Dark};
+  // The reference range whenever the substrate lies in it, so its results stay bit for bit.
+  if (mode >= rule.min_value && mode <= rule.max_value) return {ChannelState::Measured, rule.min_value, rule.max_value};
+  return {ChannelState::Measured, lo, hi};
+}
+
+// Independent channels: mean of the values within [mode - r, mode + r] clipped to the search range.
+double independent_channel_level(const std::array<uint64_t, 256>& hist, const ChannelSearch& search, int radius) {
+  const int mode = histogram_mode(hist, search.lo, search.hi);
+  const int lo = std::max(search.lo, mode - radius);
+  const int hi = std::min(search.hi, mode + radius);
+  uint64_t sum = 0, count = 0;
+  for (int v = lo; v <= hi; ++v) {
+    sum += hist[v] * static_cast<uint64_t>(v);
+    count += hist[v];
+  }
+  // The reference stores the mean as float32; keep that rounding so contrasts match bit for bit.
+  return count ? static_cast<float>(static_cast<double>(sum) / static_cast<double>(count)) : 0.0;
+}
+
+// Per-channel masks of the measured channels eroded and intersected, so only pixels that are background in
+// all of them, away from edges, are averaged. False when that leaves no pixel.
+bool joint_mask_background(const cv::Mat& bgr8, const Histograms& hist, const std::array<ChannelSearch, 3>& search,
+                           const BackgroundRule& rule, Bgr& colour) {
   std::vector<cv::Mat> channels;
   cv::split(bgr8, channels);
   cv::Mat joint;
   for (int c = 0; c < 3; ++c) {
-    cv::Mat in_range;
-    cv::inRange(channels[c], rule.min_value, rule.max_value, in_range);
-    cv::Mat hist;
-    const int hist_size = 256;
-    const float range[] = {0, 256};
-    const float* ranges[] = {range};
-    cv::calcHist(&channels[c], 1, nullptr, in_range, hist, 1, &hist_size, ranges);
-    cv::Point max_loc;
-    cv::minMaxLoc(hist, nullptr, nullptr, nullptr, &max_loc);
-    const int mode = max_loc.y;
+    if (search[c].state != ChannelState::Measured) continue;
+    const int mode = histogram_mode(hist[c], search[c].lo, search[c].hi);
     cv::Mat near_mode;
     cv::inRange(channels[c], mode - rule.radius, mode + rule.radius, near_mode);
     cv::erode(near_mode, near_mode, cv::Mat::ones(3, 3, CV_8U), cv::Point(-1, -1), rule.erode_iterations);
-    joint = c == 0 ? near_mode : (joint & near_mode);
+    joint = joint.empty() ? near_mode : (joint & near_mode);
   }
+  if (joint.empty() || cv::countNonZero(joint) == 0) return false;
   const cv::Scalar mean = cv::mean(bgr8, joint);
-  return {mean[0], mean[1], mean[2]};
+  for (int c = 0; c < 3; ++c)
+    if (search[c].state == ChannelState::Measured) colour[c] = mean[c];
+  return true;
+}
+
+const char* const kChannelNames[3] = {"blue", "green", "red"};
+
+std::string joined(const std::vector<std::string>& parts) {
+  std::string out;
+  for (size_t i = 0; i < parts.size(); ++i)
+    out += (i == 0 ? "" : i + 1 == parts.size() ? " and " : ", ") + parts[i];
+  return out;
+}
+
+// "blue and red are saturated (255) on 72 and 80 % of the image"
+std::string state_phrase(const BackgroundEstimate& e, ChannelState state) {
+  std::vector<std::string> names, shares;
+  for (int c = 0; c < 3; ++c) {
+    if (e.state[c] != state) continue;
+    names.push_back(kChannelNames[c]);
+    const double share = state == ChannelState::Saturated ? e.saturated_share[c] : e.dark_share[c];
+    shares.push_back(std::to_string(static_cast<int>(std::lround(100 * share))));
+  }
+  if (names.empty()) return {};
+  if (std::all_of(shares.begin(), shares.end(), [&](const std::string& x) { return x == shares.front(); }))
+    shares.resize(1);
+  const bool saturated = state == ChannelState::Saturated;
+  return joined(names) + (names.size() == 1 ? " is " : " are ") +
+         (saturated ? "saturated (255)" : "black (0, too dark)") + " on " + joined(shares) + " % of the image";
 }
 
 }  // namespace
 
-Bgr estimate_background(const cv::Mat& bgr8, const BackgroundRule& rule) {
+std::string channel_list(const ChannelMask& channels) {
+  std::vector<std::string> names;
+  for (int c = 0; c < 3; ++c)
+    if (channels[c]) names.push_back(kChannelNames[c]);
+  return names.empty() ? "no channel" : joined(names);
+}
+
+ChannelMask BackgroundEstimate::measured() const {
+  ChannelMask out{};
+  for (int c = 0; c < 3; ++c) out[c] = state[c] == ChannelState::Measured;
+  return out;
+}
+
+ChannelMask BackgroundEstimate::usable() const {
+  const ChannelMask m = measured();
+  if (m[0] || m[1] || m[2]) return m;
+  // Against the clip level a channel shows only what is darker than the clip: it needs some such pixels.
+  constexpr double kMinShareBelowClip = 0.001;
+  ChannelMask out{};
+  for (int c = 0; c < 3; ++c)
+    out[c] = state[c] == ChannelState::Saturated && saturated_share[c] <= 1.0 - kMinShareBelowClip;
+  return out;
+}
+
+bool BackgroundEstimate::any_usable() const {
+  const ChannelMask u = usable();
+  return u[0] || u[1] || u[2];
+}
+
+bool BackgroundEstimate::against_clip_level() const {
+  const ChannelMask m = measured();
+  return any_usable() && !(m[0] || m[1] || m[2]);
+}
+
+std::string BackgroundEstimate::ignored_reason() const {
+  std::vector<std::string> parts;
+  for (ChannelState s : {ChannelState::Saturated, ChannelState::Dark}) {
+    std::string phrase = state_phrase(*this, s);
+    if (!phrase.empty()) parts.push_back(std::move(phrase));
+  }
+  return joined(parts);
+}
+
+std::string BackgroundEstimate::explain() const {
+  const std::string reason = ignored_reason();
+  if (reason.empty()) return {};
+  const bool dark = std::count(state.begin(), state.end(), ChannelState::Dark) > 0;
+  const std::string remedy = dark && std::count(state.begin(), state.end(), ChannelState::Saturated) == 0
+                                 ? "raise the exposure time or the lamp intensity"
+                                 : "lower the exposure time or the lamp intensity";
+  if (!any_usable())
+    return reason + ": no channel shows the bare substrate, so no contrast can be measured; " + remedy +
+           " and scan again";
+  if (against_clip_level())
+    return reason + ": no channel shows the bare substrate's true colour, so contrast is taken against the clip " +
+           "level (255) in " + channel_list(usable()) +
+           ": only flakes darker than the clip show, with their contrast underestimated; " + remedy +
+           " so that the substrate stays below 250";
+  const ChannelMask used = usable();
+  const bool several_ignored = std::count(used.begin(), used.end(), false) > 1;
+  return reason + (several_ignored ? ": their" : ": its") + " contrast is not trusted, using " + channel_list(used) +
+         " only (" + remedy + " to use all three)";
+}
+
+BackgroundEstimate measure_background(const cv::Mat& bgr8, const BackgroundRule& rule) {
   if (bgr8.type() != CV_8UC3) throw Error("estimate_background: expected an 8-bit BGR image");
   if (rule.min_value < 0 || rule.max_value > 255 || rule.min_value > rule.max_value || rule.radius < 0)
     throw Error("background rule: need 0 <= min_value <= max_value <= 255 and radius >= 0");
-  return rule.joint_eroded_mask ? joint_mask_background(bgr8, rule) : independent_channel_background(bgr8, rule);
+  const Histograms hist = channel_histograms(bgr8);
+  const double total = std::max<double>(1.0, static_cast<double>(bgr8.total()));
+  BackgroundEstimate out;
+  std::array<ChannelSearch, 3> search;
+  for (int c = 0; c < 3; ++c) {
+    search[c] = channel_search(hist[c], rule);
+    out.state[c] = search[c].state;
+    out.saturated_share[c] = static_cast<double>(count_in(hist[c], kSaturatedLevel, 255)) / total;
+    out.dark_share[c] = static_cast<double>(count_in(hist[c], 0, kDarkLevel)) / total;
+    out.colour[c] = out.state[c] == ChannelState::Saturated ? 255.0
+                    : out.state[c] == ChannelState::Dark    ? 1.0
+                                                            : independent_channel_level(hist[c], search[c], rule.radius);
+  }
+  if (rule.joint_eroded_mask) joint_mask_background(bgr8, hist, search, rule, out.colour);
+  return out;
+}
+
+Bgr estimate_background(const cv::Mat& bgr8, const BackgroundRule& rule) {
+  const BackgroundEstimate e = measure_background(bgr8, rule);
+  Bgr colour = e.colour;
+  for (int c = 0; c < 3; ++c)
+    if (e.state[c] != ChannelState::Measured) colour[c] = 0;
+  return colour;
 }
 
 bool has_valid_background(const Bgr& background) {
@@ -100,11 +235,11 @@ Bgr channel_medians(const cv::Mat& bgr8) {
 }
 
 Bgr substrate_colour(const cv::Mat& bgr8) {
-  Bgr colour = estimate_background(bgr8);
-  if (has_valid_background(colour)) return colour;
+  const BackgroundEstimate e = measure_background(bgr8);
+  Bgr colour = e.colour;
   const Bgr medians = channel_medians(bgr8);
   for (int c = 0; c < 3; ++c)
-    if (colour[c] < 1) colour[c] = std::max(1.0, medians[c]);
+    if (e.state[c] == ChannelState::Dark) colour[c] = std::max(1.0, medians[c]);
   return colour;
 }
 

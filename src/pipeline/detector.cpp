@@ -67,12 +67,17 @@ cv::Mat Detector::preprocess(const cv::Mat& input) const {
   return image;
 }
 
+BackgroundEstimate Detector::background(const cv::Mat& image, const std::string& name) const {
+  BackgroundEstimate bg = measure_background(image, BackgroundRule::inference());
+  if (!bg.any_usable()) throw Error(name + ": the substrate colour cannot be measured: " + bg.explain());
+  return bg;
+}
+
 PixelClassification Detector::classify(const cv::Mat& input, const std::string& name, Bgr* background) const {
   const cv::Mat image = preprocess(input);
-  const Bgr bg = estimate_background(image, BackgroundRule::inference());
-  if (!has_valid_background(bg)) throw Error(name + ": no substrate background found (image too dark or saturated)");
-  if (background) *background = bg;
-  return classifier_->classify(image, lut(bg), threshold());
+  const BackgroundEstimate bg = this->background(image, name);
+  if (background) *background = bg.colour;
+  return classifier_->classify(image, lut(bg.colour), threshold(), cv::Mat(), bg.usable());
 }
 
 void Detector::set_class(Flake& flake, uint8_t id) const {
@@ -81,13 +86,16 @@ void Detector::set_class(Flake& flake, uint8_t id) const {
   flake.class_name = label ? label->name : "unknown";
   // How far the flake's mean colour is from its class: large = doubtful label (see PixelClassifier). An
   // unknown flake gets its distance to the nearest class.
-  if (label) {
-    flake.uncertainty = classifier_->flake_uncertainty(flake.mean_contrast_bgr, id);
-    return;
-  }
-  flake.uncertainty = std::numeric_limits<double>::infinity();
+  flake.uncertainty = uncertainty(flake, kAllChannels);
+}
+
+double Detector::uncertainty(const Flake& flake, const ChannelMask& channels) const {
+  if (flake.class_id != kUnknownClassId && classifier_->find_class(flake.class_id))
+    return classifier_->flake_uncertainty(flake.mean_contrast_bgr, flake.class_id, channels);
+  double nearest = std::numeric_limits<double>::infinity();
   for (const ClassLabel& c : classifier_->classes())
-    flake.uncertainty = std::min(flake.uncertainty, classifier_->flake_uncertainty(flake.mean_contrast_bgr, c.id));
+    nearest = std::min(nearest, classifier_->flake_uncertainty(flake.mean_contrast_bgr, c.id, channels));
+  return nearest;
 }
 
 void Detector::finish_flake(Flake& flake, const ClassLabel& label, const cv::Mat& labels, const cv::Mat& mask,
@@ -118,10 +126,11 @@ Detection Detector::detect(const cv::Mat& input, const std::string& name, Detect
   out.image = name;
   out.width = input.cols;
   out.height = input.rows;
-  out.background_bgr = estimate_background(image, BackgroundRule::inference());
+  const BackgroundEstimate bg = background(image, name);
+  const ChannelMask channels = bg.usable();
+  out.background_bgr = bg.colour;
+  out.background_note = bg.explain();
   time.background_ms = ms_since(t);
-  if (!has_valid_background(out.background_bgr))
-    throw Error(name + ": no substrate background found (image too dark or saturated)");
 
   std::vector<segment::InstanceMask> instances;
   cv::Mat covered;  // with a segmenter: where any of its masks lies
@@ -140,7 +149,8 @@ Detection Detector::detect(const cv::Mat& input, const std::string& name, Detect
   PixelClassification pixels;
   // With a segmenter and no fill-in only the pixels of its masks are classified.
   if (!masks_only || !instances.empty())
-    pixels = classifier_->classify(image, lut(out.background_bgr), threshold(), masks_only ? covered : cv::Mat());
+    pixels = classifier_->classify(image, lut(out.background_bgr), threshold(), masks_only ? covered : cv::Mat(),
+                                   channels);
   cv::Mat& labels = pixels.labels;
   if (classifier_->models_background() && !labels.empty()) {
     const cv::Mat unlike_all = (labels == 0) & (pixels.distance > threshold());
@@ -158,6 +168,9 @@ Detection Detector::detect(const cv::Mat& input, const std::string& name, Detect
     extract_2dmatgmm(labels, image, out.background_bgr, out);
   else
     extract_maskterial(labels, image, out.background_bgr, out);
+  // The classes' distances over the channels the image measures (set_class used all three).
+  if (channels != kAllChannels)
+    for (Flake& f : out.flakes) f.uncertainty = uncertainty(f, channels);
   time.components_ms = ms_since(t);
 
   if (segmenter_) score_flakes(image, out);

@@ -83,11 +83,13 @@ nlohmann::json flake_to_json(const Flake& f) {
 nlohmann::json detection_to_json(const Detection& d) {
   nlohmann::json flakes = nlohmann::json::array();
   for (const auto& f : d.flakes) flakes.push_back(flake_to_json(f));
-  return {{"image", d.image},
-          {"width", d.width},
-          {"height", d.height},
-          {"background_bgr", d.background_bgr},
-          {"flakes", flakes}};
+  nlohmann::json out = {{"image", d.image},
+                        {"width", d.width},
+                        {"height", d.height},
+                        {"background_bgr", d.background_bgr},
+                        {"flakes", flakes}};
+  if (!d.background_note.empty()) out["ignored_channels"] = d.background_note;
+  return out;
 }
 
 std::string csv_header() {

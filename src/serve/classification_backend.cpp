@@ -76,7 +76,9 @@ std::vector<std::string> train_classification_model(const std::string& type, con
   progress(0.95, "writing model");
   result.classifier->save(out_dir.string());
   progress(1.0, "trained");
-  return result.report.errors;
+  std::vector<std::string> warnings = result.report.errors;
+  warnings.insert(warnings.end(), result.report.ignored_channels.begin(), result.report.ignored_channels.end());
+  return warnings;
 }
 
 }  // namespace maskterial::serve

@@ -35,7 +35,8 @@ std::vector<std::pair<std::string, std::string>> builtin_classification_model_fi
 
 // Trains a classifier of the given type ("gmm", "amm", "mlp") from a COCO dataset whose file names are relative
 // to images_dir and writes its model directory into out_dir. progress(fraction in [0, 1], stage) is called as
-// training advances. Returns the problems with skipped images (training went on without them).
+// training advances. Returns the problems with skipped images (training went on without them), then the images
+// used without some of their channels (saturated or dark), and why.
 using TrainingProgress = std::function<void(double fraction, const std::string& stage)>;
 std::vector<std::string> train_classification_model(const std::string& type, const coco::Dataset& dataset,
                                                     const std::string& images_dir,

@@ -185,20 +185,20 @@ class WithSubstrateClass : public PixelClassifier {
   double default_threshold() const override { return inner_->default_threshold(); }
   bool models_background() const override { return true; }
   ContrastPrecision precision() const override { return inner_->precision(); }
-  PixelClassification classify(const cv::Mat& bgr8, const ContrastLut& lut, double threshold,
-                               const cv::Mat& roi) const override {
-    PixelClassification out = inner_->classify(bgr8, lut, threshold, roi);
+  PixelClassification classify(const cv::Mat& bgr8, const ContrastLut& lut, double threshold, const cv::Mat& roi,
+                               const ChannelMask& channels) const override {
+    PixelClassification out = inner_->classify(bgr8, lut, threshold, roi, channels);
     cv::Mat substrate;
     cv::inRange(bgr8, kSubstrate, kSubstrate, substrate);
     out.distance.setTo(0, substrate);
     return out;
   }
   std::vector<uint8_t> classify_contrasts(const std::vector<std::array<float, 3>>& c, double threshold,
-                                          std::vector<float>* distances) const override {
-    return inner_->classify_contrasts(c, threshold, distances);
+                                          std::vector<float>* distances, const ChannelMask& channels) const override {
+    return inner_->classify_contrasts(c, threshold, distances, channels);
   }
-  double flake_uncertainty(const std::array<double, 3>& mean, uint8_t id) const override {
-    return inner_->flake_uncertainty(mean, id);
+  double flake_uncertainty(const std::array<double, 3>& mean, uint8_t id, const ChannelMask& channels) const override {
+    return inner_->flake_uncertainty(mean, id, channels);
   }
   void save(const std::string& dir) const override { inner_->save(dir); }
   nlohmann::json describe() const override { return inner_->describe(); }

@@ -77,6 +77,7 @@ int run(const DetectArgs& args) {
       item.error = item.path + ": same file name as " + stems[stem] + "; its results would overwrite those";
       return;
     }
+    if (!item.detection.background_note.empty()) spdlog::warn("{}: {}", item.path, item.detection.background_note);
     nlohmann::json record = detection_to_json(item.detection);
     record.update(provenance);
     write_json_atomic((fs::path(args.out_dir) / (stem + ".json")).string(), record);

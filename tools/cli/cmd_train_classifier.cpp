@@ -93,6 +93,9 @@ int run(TrainArgs& args) {
   std::printf("%s classifier written to %s (%zu classes, %zu of %zu images used, %.1f s)\n", args.type.c_str(),
               args.out.c_str(), result.classifier->classes().size(), result.report.images_used,
               result.report.images_total, result.report.total_seconds);
+  if (!result.report.ignored_channels.empty())
+    std::printf("%zu of them used without their saturated or dark channels (see the warnings above)\n",
+                result.report.ignored_channels.size());
   if (result.test_accuracy)
     std::printf("%s\n", nlohmann::json{{"test_pixels", result.test_accuracy->to_json()}}.dump(2).c_str());
   return result.report.errors.empty() ? kOk : kSomeInputsFailed;

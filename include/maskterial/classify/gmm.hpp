@@ -41,17 +41,26 @@ class GmmClassifier : public PixelClassifier {
   bool models_background() const override { return false; }
   ContrastPrecision precision() const override { return ContrastPrecision::Float32; }
   PixelClassification classify(const cv::Mat& bgr8, const ContrastLut& lut, double std_threshold,
-                               const cv::Mat& roi = cv::Mat()) const override;
+                               const cv::Mat& roi = cv::Mat(),
+                               const ChannelMask& channels = kAllChannels) const override;
   std::vector<uint8_t> classify_contrasts(const std::vector<std::array<float, 3>>& contrasts, double threshold,
-                                          std::vector<float>* distances = nullptr) const override;
-  double flake_uncertainty(const std::array<double, 3>& mean_contrast, uint8_t id) const override;
+                                          std::vector<float>* distances = nullptr,
+                                          const ChannelMask& channels = kAllChannels) const override;
+  double flake_uncertainty(const std::array<double, 3>& mean_contrast, uint8_t id,
+                           const ChannelMask& channels = kAllChannels) const override;
   void save(const std::string& dir) const override;  // model.json + gmm.json (2DMatGMM format)
   nlohmann::json describe() const override;
 
-  // Mahalanobis distance of one contrast vector to class k (0-based).
-  double distance(const std::array<double, 3>& contrast_bgr, size_t k) const;
+  // Mahalanobis distance of one contrast vector to class k (0-based), over the given channels (the class
+  // Gaussian marginalised over the others).
+  double distance(const std::array<double, 3>& contrast_bgr, size_t k, const ChannelMask& channels = kAllChannels) const;
 
  private:
+  using Mat3 = std::array<std::array<double, 3>, 3>;
+  // Per class L^-1 of the covariance marginalised over the ignored channels, embedded in 3x3 with zero rows
+  // and columns for them (the classes' own inverse_cholesky when every channel is used).
+  std::vector<Mat3> inverse_choleskies(const ChannelMask& channels) const;
+
   std::vector<GaussianClass> classes_;
   std::vector<ClassLabel> labels_;
 };

@@ -44,18 +44,22 @@ class NetworkClassifier : public PixelClassifier {
   bool models_background() const override { return true; }
   ContrastPrecision precision() const override { return ContrastPrecision::Half; }
   PixelClassification classify(const cv::Mat& bgr8, const ContrastLut& lut, double threshold,
-                               const cv::Mat& roi = cv::Mat()) const override;
+                               const cv::Mat& roi = cv::Mat(),
+                               const ChannelMask& channels = kAllChannels) const override;
   std::vector<uint8_t> classify_contrasts(const std::vector<std::array<float, 3>>& contrasts, double threshold,
-                                          std::vector<float>* distances = nullptr) const override;
-  double flake_uncertainty(const std::array<double, 3>& mean_contrast, uint8_t id) const override;
+                                          std::vector<float>* distances = nullptr,
+                                          const ChannelMask& channels = kAllChannels) const override;
+  double flake_uncertainty(const std::array<double, 3>& mean_contrast, uint8_t id,
+                           const ChannelMask& channels = kAllChannels) const override;
   // model.json plus MaskTerial's files (meta_data.json, model.pth, and for the AMM loc.npy, cov.npy), so the
   // directory also loads in MaskTerial's Python code.
   void save(const std::string& dir) const override;
   nlohmann::json describe() const override;
 
   // Distance of every contrast (N×3, float32) to every network output (N×K): Mahalanobis distances in the
-  // embedding (Gda) or 1 - softmax probabilities (Softmax).
-  torch::Tensor output_distances(const torch::Tensor& contrasts) const;
+  // embedding (Gda) or 1 - softmax probabilities (Softmax). Ignored channels: column k is computed with them set
+  // to output k's mean training contrast, one network pass per output.
+  torch::Tensor output_distances(const torch::Tensor& contrasts, const ChannelMask& channels = kAllChannels) const;
   torch::Tensor embed(const torch::Tensor& contrasts) const;  // standardise + embed, N×E
 
   FCResNet network() const { return net_; }
@@ -73,6 +77,9 @@ class NetworkClassifier : public PixelClassifier {
   // Mahalanobis distances for all classes in one product: ‖L_k⁻¹(e − μ_k)‖ = ‖e·W_k − b_k‖ with W = L⁻ᵀ.
   torch::Tensor whiten_weight_, whiten_bias_;
   nlohmann::json training_;
+  // Mean training contrast (B, G, R) of each network output, from training_["class_contrast_means"] (zeros for
+  // models that do not record it): what an ignored channel is taken to be for that class.
+  std::vector<std::array<float, 3>> class_contrast_means_;
 };
 
 }  // namespace maskterial

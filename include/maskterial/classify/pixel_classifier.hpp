@@ -41,17 +41,24 @@ class PixelClassifier {
   virtual ContrastPrecision precision() const = 0;
 
   // Thread-safe. roi: optional CV_8U mask of the pixels to classify; the others stay 0.
+  // channels: the channels whose contrast carries information (BackgroundEstimate::usable); the others are
+  // ignored, whatever the lut says there. GMM: each class Gaussian marginalised over the ignored channels
+  // (their rows and columns dropped from the covariance). AMM, MLP: the ignored channels take each class's
+  // mean training contrast when the pixel is compared with that class (0 for models that do not record it).
   virtual PixelClassification classify(const cv::Mat& bgr8, const ContrastLut& lut, double threshold,
-                                       const cv::Mat& roi = cv::Mat()) const = 0;
+                                       const cv::Mat& roi = cv::Mat(),
+                                       const ChannelMask& channels = kAllChannels) const = 0;
 
   // Class id (0 = background / unknown) of each contrast vector (B, G, R), with its distance if asked.
   virtual std::vector<uint8_t> classify_contrasts(const std::vector<std::array<float, 3>>& contrasts,
-                                                  double threshold, std::vector<float>* distances = nullptr) const = 0;
+                                                  double threshold, std::vector<float>* distances = nullptr,
+                                                  const ChannelMask& channels = kAllChannels) const = 0;
 
   // How doubtful it is that a flake with this mean contrast (B, G, R) is of class `id`. GMM and AMM: the
   // Mahalanobis distance to the class Gaussian in standard deviations (contrast space / embedding space);
   // MLP: 1 - softmax probability of the class. Larger = more doubtful.
-  virtual double flake_uncertainty(const std::array<double, 3>& mean_contrast, uint8_t id) const = 0;
+  virtual double flake_uncertainty(const std::array<double, 3>& mean_contrast, uint8_t id,
+                                   const ChannelMask& channels = kAllChannels) const = 0;
 
   // Writes a self-describing model directory: model.json plus the type's tensor/parameter files.
   virtual void save(const std::string& dir) const = 0;

@@ -64,6 +64,7 @@ struct TrainingReport {
   size_t images_total = 0;
   size_t images_used = 0;
   std::vector<std::string> errors;  // "<file>: <problem>" for each image that was skipped
+  std::vector<std::string> ignored_channels;  // "<file>: <which channels and why>" for each image used in part
   std::vector<TrainingStep> steps;
   double total_seconds = 0;
 };
@@ -77,10 +78,18 @@ struct TrainingData {
 uint64_t uniform_index(std::mt19937_64& rng, uint64_t n);
 
 // Samples of one 8-bit BGR image: eroded annotation pixels with their category ids, then
-// background_samples_per_image pixels that lie in no annotation. Throws Error if the background colour has a
-// channel below 1 or an annotation's size differs from the image's.
+// background_samples_per_image pixels that lie in no annotation. A channel the image cannot measure
+// (BackgroundEstimate::usable), or one clipped at 0 or 255 at that pixel, is NaN in the sample. Throws Error
+// (saying which channels are saturated or dark and what to do) if no channel is usable, or if an annotation's
+// size differs from the image's. background: receives the estimate.
 ContrastSamples extract_image_samples(const cv::Mat& bgr8, const std::vector<const coco::Annotation*>& annotations,
-                                      const TrainingDataOptions& options, std::mt19937_64& rng);
+                                      const TrainingDataOptions& options, std::mt19937_64& rng,
+                                      BackgroundEstimate* background = nullptr);
+
+// Replaces each NaN channel of a sample by its class's mean over the samples that measured it (0 when none
+// did): for a Gaussian class this keeps the class's mean in that channel, so an image that measures only
+// some channels trains the others with the class as the rest of the data knows it.
+void impute_unmeasured(ContrastSamples& samples);
 
 // Exactly `per_class` samples of each class: with replacement if the class is smaller, without otherwise.
 ContrastSamples resample_classes(const ContrastSamples& samples, size_t per_class, std::mt19937_64& rng);
@@ -98,8 +107,9 @@ std::vector<uint8_t> dbscan_core_mask(const std::vector<Contrast>& points, doubl
 ContrastSamples keep_dbscan_core(const ContrastSamples& samples, double eps, size_t min_samples_divisor);
 
 // The full pipeline on a COCO dataset whose file names are relative to images_dir. Unreadable images and
-// images without a valid background are skipped and listed in report.errors (and logged); throws Error if
-// no image is usable.
+// images without any usable channel are skipped and listed in report.errors (and logged); images with some
+// channels ignored are used and listed in report.ignored_channels (and logged); throws Error if no image is
+// usable.
 TrainingData prepare_training_data(const coco::Dataset& dataset, const std::string& images_dir,
                                    const TrainingDataOptions& options = {});
 

@@ -43,6 +43,7 @@ struct Detection {
   int width = 0;
   int height = 0;
   std::array<double, 3> background_bgr{};
+  std::string background_note;  // channels left out and why (BackgroundEstimate::explain); empty if none
   std::vector<Flake> flakes;
 };
 

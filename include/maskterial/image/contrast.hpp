@@ -3,6 +3,7 @@
 // feature that identifies a flake's thickness (thin-film interference); the background is the bare SiO2/Si
 // colour, estimated from the histogram mode because most of a scan image is bare substrate.
 #include <array>
+#include <string>
 
 #include <opencv2/core.hpp>
 
@@ -25,14 +26,58 @@ struct BackgroundRule {
   static BackgroundRule training() { return {10, 20, 230, true, 3}; }
 };
 
-// Background colour of an 8-bit BGR image. Channels with no usable pixels come back as 0; callers treat
-// any channel < 1 as "no background found" (see has_valid_background).
+// Which channels of an image carry contrast (B, G, R).
+using ChannelMask = std::array<bool, 3>;
+inline constexpr ChannelMask kAllChannels{true, true, true};
+std::string channel_list(const ChannelMask& channels);  // "blue and red", "green", ...
+
+// What the substrate of one channel looks like. An overexposed scan (bright lamp, pink oxide) pins the
+// substrate at 255 in some channels: the true substrate level, and so every contrast, is unknown there.
+enum class ChannelState {
+  Measured,   // the substrate's level lies between the clip bands: contrast is physical
+  Saturated,  // the substrate sits at the top clip band (>= kSaturatedLevel)
+  Dark,       // the substrate sits at the bottom clip band (<= kDarkLevel)
+};
+inline constexpr int kSaturatedLevel = 250;  // JPEG rings a clipped 255 down to about 250
+inline constexpr int kDarkLevel = 5;
+
+struct BackgroundEstimate {
+  // Measured channels: the substrate colour. Saturated: 255, so contrast is measured against the clip level
+  // (0 on the substrate, a lower bound of |C| on a darker flake). Dark: 1 (contrast meaningless, never used).
+  Bgr colour{};
+  std::array<ChannelState, 3> state{ChannelState::Measured, ChannelState::Measured, ChannelState::Measured};
+  std::array<double, 3> saturated_share{};  // share of the image's pixels at >= kSaturatedLevel
+  std::array<double, 3> dark_share{};       // share at <= kDarkLevel
+
+  ChannelMask measured() const;
+  // The channels whose contrast the classifiers use: the measured ones; when none is measured, the saturated
+  // ones that have some pixels (0.1 % of the image) below the clip band, against the clip level (only flakes
+  // darker than the clip show; consistent between scans taken with the same exposure, not across exposures).
+  // Empty when every channel is dark or white throughout.
+  ChannelMask usable() const;
+  bool any_usable() const;
+  bool against_clip_level() const;  // usable() holds no measured channel
+  // Why channels are left out, in words: "blue and red are saturated (255) on 72 and 80 % of the image".
+  // Empty when every channel is measured.
+  std::string ignored_reason() const;
+  // The whole story for a log line or an error: what is left out, what is used, and what to do about it.
+  std::string explain() const;
+};
+
+// Substrate colour and the state of each channel of an 8-bit BGR image. A channel is saturated (dark) when more
+// pixels sit in its top (bottom) clip band than around the substrate's histogram mode. For a measured channel
+// the mode is searched in [rule.min_value, rule.max_value] as the reference does; a substrate outside that
+// range but off the clip bands (a bright but unclipped scan) is searched between the clip bands.
+BackgroundEstimate measure_background(const cv::Mat& bgr8, const BackgroundRule& rule = BackgroundRule::inference());
+
+// The measured background colour alone: channels not measured (saturated or dark) come back as 0; callers
+// treat any channel < 1 as "no background found" (see has_valid_background).
 Bgr estimate_background(const cv::Mat& bgr8, const BackgroundRule& rule = BackgroundRule::inference());
 bool has_valid_background(const Bgr& background);
 // Per-channel median (8-bit levels) of a BGR image.
 Bgr channel_medians(const cv::Mat& bgr8);
-// The substrate colour as far as it can be measured: the histogram-mode background, and for a channel where
-// that finds nothing (saturated or black, as in an overexposed scan) the channel's median, at least 1.
+// The substrate colour as far as it can be measured (measure_background's colour): a saturated channel at 255,
+// a dark one at its median (at least 1).
 Bgr substrate_colour(const cv::Mat& bgr8);
 
 // Flat-field (vignetting) correction as in 2DMatGMM: I * mean(F) / F per channel, clipped at

@@ -103,6 +103,10 @@ class Detector {
   void score_flakes(const cv::Mat& image, Detection& out) const;
   std::vector<ClassLabel> extracted_classes() const;
   void set_class(Flake& flake, uint8_t id) const;  // class id, name and uncertainty
+  // How doubtful the flake's class is, over the given channels (an unknown flake: its nearest class).
+  double uncertainty(const Flake& flake, const ChannelMask& channels) const;
+  // The substrate and the channels to use; throws Error naming `name` and what to do when none is usable.
+  BackgroundEstimate background(const cv::Mat& image, const std::string& name) const;
 
   ClassifierPtr classifier_;
   DetectorOptions options_;
