@@ -3,6 +3,7 @@
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 
+#include "maskterial/image/jpeg.hpp"
 #include "maskterial/util/error.hpp"
 #include "maskterial/util/files.hpp"
 
@@ -55,6 +56,10 @@ cv::Mat to_bgr8(const cv::Mat& decoded, const std::string& name) {
 cv::Mat decode_image(const std::string& bytes, const std::string& name) {
   if (bytes.empty()) throw file_error(name, "empty file");
   check_complete(bytes, name);
+  if (starts_with(bytes, "\xFF\xD8", 2)) {
+    const cv::Mat colour = decode_colour_jpeg(bytes, name);  // OpenCV's pixels, without its byte swapping
+    if (!colour.empty()) return to_bgr8(colour, name);
+  }
   cv::Mat decoded;
   try {
     const cv::Mat buffer(1, static_cast<int>(bytes.size()), CV_8U, const_cast<char*>(bytes.data()));
