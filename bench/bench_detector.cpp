@@ -1,4 +1,6 @@
-// GMM detector speed on the 8 2DMatGMM demo images (1920x1200), whole image and per stage, on one core.
+// The detection stage alone (Detector::detect on images already decoded, with the 2DMatGMM paper's graphene GMM)
+// on the 8 2DMatGMM demo images (1920x1200), whole image and per stage, on one core. Not what a user waits for:
+// `detect` also decodes, writes JSON, CSV and overlays (bench_pipeline_ratios.cpp, scripts/speed_table.sh).
 #include <benchmark/benchmark.h>
 
 #include <filesystem>

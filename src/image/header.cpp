@@ -11,6 +11,7 @@
 #include <tiffio.h>
 #include <webp/decode.h>
 
+#include "jpeg_errors.hpp"
 #include "maskterial/util/error.hpp"
 
 namespace maskterial {
@@ -23,23 +24,10 @@ cv::Size size_of(uint64_t width, uint64_t height) {
 
 bool starts_with(const std::string& b, const char* magic, size_t n) { return b.size() >= n && std::memcmp(b.data(), magic, n) == 0; }
 
-// libjpeg reports errors through a callback that must not return: it jumps back here.
-struct JpegErrors {
-  jpeg_error_mgr manager;
-  std::jmp_buf jump;
-  char message[JMSG_LENGTH_MAX];
-};
-
 cv::Size jpeg_size(const std::string& bytes, const std::string& name) {
   jpeg_decompress_struct info{};
   JpegErrors errors{};
-  info.err = jpeg_std_error(&errors.manager);
-  errors.manager.error_exit = [](j_common_ptr common) {
-    auto* e = reinterpret_cast<JpegErrors*>(common->err);
-    (*common->err->format_message)(common, e->message);
-    std::longjmp(e->jump, 1);
-  };
-  errors.manager.emit_message = [](j_common_ptr, int) {};  // warnings (extraneous bytes...) are the decoder's business
+  info.err = jpeg_errors_jumping_back(errors);  // warnings (extraneous bytes...) are the decoder's business
   if (setjmp(errors.jump)) {
     jpeg_destroy_decompress(&info);
     throw file_error(name, std::string("unreadable JPEG header (") + errors.message + ")");

@@ -5,6 +5,7 @@
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 
+#include "maskterial/image/jpeg.hpp"
 #include "maskterial/util/error.hpp"
 #include "maskterial/util/files.hpp"
 
@@ -73,6 +74,10 @@ ImageHeader check_image_header(const std::string& bytes, const std::string& name
 cv::Mat decode_image_as_stored(const std::string& bytes, const std::string& name, uint64_t max_pixels) {
   check_image_header(bytes, name, max_pixels);
   check_complete(bytes, name);
+  if (starts_with(bytes, "\xFF\xD8", 2)) {
+    const cv::Mat colour = decode_colour_jpeg(bytes, name);  // OpenCV's pixels, without its byte swapping
+    if (!colour.empty()) return to_bgr8(colour, name);
+  }
   cv::Mat decoded;
   try {
     const cv::Mat buffer(1, static_cast<int>(bytes.size()), CV_8U, const_cast<char*>(bytes.data()));

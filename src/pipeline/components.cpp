@@ -61,7 +61,7 @@ std::vector<Component> group_runs(const std::vector<PixelRun>& runs, int connect
 
 }  // namespace
 
-std::vector<Component> connected_components(const cv::Mat& mask, int connectivity) {
+std::vector<Component> connected_components(const cv::Mat& mask, int connectivity, cv::Point origin) {
   CV_Assert(mask.type() == CV_8U && (connectivity == 4 || connectivity == 8));
   std::vector<PixelRun> runs;
   for (int y = 0; y < mask.rows; ++y) {
@@ -79,10 +79,40 @@ std::vector<Component> connected_components(const cv::Mat& mask, int connectivit
       if (x >= mask.cols) break;
       const int start = x;
       while (x < mask.cols && row[x]) ++x;
-      runs.push_back({y, start, x});
+      runs.push_back({y + origin.y, start + origin.x, x + origin.x});
     }
   }
   return group_runs(runs, connectivity);
+}
+
+std::vector<ClassExtent> class_extents(const cv::Mat& labels) {
+  CV_Assert(labels.type() == CV_8U);
+  std::vector<int> x0(256, labels.cols), x1(256, -1), y0(256, labels.rows), y1(256, -1);
+  std::vector<int64_t> pixels(256, 0);
+  for (int y = 0; y < labels.rows; ++y) {
+    const uint8_t* row = labels.ptr<uint8_t>(y);
+    for (int x = 0; x < labels.cols; ++x) {
+      // Skip background eight pixels at a time: most of a scan image is substrate.
+      while (x + 8 <= labels.cols) {
+        uint64_t word;
+        std::memcpy(&word, row + x, 8);
+        if (word) break;
+        x += 8;
+      }
+      if (x >= labels.cols) break;
+      const uint8_t id = row[x];
+      if (!id) continue;
+      ++pixels[id];
+      x0[id] = std::min(x0[id], x);
+      x1[id] = std::max(x1[id], x);
+      y0[id] = std::min(y0[id], y);
+      y1[id] = y;
+    }
+  }
+  std::vector<ClassExtent> extents(256);
+  for (int id = 1; id < 256; ++id)
+    if (pixels[id]) extents[id] = {pixels[id], cv::Rect(cv::Point(x0[id], y0[id]), cv::Point(x1[id] + 1, y1[id] + 1))};
+  return extents;
 }
 
 std::vector<Component> merge_touching(const std::vector<Component>& components, int connectivity) {

@@ -29,6 +29,14 @@ cv::Rect padded(const cv::Rect& box, const cv::Size& size) {
   return cv::Rect(box.x - 1, box.y - 1, box.width + 2, box.height + 2) & cv::Rect(cv::Point(0, 0), size);
 }
 
+// The pixels a binary opening of radius `radius` can touch all lie in the class's box grown by that radius;
+// working on that crop (a copy, so the filter sees no pixels beyond it) gives the opening of the whole image.
+cv::Rect opening_crop(const ClassExtent& extent, int radius, const cv::Size& size) {
+  return cv::Rect(extent.box.x - radius, extent.box.y - radius, extent.box.width + 2 * radius,
+                  extent.box.height + 2 * radius) &
+         cv::Rect(cv::Point(0, 0), size);
+}
+
 }  // namespace
 
 Detector::Detector(ClassifierPtr classifier, DetectorOptions options, cv::Mat flat_field,
@@ -198,11 +206,14 @@ void Detector::extract_2dmatgmm(const cv::Mat& labels, const cv::Mat& image, con
                                    Detection& out) const {
   static const cv::Mat disk2 = disk_kernel(2);
   const FlakeSource source{image, background};
+  const std::vector<ClassExtent> extents = class_extents(labels);
   for (const ClassLabel& label : extracted_classes()) {
-    cv::Mat layer = labels == label.id;
+    if (extents[label.id].pixels < options_.size_threshold) continue;  // the opening only removes pixels
+    const cv::Rect crop = opening_crop(extents[label.id], 2, labels.size());
+    cv::Mat layer = labels(crop) == label.id;
     cv::morphologyEx(layer, layer, cv::MORPH_OPEN, disk2);
     if (cv::countNonZero(layer) < options_.size_threshold) continue;
-    for (const Component& component : connected_components(layer, 4)) {
+    for (const Component& component : connected_components(layer, 4, crop.tl())) {
       if (component.area < options_.size_threshold) continue;
       const cv::Rect roi = padded(component.box, labels.size());
       cv::Mat mask = render_component(component, roi);
@@ -226,12 +237,15 @@ void Detector::extract_maskterial(const cv::Mat& labels, const cv::Mat& image, c
                                      Detection& out) const {
   const cv::Mat square3 = cv::Mat::ones(3, 3, CV_8U);
   const FlakeSource source{image, background};
+  const std::vector<ClassExtent> extents = class_extents(labels);
   for (const ClassLabel& label : extracted_classes()) {
-    cv::Mat layer = labels == label.id;
+    if (extents[label.id].pixels < options_.size_threshold) continue;  // the opening only removes pixels
+    const cv::Rect crop = opening_crop(extents[label.id], 2, labels.size());  // 3x3, twice: radius 2
+    cv::Mat layer = labels(crop) == label.id;
     cv::morphologyEx(layer, layer, cv::MORPH_OPEN, square3, cv::Point(-1, -1), 2);
     if (cv::countNonZero(layer) < options_.size_threshold) continue;
     std::vector<Component> kept;
-    for (auto& component : connected_components(layer, 4))
+    for (auto& component : connected_components(layer, 4, crop.tl()))
       if (component.area >= options_.size_threshold) kept.push_back(std::move(component));
     // MaskTerial traces outer contours of all kept components together: components touching diagonally
     // become one flake, and one lying in another's hole is swallowed by it.

@@ -219,8 +219,10 @@ void write_directory_atomic(const std::string& dir, const std::function<void(con
   }
 }
 
+std::string json_text(const nlohmann::json& value, int indent) { return value.dump(indent) + "\n"; }
+
 void write_json_atomic(const std::string& path, const nlohmann::json& value, int indent) {
-  write_file_atomic(path, value.dump(indent) + "\n");
+  write_file_atomic(path, json_text(value, indent));
 }
 
 void write_json_atomic(const std::string& path, const nlohmann::ordered_json& value, int indent) {

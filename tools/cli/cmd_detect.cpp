@@ -9,6 +9,7 @@
 #include "maskterial/coco/dataset.hpp"
 #include "maskterial/pipeline/batch.hpp"
 #include "maskterial/pipeline/outputs.hpp"
+#include "maskterial/util/file_writer.hpp"
 #include "maskterial/util/files.hpp"
 
 namespace fs = std::filesystem;
@@ -69,6 +70,7 @@ int run(const DetectArgs& args) {
   std::vector<coco::Annotation> results;
   size_t flakes = 0;
   double detect_ms = 0;
+  BackgroundFileWriter writer;  // the per-image outputs, so detection never waits for the disk
   std::map<std::string, std::string> stems;  // stem -> first path, to refuse silent overwrites
   auto consume = [&](BatchItem& item) {
     if (!item.error.empty()) return;
@@ -80,7 +82,7 @@ int run(const DetectArgs& args) {
     if (!item.detection.background_note.empty()) spdlog::warn("{}: {}", item.path, item.detection.background_note);
     nlohmann::json record = detection_to_json(item.detection);
     record.update(provenance);
-    write_json_atomic((fs::path(args.out_dir) / (stem + ".json")).string(), record);
+    writer.write((fs::path(args.out_dir) / (stem + ".json")).string(), json_text(record));
     csv += csv_rows(item.detection, args.microns_per_pixel);
     int64_t image_id = static_cast<int64_t>(item.index) + 1;
     if (!gt_ids.empty()) {
@@ -105,13 +107,15 @@ int run(const DetectArgs& args) {
     if (wanted && first_of_stem[item.index]) {
       const std::vector<uchar> bytes = encode_overlay(item.image, item.detection, overlay_format);
       const std::string name = fs::path(item.path).stem().string() + overlay_extension(overlay_format);
-      write_file_atomic((fs::path(args.out_dir) / "overlays" / name).string(), std::string(bytes.begin(), bytes.end()));
+      writer.write((fs::path(args.out_dir) / "overlays" / name).string(), std::string(bytes.begin(), bytes.end()));
     }
     item.image.release();
   };
-  const BatchSummary summary = run_batch(
+  BatchSummary summary = run_batch(
       paths, [&](const cv::Mat& image, const std::string& path) { return detector->detect(image, path); },
       consume, batch);
+  const std::vector<std::string> write_errors = writer.finish();
+  summary.errors.insert(summary.errors.end(), write_errors.begin(), write_errors.end());
 
   write_file_atomic((fs::path(args.out_dir) / "flakes.csv").string(), csv);
   if (!args.coco_results.empty()) write_results(args.coco_results, results);

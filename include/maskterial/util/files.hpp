@@ -24,6 +24,8 @@ nlohmann::ordered_json read_ordered_json(const std::string& path);
 // after a crash path holds the old or the new content, whole. Throws Error on failure and removes the temp file.
 void write_file_atomic(const std::string& path, const std::string& content);
 void write_json_atomic(const std::string& path, const nlohmann::json& value, int indent = 1);
+// The text write_json_atomic writes: the JSON with `indent` and a final newline.
+std::string json_text(const nlohmann::json& value, int indent = 1);
 void write_json_atomic(const std::string& path, const nlohmann::ordered_json& value, int indent = 1);
 
 // Removes the temporaries ("<name>.tmp-XXXXXX") write_file_atomic of a killed process left in dir (files only, not recursive); returns how many. Only for
