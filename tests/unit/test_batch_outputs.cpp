@@ -56,7 +56,7 @@ TEST(Overlay, JpegByDefaultPngOnRequest) {
   flake.class_name = "1";
   flake.segmentation = coco::encode(mask);
   flake.bbox = {40, 30, 50, 40};
-  const Detection detection{"x.png", 160, 120, {}, {flake}};
+  const Detection detection{"x.png", 160, 120, {}, {}, {flake}};
 
   EXPECT_EQ(parse_overlay_format("jpeg"), OverlayFormat::Jpeg);
   EXPECT_THROW(parse_overlay_format("gif"), Error);
