@@ -49,7 +49,10 @@ struct ChannelSearch {
 ChannelSearch channel_search(const std::array<uint64_t, 256>& hist, const BackgroundRule& rule) {
   const int lo = kDarkLevel + 1, hi = kSaturatedLevel - 1;
   const int mode = histogram_mode(hist, lo, hi);
-  const uint64_t around = count_in(hist, std::max(lo, mode - rule.radius), std::min(hi, mode + rule.radius));
+  // The substrate's peak counted wide (camera noise spreads it over more than the averaging radius), so a bright
+  // crystal or a marker covering a good part of the image is not taken for a clipped substrate.
+  const int wide = 3 * std::max(rule.radius, 5);
+  const uint64_t around = count_in(hist, std::max(lo, mode - wide), std::min(hi, mode + wide));
   const uint64_t top = count_in(hist, kSaturatedLevel, 255), bottom = count_in(hist, 0, kDarkLevel);
   // Most of a scan is bare substrate: if a clip band holds more pixels than the substrate's own peak, the
   // substrate is in that band.

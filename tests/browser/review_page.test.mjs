@@ -15,10 +15,10 @@ if (!fs.existsSync(imageFolder)) {  // the shared data: must be there in CI, a s
   console.log(`${process.env.CI === "true" ? "FAILED" : "SKIPPED"}: shared images missing: ${imageFolder}`);
   process.exit(process.env.CI === "true" ? 1 : 77);
 }
-const IMAGES = ["17294f8a-1df7-427f-b8ed-ab54e1571960.jpg", "20ea4e7f-f2e3-40c8-829b-6e529b9dfc26.jpg",
-                "acb69ba8-d9d9-45ef-a6d9-a26b1ba2471c.jpg"];
+// Every shared GrapheneH image (10): enough candidates to review ten with the server's default models.
+const IMAGES = fs.readdirSync(imageFolder).filter((f) => f.endsWith(".jpg")).sort();
 const STAGE = { x: 1250.5, y: -830 };  // µm, the first image's position in positions.csv
-const SCAN_TIMEOUT_MS = 420000;  // three images on a busy two-core machine
+const SCAN_TIMEOUT_MS = 420000;  // ten images on a busy two-core machine
 
 // The folder to scan, inside the server's scan root.
 const folder = path.join(process.env.SCAN_ROOT, "chip");

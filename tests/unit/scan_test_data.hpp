@@ -3,6 +3,7 @@
 #include <string>
 #include <vector>
 
+#include "maskterial/coco/rle.hpp"
 #include "maskterial/score/evidence.hpp"
 #include "maskterial/store/scan_store.hpp"
 
@@ -23,7 +24,7 @@ inline Candidate make_candidate(int i) {
   // Every evidence value but the first alike; the first tells odd candidates from even ones.
   c.evidence.assign(score::evidence_names().size(), 0.5f);
   c.evidence[0] = static_cast<float>(i % 2) + 0.01f * static_cast<float>(i % 5);
-  c.rle = {{"size", {100, 200}}, {"counts", "abc"}};
+  c.rle = coco::to_json(coco::from_bbox({5, 5, 10, 10}, 100, 200));
   c.thumbnail_jpeg = "jpeg bytes " + std::to_string(i);
   return c;
 }

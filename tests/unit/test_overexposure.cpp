@@ -297,6 +297,9 @@ TEST(Overexposure, TrainClassifierUsesEveryOverexposedGrapheneImage) {
   for (const auto& im : all.images)
     if (fs::path(im.file_name).stem().string() <= names[2]) train.images.push_back(im);
   ASSERT_EQ(train.images.size(), 3u);
+  train.annotations.clear();
+  for (const auto& a : all.annotations)
+    if (train.find_image(a.image_id)) train.annotations.push_back(a);
   coco::write_dataset((out / "train.json").string(), train);
 
   const cli_test::CliRun r = cli_test::run_cli("train-classifier --type amm --iterations 300 --images " + bright.string() +

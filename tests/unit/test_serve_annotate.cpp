@@ -235,7 +235,7 @@ TEST_F(ServeAnnotate, DatasetRoundTripAndBadInput) {
   EXPECT_EQ(body_json(client.Get("/api/datasets/wse2")), back);
 
   // Uploading the same name at another size is refused.
-  cv::Mat small(10, 10, CV_8UC3, cv::Scalar(1, 2, 3));
+  cv::Mat small(20, 20, CV_8UC3, cv::Scalar(1, 2, 3));
   std::vector<uchar> small_png;
   cv::imencode(".png", small, small_png);
   expect_refused(put("/api/datasets/wse2/images/a.png", std::string(small_png.begin(), small_png.end()), "image/png"), 409, "size");

