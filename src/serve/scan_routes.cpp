@@ -11,6 +11,7 @@
 #include "segmentation_backend.hpp"
 #include "maskterial/image/io.hpp"
 #include "maskterial/pipeline/outputs.hpp"
+#include "maskterial/store/rerank.hpp"
 #include "maskterial/score/flake_score.hpp"
 #include "maskterial/serve/http_error.hpp"
 #include "maskterial/store/scan_export.hpp"
@@ -269,7 +270,7 @@ void add_scan_routes(httplib::Server& http, const ScanContext& context) {
     handle(res, [&] {
       const store::ScanInfo scan = find_scan(*c, req.matches[1]);
       const store::ScanCounts counts = scans_of(*c).counts(scan.id);
-      const int64_t needed = score::FlakeScoreFitOptions{}.min_examples_per_kind;
+      const int64_t needed = store::kMinVerdictsPerKind;
       if (counts.accepted < needed || counts.rejected < needed)
         throw HttpError(400, "re-ranking scan '" + scan.name + "' needs at least " + std::to_string(needed) +
                                  " accepted and " + std::to_string(needed) + " rejected candidates (has " +

@@ -22,7 +22,9 @@ nlohmann::json rerank_scan(ScanStore& store, const ScanInfo& scan) {
     examples.push_back({row.evidence, is_positive});
     positive += is_positive;
   }
-  const size_t needed = static_cast<size_t>(score::FlakeScoreFitOptions{}.min_examples_per_kind);
+  score::FlakeScoreFitOptions fit_options;
+  fit_options.min_examples_per_kind = kMinVerdictsPerKind;
+  const size_t needed = static_cast<size_t>(fit_options.min_examples_per_kind);
   if (positive < needed || examples.size() - positive < needed)
     throw Error("scan '" + scan.name + "': re-ranking needs at least " + std::to_string(needed) +
                 " accepted and " + std::to_string(needed) + " rejected candidates (has " + std::to_string(positive) +
@@ -32,7 +34,7 @@ nlohmann::json rerank_scan(ScanStore& store, const ScanInfo& scan) {
   std::optional<score::FlakeScoreModel> prior;
   if (const nlohmann::json& detected = scan.settings.value(kDetectorScoreModel, nlohmann::json()); detected.is_object())
     prior = score::FlakeScoreModel::from_json(detected, "the scan's flake score");
-  const score::FlakeScoreModel model = score::FlakeScoreModel::fit(examples, prior ? &*prior : nullptr);
+  const score::FlakeScoreModel model = score::FlakeScoreModel::fit(examples, prior ? &*prior : nullptr, fit_options);
   std::vector<double> before, after;
   before.reserve(rows.size());
   after.reserve(rows.size());

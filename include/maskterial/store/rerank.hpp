@@ -19,4 +19,8 @@ constexpr const char* kDetectorScoreModel = "flake_score_model";
 // rejected candidates to fit (score::FlakeScoreFitOptions::min_examples_per_kind of each).
 nlohmann::json rerank_scan(ScanStore& store, const ScanInfo& scan);
 
+// A reviewer's verdicts are deliberate, not sampled: one of each kind already says which way the evidence points,
+// where a fit on a detector's candidates wants a few (score::FlakeScoreFitOptions).
+constexpr int kMinVerdictsPerKind = 1;
+
 }  // namespace maskterial::store
