@@ -32,7 +32,9 @@ nlohmann::json rerank_scan(ScanStore& store, const ScanInfo& scan) {
   // The prior is the model the scan was detected with, never a previous re-rank's: re-ranking twice with the same
   // verdicts gives the same order, and no verdict is counted twice.
   std::optional<score::FlakeScoreModel> prior;
-  if (const nlohmann::json& detected = scan.settings.value(kDetectorScoreModel, nlohmann::json()); detected.is_object())
+  const nlohmann::json detected =
+      scan.settings.is_object() ? scan.settings.value(kDetectorScoreModel, nlohmann::json()) : nlohmann::json();
+  if (detected.is_object())
     prior = score::FlakeScoreModel::from_json(detected, "the scan's flake score");
   const score::FlakeScoreModel model = score::FlakeScoreModel::fit(examples, prior ? &*prior : nullptr, fit_options);
   std::vector<double> before, after;
