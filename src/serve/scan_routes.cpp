@@ -12,7 +12,6 @@
 #include "maskterial/image/io.hpp"
 #include "maskterial/pipeline/outputs.hpp"
 #include "maskterial/store/rerank.hpp"
-#include "maskterial/score/flake_score.hpp"
 #include "maskterial/serve/http_error.hpp"
 #include "maskterial/store/scan_export.hpp"
 #include "maskterial/store/scan_runner.hpp"
