@@ -76,6 +76,12 @@ void BM_DeepPageByScore(benchmark::State& state) {
   q.offset = 100000;
   run_query(state, q);
 }
+void BM_DeepFilteredPage(benchmark::State& state) {
+  CandidateQuery q;
+  q.class_name = "2";
+  q.offset = 40000;
+  run_query(state, q);
+}
 void BM_FirstPageByAreaAscending(benchmark::State& state) {
   CandidateQuery q;
   q.sort = SortKey::Area;
@@ -121,6 +127,7 @@ void BM_Rerank10k(benchmark::State& state) {
 
 BENCHMARK(BM_FirstPageByScore)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_DeepPageByScore)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_DeepFilteredPage)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_FirstPageByAreaAscending)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_FirstPageByUncertainty)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_FilteredClassScoreArea)->Unit(benchmark::kMillisecond);

@@ -57,20 +57,23 @@ nlohmann::json json_or_null(const std::string& text) {
 }
 
 // The page query, one per sort key and order (SQL text is fixed; filters are bound parameters, NULL = no
-// filter). INDEXED BY keeps the planner on the sort key's index, so a page is read in order and stops early.
+// filter). The page's ids come from the sort key's index alone (INDEXED BY keeps the planner on it), so
+// skipping a deep offset walks index entries without reading rows or joining images; only the page's own
+// rows are read in full.
 #define MT_CANDIDATE_COLUMNS                                                                                     \
   "SELECT c.id, c.image_id, i.name, i.path, i.width, i.height, c.class_id, c.class_name, c.detected_class, "    \
   "c.score, c.detector_score, c.uncertainty, c.area_px, c.area_um2, c.bbox_x, c.bbox_y, c.bbox_w, c.bbox_h, "   \
-  "c.center_x, c.center_y, c.mean_contrast, c.evidence, c.verdict, c.verdict_time, i.stage_x_um, i.stage_y_um " \
-  "FROM candidates c "
-#define MT_CANDIDATE_FILTERS                                                                         \
-  " JOIN images i ON i.id = c.image_id WHERE c.scan_id = ?1 AND (?2 IS NULL OR c.class_name = ?2) " \
-  "AND (?3 IS NULL OR c.score >= ?3) AND (?4 IS NULL OR c.area_um2 >= ?4) "                         \
-  "AND (?5 IS NULL OR (?5 = 'none' AND c.verdict IS NULL) OR c.verdict = ?5) "                      \
+  "c.center_x, c.center_y, c.mean_contrast, c.evidence, c.verdict, c.verdict_time, i.stage_x_um, i.stage_y_um "
+#define MT_CANDIDATE_FILTERS                                                                      \
+  " WHERE c.scan_id = ?1 AND (?2 IS NULL OR c.class_name = ?2) "                                  \
+  "AND (?3 IS NULL OR c.score >= ?3) AND (?4 IS NULL OR c.area_um2 >= ?4) "                      \
+  "AND (?5 IS NULL OR (?5 = 'none' AND c.verdict IS NULL) OR c.verdict = ?5) "                   \
   "AND (?8 IS NULL OR c.uncertainty <= ?8) "
-#define MT_PAGE(index, key, order)                                                                      \
-  MT_CANDIDATE_COLUMNS "INDEXED BY " index MT_CANDIDATE_FILTERS "ORDER BY c." key " " order ", c.id " order \
-                       " LIMIT ?6 OFFSET ?7"
+#define MT_PAGE(index, key, order)                                                                        \
+  MT_CANDIDATE_COLUMNS "FROM (SELECT c.id FROM candidates c INDEXED BY " index MT_CANDIDATE_FILTERS        \
+                       "ORDER BY c." key " " order ", c.id " order " LIMIT ?6 OFFSET ?7) page "            \
+                       "JOIN candidates c ON c.id = page.id JOIN images i ON i.id = c.image_id "            \
+                       "ORDER BY c." key " " order ", c.id " order
 
 const char* page_query(SortKey sort, bool descending) {
   switch (sort) {
@@ -89,7 +92,8 @@ const char* page_query(SortKey sort, bool descending) {
   "SELECT id, path, name, done, width, height, background, error, stage_x_um, stage_y_um FROM images"
 
 constexpr const char* kCountQuery = "SELECT count(*) FROM candidates c" MT_CANDIDATE_FILTERS;
-constexpr const char* kOneCandidate = MT_CANDIDATE_COLUMNS " JOIN images i ON i.id = c.image_id WHERE c.scan_id = ?1 AND c.id = ?2";
+constexpr const char* kOneCandidate =
+    MT_CANDIDATE_COLUMNS "FROM candidates c JOIN images i ON i.id = c.image_id WHERE c.scan_id = ?1 AND c.id = ?2";
 
 class SqliteScanStore : public ScanStore {
  public:

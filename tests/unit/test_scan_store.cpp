@@ -70,6 +70,40 @@ TEST(ScanStore, CreatesTheSchemaAndKeepsDataAcrossReopening) {
   sqlite3_close(db);
 }
 
+// A database written by the first schema (sort indexes without the filter columns) is migrated on open and
+// its pages come back the same.
+TEST(ScanStore, MigratesAVersionOneDatabaseAndKeepsItsCandidates) {
+  const ScratchDir dir("mt_scan_store_migrate");
+  const std::string path = (dir.path() / "scans.sqlite").string();
+  std::vector<int64_t> before;
+  {
+    const auto store = open_sqlite_scan_store(path);
+    fill(*store, 4, 5);
+    before = ids_of(store->candidates(store->find_scan("chip")->id, {}));
+  }
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(db,
+                         "DROP INDEX candidates_scan_score; DROP INDEX candidates_scan_area; "
+                         "DROP INDEX candidates_scan_uncertainty; "
+                         "CREATE INDEX candidates_scan_score ON candidates (scan_id, score); "
+                         "CREATE INDEX candidates_scan_area ON candidates (scan_id, area_um2); "
+                         "CREATE INDEX candidates_scan_uncertainty ON candidates (scan_id, uncertainty); "
+                         "PRAGMA user_version = 1;",
+                         nullptr, nullptr, nullptr),
+            SQLITE_OK);
+  sqlite3_close(db);
+  const auto store = open_sqlite_scan_store(path);
+  EXPECT_EQ(ids_of(store->candidates(store->find_scan("chip")->id, {})), before);
+  ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+  sqlite3_stmt* stmt = nullptr;
+  sqlite3_prepare_v2(db, "SELECT count(*) FROM pragma_index_info('candidates_scan_score')", -1, &stmt, nullptr);
+  ASSERT_EQ(sqlite3_step(stmt), SQLITE_ROW);
+  EXPECT_EQ(sqlite3_column_int(stmt, 0), 6);
+  sqlite3_finalize(stmt);
+  sqlite3_close(db);
+}
+
 TEST(ScanStore, RefusesForeignAndNewerDatabasesNamingTheFile) {
   const ScratchDir dir("mt_scan_store_foreign");
   const std::string foreign = (dir.path() / "other.sqlite").string(), newer = (dir.path() / "newer.sqlite").string();
