@@ -208,14 +208,23 @@ struct Server::Impl {
   }
 
   // The upload routes read their bodies with a cap each (read_capped, which counts what arrives, whatever the
-  // transfer or content encoding); every other request has no use for a large body, so one is refused before
-  // httplib reads it into memory. A chunked or compressed body has no size to check beforehand: refused too.
+  // content encoding); every other request has no use for a large body, so one is refused before httplib
+  // reads it into memory. A chunked body is refused everywhere before a byte of it is read: off the upload
+  // routes it has no size to check, and on them httplib's chunk parser reads a negative chunk size as "to the
+  // end of the stream". Browsers, curl -F and every HTTP library send a file upload with its Content-Length.
   static bool refuse_body(const httplib::Request& req, httplib::Response& res) {
     const bool upload_route = (req.method == "POST" && (req.path == "/api/predict" || req.path == "/api/jobs")) ||
                               (req.method == "PUT" && req.path.rfind("/api/models/", 0) == 0) ||
                               is_annotation_upload(req);
+    const bool chunked = req.has_header("Transfer-Encoding");
+    if (upload_route && chunked) {
+      res.set_header("Connection", "close");
+      send_error(res, 411, req.method + " " + req.path +
+                               ": send the upload with a Content-Length (chunked bodies are refused)");
+      return true;
+    }
     if (upload_route) return false;
-    const bool unsized = req.has_header("Transfer-Encoding") || req.has_header("Content-Encoding");
+    const bool unsized = chunked || req.has_header("Content-Encoding");
     const bool large = req.has_header("Content-Length") &&
                        std::strtoull(req.get_header_value("Content-Length").c_str(), nullptr, 10) > kSmallBody;
     if (!unsized && !large) return false;

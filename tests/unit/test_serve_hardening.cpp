@@ -209,10 +209,35 @@ TEST(ServeHardening, BodiesWithoutALengthAreCappedOnEveryRoute) {
   EXPECT_EQ(status_of(small), 413) << error_of(small);
   EXPECT_NE(error_of(small).find("takes no upload"), std::string::npos);
   chunked("/api/models", size_t{32} << 20);  // the server closes instead of reading 32 MB
-  // Upload routes count what arrives whatever the encoding.
+  // Upload routes want the upload's length: a chunked one is refused before it is read.
   const auto image = chunked("/api/predict", size_t{3} << 20);
-  EXPECT_TRUE(status_of(image) == 413 || status_of(image) == -1) << status_of(image);
+  EXPECT_TRUE(status_of(image) == 411 || status_of(image) == -1) << status_of(image);
   EXPECT_EQ(status_of(client.Get("/api/health")), 200);
+}
+
+// A negative chunk size used to be read as "to the end of the stream": the request hung until the client gave
+// up. Now it is answered at once, without reading the body.
+TEST(ServeHardening, ANegativeChunkSizeIsAnsweredAtOnce) {
+  const ScratchDir scratch("mt_serve_negative_chunk");
+  LiveServer server(options_for(scratch.path()));
+  for (const std::string path : {"/api/predict", "/api/models/classification/x", "/api/health"}) {
+    const int fd = connect_to(server.port());
+    ASSERT_GE(fd, 0);
+    const std::string method = path == "/api/predict" ? "POST" : path == "/api/health" ? "GET" : "PUT";
+    const std::string request = method + " " + path + " HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
+                                "Content-Type: application/octet-stream\r\n\r\n-1\r\nabc\r\n";
+    ASSERT_EQ(::send(fd, request.data(), request.size(), MSG_NOSIGNAL), static_cast<ssize_t>(request.size()));
+    const auto start = std::chrono::steady_clock::now();
+    timeval timeout{10, 0};
+    ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+    std::string answer;
+    char buffer[4096];
+    for (ssize_t n; (n = ::recv(fd, buffer, sizeof buffer, 0)) > 0;) answer.append(buffer, static_cast<size_t>(n));
+    ::close(fd);
+    EXPECT_LT(seconds_since(start), 2.0) << path << ": the connection was held";
+    const std::string expected = path == "/api/health" ? "HTTP/1.1 413" : "HTTP/1.1 411";
+    EXPECT_EQ(answer.rfind(expected, 0), 0u) << path << ": " << answer;
+  }
 }
 
 TEST(ServeHardening, SlowClientsAreCutOffAndCannotHoldTheConnectionThreads) {
