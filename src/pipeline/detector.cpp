@@ -9,6 +9,7 @@
 
 #include "maskterial/pipeline/components.hpp"
 #include "maskterial/pipeline/flake_measure.hpp"
+#include "maskterial/pipeline/terraces.hpp"
 #include "maskterial/score/evidence.hpp"
 #include "maskterial/util/error.hpp"
 
@@ -171,7 +172,7 @@ Detection Detector::detect(const cv::Mat& input, const std::string& name, Detect
   time.classify_ms = ms_since(t);
 
   if (segmenter_)
-    extract_segmented(instances, covered, labels, image, out.background_bgr, out);
+    extract_segmented(instances, covered, labels, image, out.background_bgr, channels, out);
   else if (options_.rules == ExtractionRules::TwoDMatGmm)
     extract_2dmatgmm(labels, image, out.background_bgr, out);
   else
@@ -282,7 +283,7 @@ void Detector::extract_maskterial(const cv::Mat& labels, const cv::Mat& image, c
 
 void Detector::extract_segmented(const std::vector<segment::InstanceMask>& instances, const cv::Mat& covered,
                                  const cv::Mat& labels, const cv::Mat& image, const Bgr& background,
-                                 Detection& out) const {
+                                 const ChannelMask& channels, Detection& out) const {
   const FlakeSource source{image, background};
   // region: CV_8U 255 inside, at `box` of the image. The flake: the region's largest outer contour, holes filled.
   const auto add_flake = [&](const cv::Mat& region, const cv::Rect& box, uint8_t id, double share, float score) {
@@ -310,6 +311,34 @@ void Detector::extract_segmented(const std::vector<segment::InstanceMask>& insta
     flake.false_positive_probability = 1.0 - score;
     flake.origin = kOriginSegmenter;
     out.flakes.push_back(std::move(flake));
+  };
+
+  // A region of one class that holds terraces of distinct contrast gives one flake per terrace, of the class
+  // most of its pixels have (`unknown_score` when that is unknown).
+  TerraceOptions terrace_options;
+  terrace_options.min_pixels = options_.size_threshold;
+  const auto add_region = [&](const cv::Mat& region, const cv::Rect& box, uint8_t id, double share, float score,
+                              float unknown_score) {
+    const std::vector<Component> terraces =
+        options_.split_by_contrast
+            ? split_into_terraces(region, box, image, background, channels, terrace_options)
+            : std::vector<Component>{};
+    if (terraces.empty()) return add_flake(region, box, id, share, score);
+    for (const Component& terrace : terraces) {
+      const cv::Mat rendered = render_component(terrace, terrace.box);
+      std::array<int, 256> votes{};
+      for (int y = 0; y < terrace.box.height; ++y) {
+        const uint8_t* m = rendered.ptr<uint8_t>(y);
+        const uint8_t* l = labels.ptr<uint8_t>(terrace.box.y + y) + terrace.box.x;
+        for (int x = 0; x < terrace.box.width; ++x)
+          if (m[x] && l[x]) ++votes[l[x]];
+      }
+      const auto winner = std::max_element(votes.begin(), votes.end());
+      if (*winner == 0) continue;
+      const auto terrace_id = static_cast<uint8_t>(winner - votes.begin());
+      add_flake(rendered, terrace.box, terrace_id, static_cast<double>(*winner) / terrace.area,
+                terrace_id == kUnknownClassId ? unknown_score : score);
+    }
   };
 
   cv::Mat claimed = cv::Mat::zeros(labels.size(), CV_8U);  // split mode: pixels a better mask already gave out
@@ -361,7 +390,7 @@ void Detector::extract_segmented(const std::vector<segment::InstanceMask>& insta
         const cv::Mat rendered = render_component(component, component.box);
         cv::Mat claimed_part = claimed(part);
         cv::bitwise_or(claimed_part, rendered, claimed_part);
-        add_flake(rendered, part, static_cast<uint8_t>(id), share_of(id), score_of(id));
+        add_region(rendered, part, static_cast<uint8_t>(id), share_of(id), score_of(id), unknown_score);
       }
     }
     if (dominant != 0) {
@@ -370,9 +399,9 @@ void Detector::extract_segmented(const std::vector<segment::InstanceMask>& insta
       cv::Mat claimed_box = claimed(box);
       cv::bitwise_or(claimed_box, region, claimed_box);
       const size_t others = out.flakes.size();
-      add_flake(region, box, static_cast<uint8_t>(dominant), share_of(dominant), score_of(dominant));
-      if (out.flakes.size() > others)
-        std::rotate(out.flakes.begin() + static_cast<std::ptrdiff_t>(before), out.flakes.end() - 1, out.flakes.end());
+      add_region(region, box, static_cast<uint8_t>(dominant), share_of(dominant), score_of(dominant), unknown_score);
+      std::rotate(out.flakes.begin() + static_cast<std::ptrdiff_t>(before),
+                  out.flakes.begin() + static_cast<std::ptrdiff_t>(others), out.flakes.end());
     }
     // A mask no class claims: an unfamiliar flake (or a thick crystal, dirt); flagged, ranked last.
     if (out.flakes.size() == before && options_.report_unknown)

@@ -29,6 +29,7 @@ nlohmann::json DetectionSettings::to_json(bool with_segmenter) const {
   if (with_segmenter) {
     j["score_threshold"] = score_threshold;
     j["majority_vote"] = !detector.split_by_class;
+    j["terrace_split"] = detector.split_by_contrast;
     j["min_class_occupancy"] = detector.min_class_occupancy;
     j["known_classes_only"] = !detector.unknown_inside_masks;
   }

@@ -357,6 +357,7 @@ struct Server::Impl {
     settings.score_threshold = number_field(req, "score_threshold", settings.score_threshold, 0, 0.999);
     d.min_class_occupancy = number_field(req, "min_class_occupancy", d.min_class_occupancy, 0, 1);
     d.split_by_class = !flag_field(req, "majority_vote");
+    d.split_by_contrast = !flag_field(req, "no_terrace_split");
     d.unknown_inside_masks = !flag_field(req, "known_classes_only");
     return settings;
   }

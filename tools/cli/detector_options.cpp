@@ -68,6 +68,9 @@ void DetectorCliOptions::add_to(CLI::App& command, bool with_segmenter) {
   command.add_flag("--majority-vote{false}", detector.split_by_class,
                    "Segmenter: one flake per mask, of its majority class (MaskTerial), instead of one flake per "
                    "class region inside each mask (a flake with mono- and bilayer parts gives one of each)");
+  command.add_flag("--no-terrace-split{false}", detector.split_by_contrast,
+                   "Segmenter: keep a region whose contrast falls into distinct terraces as one flake (default: one "
+                   "flake per terrace, as layer-resolved annotations count them)");
 }
 
 std::unique_ptr<Detector> DetectorCliOptions::build() const {
@@ -122,6 +125,7 @@ nlohmann::json DetectorCliOptions::provenance() const {
   if (!segmenter.empty()) {
     settings["score_threshold"] = score_threshold;
     settings["majority_vote"] = !detector.split_by_class;
+    settings["terrace_split"] = detector.split_by_contrast;
     settings["min_class_occupancy"] = detector.min_class_occupancy;
     settings["known_classes_only"] = !detector.unknown_inside_masks;
   }

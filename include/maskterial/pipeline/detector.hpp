@@ -47,6 +47,10 @@ struct DetectorOptions {
   // at least size_threshold) become flakes, so a flake with mono- and bilayer parts gives one of each, as
   // layer-resolved annotations count them. Pixels already given to a better-scoring mask are not reused.
   bool split_by_class = true;
+  // With a segmenter: a region of one class whose contrast falls into distinct terraces (pipeline/terraces.hpp)
+  // gives one flake per terrace: a flake's mono- and bilayer parts apart even when one classifier class
+  // covers both, and a thin flake apart from the thicker crystal its mask leaked into.
+  bool split_by_contrast = true;
   // With a segmenter: the classifier's own flakes (the classifier-only rules) where no segmenter mask lies also
   // become flakes, ranked below the segmenter's (score x unconfirmed_score_factor). A segmenter that misses a
   // flake the colour model sees then costs no recall; the segmenter's part is to find what the colour model
@@ -96,7 +100,8 @@ class Detector {
                           Detection& out) const;
   // covered: CV_8U, non-zero where any of the instances' masks lies.
   void extract_segmented(const std::vector<segment::InstanceMask>& instances, const cv::Mat& covered,
-                         const cv::Mat& labels, const cv::Mat& image, const Bgr& background, Detection& out) const;
+                         const cv::Mat& labels, const cv::Mat& image, const Bgr& background,
+                         const ChannelMask& channels, Detection& out) const;
   void finish_flake(Flake& flake, const ClassLabel& label, const cv::Mat& labels, const cv::Mat& mask,
                     const cv::Rect& roi) const;
   // The scoring stage: evidence of each candidate, then its flake score.

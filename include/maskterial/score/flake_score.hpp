@@ -25,8 +25,10 @@ struct FlakeScoreFitOptions {
   // Fewer examples of either kind than this: the prior (or, without one, no model) is kept; a logistic fit on
   // one or two positives ranks by noise.
   int min_examples_per_kind = 3;
-  int iterations = 2000;
-  double learning_rate = 0.05;
+  // Gradient descent run to convergence on the standardised inputs: 2,000 steps of 0.05 left the weights at a
+  // fifth of their optimum and the ranking to the bias (held-out AP50 GrapheneH 0.36 -> 0.53 converged).
+  int iterations = 20000;
+  double learning_rate = 0.5;
 };
 
 class FlakeScoreModel {
