@@ -114,10 +114,40 @@ std::string csv_rows(const Detection& d, double um_per_px) {
   return out;
 }
 
+std::vector<cv::Rect> place_labels(const std::vector<cv::Rect>& anchors, const std::vector<cv::Size>& sizes,
+                                   const cv::Size& image) {
+  const cv::Rect frame(cv::Point(0, 0), image);
+  std::vector<cv::Rect> placed(anchors.size());
+  std::vector<cv::Rect> taken;
+  for (size_t i = 0; i < anchors.size(); ++i) {
+    const cv::Rect& a = anchors[i];
+    const int w = sizes[i].width, h = sizes[i].height, gap = 3;
+    std::vector<cv::Point> spots = {{a.x, a.y - h - gap},         {a.x, a.br().y + gap},
+                                    {a.br().x - w, a.y - h - gap}, {a.br().x - w, a.br().y + gap},
+                                    {a.br().x + gap, a.y},        {a.x - w - gap, a.y}};
+    for (int level = 2; level <= 6; ++level) spots.push_back({a.x, a.y - level * (h + gap)});
+    for (const cv::Point& spot : spots) {
+      const cv::Rect r(spot, sizes[i]);
+      if ((r & frame) != r) continue;
+      if (std::any_of(taken.begin(), taken.end(), [&](const cv::Rect& t) { return (t & r).area() > 0; })) continue;
+      placed[i] = r;
+      taken.push_back(r);
+      break;
+    }
+  }
+  return placed;
+}
+
 cv::Mat render_overlay(const cv::Mat& bgr8, const Detection& d) {
   cv::Mat overlay = bgr8.clone();
   const int thickness = std::max(1, bgr8.cols / 640);
-  for (const auto& f : d.flakes) {
+  const double font_scale = 0.5 * thickness;
+  std::vector<cv::Rect> anchors;
+  std::vector<cv::Size> sizes;
+  std::vector<std::string> labels;
+  std::vector<int> baselines;
+  for (size_t i = 0; i < d.flakes.size(); ++i) {
+    const Flake& f = d.flakes[i];
     const cv::Mat mask = coco::decode(f.segmentation);
     // Contours of the flake's bounding box only: the same outline, without scanning the whole image.
     const cv::Rect box = cv::Rect(cv::Point(static_cast<int>(f.bbox[0]), static_cast<int>(f.bbox[1])),
@@ -127,14 +157,25 @@ cv::Mat render_overlay(const cv::Mat& bgr8, const Detection& d) {
     std::vector<std::vector<cv::Point>> contours;
     if (box.area() > 0)
       cv::findContours(mask(box), contours, cv::RETR_EXTERNAL, cv::CHAIN_APPROX_SIMPLE, box.tl());
-    const cv::Scalar colour = class_colour(f.class_id);
-    cv::drawContours(overlay, contours, -1, colour, thickness, cv::LINE_AA);
-    // Class, score and uncertainty: a high u (far from the class) marks a flake to check by eye.
-    const std::string label = formatted("%s (%.2f, u %.1f)", f.class_name.c_str(), f.score, f.uncertainty);
-    const cv::Point at(static_cast<int>(f.bbox[0]), std::max(12, static_cast<int>(f.bbox[1]) - 4));
-    cv::putText(overlay, label, at, cv::FONT_HERSHEY_SIMPLEX, 0.5 * thickness, cv::Scalar(0, 0, 0),
-                thickness + 2, cv::LINE_AA);
-    cv::putText(overlay, label, at, cv::FONT_HERSHEY_SIMPLEX, 0.5 * thickness, colour, thickness, cv::LINE_AA);
+    cv::drawContours(overlay, contours, -1, class_colour(f.class_id), thickness, cv::LINE_AA);
+    // Rank (the CSV's flake column), class, score and uncertainty: a high u (far from the class) marks a flake
+    // to check by eye.
+    labels.push_back(formatted("#%zu %s (%.2f, u %.1f)", i, f.class_name.c_str(), f.score, f.uncertainty));
+    int baseline = 0;
+    const cv::Size text = cv::getTextSize(labels.back(), cv::FONT_HERSHEY_SIMPLEX, font_scale, thickness + 2, &baseline);
+    anchors.push_back(box);
+    sizes.push_back({text.width, text.height + baseline});
+    baselines.push_back(baseline);
+  }
+  // Labels after every outline, best flakes first, none on top of another.
+  const std::vector<cv::Rect> spots = place_labels(anchors, sizes, overlay.size());
+  for (size_t i = 0; i < spots.size(); ++i) {
+    if (spots[i].empty()) continue;
+    const cv::Point at(spots[i].x, spots[i].y + spots[i].height - baselines[i]);
+    const cv::Scalar colour = class_colour(d.flakes[i].class_id);
+    cv::putText(overlay, labels[i], at, cv::FONT_HERSHEY_SIMPLEX, font_scale, cv::Scalar(0, 0, 0), thickness + 2,
+                cv::LINE_AA);
+    cv::putText(overlay, labels[i], at, cv::FONT_HERSHEY_SIMPLEX, font_scale, colour, thickness, cv::LINE_AA);
   }
   return overlay;
 }

@@ -27,6 +27,12 @@ std::string csv_rows(const Detection& detection, double microns_per_pixel);
 // Image with flake outlines coloured by class and a label (class, score) next to each.
 cv::Mat render_overlay(const cv::Mat& bgr8, const Detection& detection);
 
+// Where the overlay's labels go: for each flake in rank order (anchor = its box, size = its label's), the first
+// free spot above, below, beside or stacked above its box, inside the image and clear of every label placed
+// before; an empty Rect when there is none (the outline is drawn without a label).
+std::vector<cv::Rect> place_labels(const std::vector<cv::Rect>& anchors, const std::vector<cv::Size>& sizes,
+                                   const cv::Size& image);
+
 enum class OverlayFormat { Jpeg, Png };
 constexpr int kOverlayJpegQuality = 90;
 OverlayFormat parse_overlay_format(const std::string& name);  // "jpeg" or "png"; Error otherwise
