@@ -160,6 +160,25 @@ TopKPrecision top_k_precision(const Dataset& gt, const std::vector<Annotation>& 
   return out;
 }
 
+std::vector<ReliabilityBin> reliability(const Dataset& gt, const std::vector<Annotation>& dts, double thr) {
+  constexpr int kBins = 10;
+  std::vector<ReliabilityBin> bins(kBins);
+  for (int b = 0; b < kBins; ++b) bins[b].low = b / double(kBins), bins[b].high = (b + 1) / double(kBins);
+  for_each_matched_group(gt, dts, false, thr, [&](const Group& group, const std::vector<int>& match) {
+    for (size_t d = 0; d < group.dt.size(); ++d) {
+      if (match[d] == kIgnored) continue;
+      const double score = std::clamp(group.dt[d]->score.value_or(0.0), 0.0, 1.0);
+      ReliabilityBin& bin = bins[std::min(kBins - 1, static_cast<int>(score * kBins))];
+      ++bin.detections;
+      bin.mean_score += score;
+      bin.true_share += match[d] >= 0;
+    }
+  });
+  for (ReliabilityBin& bin : bins)
+    if (bin.detections) bin.mean_score /= bin.detections, bin.true_share /= bin.detections;
+  return bins;
+}
+
 }  // namespace
 
 FlakeMetrics compute_flake_metrics(const Dataset& ground_truth, const std::vector<Annotation>& detections,
@@ -188,6 +207,7 @@ FlakeMetrics compute_flake_metrics(const Dataset& ground_truth, const std::vecto
   out.per_class = per_class(ground_truth, detections, classes, names, params.iou_threshold);
   out.confusion = confusion(ground_truth, detections, classes, names, params.iou_threshold);
   out.top_k = top_k_precision(ground_truth, detections, params.top_k, params.iou_threshold);
+  out.reliability = reliability(ground_truth, detections, params.iou_threshold);
   return out;
 }
 
@@ -214,6 +234,10 @@ nlohmann::json FlakeMetrics::to_json() const {
   rows.push_back("false positive");
   columns.push_back("missed");
   out["precision_at_k"] = {{"k", top_k.k}, {"precision", top_k.precision}, {"images", top_k.images}};
+  out["reliability"] = nlohmann::json::array();
+  for (const ReliabilityBin& bin : reliability)
+    out["reliability"].push_back({{"low", bin.low}, {"high", bin.high}, {"detections", bin.detections},
+                                  {"mean_score", bin.mean_score}, {"true_share", bin.true_share}});
   out["confusion_matrix"] = {
       {"category_ids", confusion.category_ids}, {"rows", rows}, {"columns", columns}, {"counts", confusion.counts}};
   return out;

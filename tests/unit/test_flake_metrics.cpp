@@ -196,3 +196,21 @@ TEST(FlakeMetrics, PrecisionAtKLeavesDetectionsOnCrowdRegionsOutOfTheRanking) {
   EXPECT_EQ(p.images, 1);
   EXPECT_DOUBLE_EQ(p.precision, 0.5);
 }
+
+TEST(FlakeMetrics, ReliabilityBinsTheScoresAndCountsTheTrueFlakes) {
+  // Class-agnostic: d1 (0.9) and d2 (0.8, wrong class but on B) match, d3 (0.7) and d4 (0.6, A taken) do not.
+  const Scene s;
+  const FlakeMetrics m = compute_flake_metrics(s.gt, s.dt);
+  ASSERT_EQ(m.reliability.size(), 10u);
+  EXPECT_DOUBLE_EQ(m.reliability[9].low, 0.9);
+  EXPECT_EQ(m.reliability[9].detections, 1);
+  EXPECT_DOUBLE_EQ(m.reliability[9].true_share, 1.0);
+  EXPECT_EQ(m.reliability[8].detections, 1);
+  EXPECT_DOUBLE_EQ(m.reliability[8].true_share, 1.0);
+  EXPECT_EQ(m.reliability[7].detections, 1);
+  EXPECT_DOUBLE_EQ(m.reliability[7].true_share, 0.0);
+  EXPECT_EQ(m.reliability[6].detections, 1);
+  EXPECT_DOUBLE_EQ(m.reliability[6].mean_score, 0.6);
+  EXPECT_EQ(m.reliability[0].detections, 0);
+  EXPECT_EQ(m.to_json()["reliability"].size(), 10u);
+}

@@ -11,6 +11,7 @@
 #include "maskterial/pipeline/batch.hpp"
 #include "maskterial/pipeline/outputs.hpp"
 #include "maskterial/util/files.hpp"
+#include "maskterial/util/plot.hpp"
 
 namespace fs = std::filesystem;
 
@@ -22,6 +23,7 @@ struct EvalArgs {
   std::string dt;
   std::string images_dir;
   std::string out;
+  std::string reliability_plot;
   DetectorCliOptions detector;
   bool class_agnostic = false;
   double microns_per_pixel = kDefaultMicronsPerPixel;
@@ -50,6 +52,21 @@ std::vector<coco::Annotation> detect_dataset(const EvalArgs& args, const coco::D
   return results;
 }
 
+// Share of true flakes against mean score per score bin, beside the diagonal a calibrated score follows.
+void write_reliability_plot(const std::string& file, const nlohmann::json& bins) {
+  PlotSeries measured{"share of detections that are flakes (IoU >= 0.5)", {}, {}, {30, 30, 220}};
+  std::string counts;
+  for (const auto& bin : bins) {
+    if (bin["detections"].get<int64_t>() == 0) continue;
+    measured.x.push_back(bin["mean_score"].get<double>());
+    measured.y.push_back(bin["true_share"].get<double>());
+    counts += (counts.empty() ? "" : " ") + std::to_string(bin["detections"].get<int64_t>());
+  }
+  const PlotSeries diagonal{"calibrated", {0, 1}, {0, 1}, {150, 150, 150}};
+  write_image_atomic(file, render_line_plot({diagonal, measured}, "reliability (detections per bin: " + counts + ")",
+                                            "mean score of the bin"));
+}
+
 int run(const EvalArgs& args) {
   if (args.dt.empty() == args.images_dir.empty()) {
     spdlog::error("eval needs either --dt RESULTS.json or --images DIR (to run a detector), not both");
@@ -74,6 +91,7 @@ int run(const EvalArgs& args) {
   report["num_ground_truth"] = gt.annotations.size();
   report["num_detections"] = dt.size();
   if (!args.out.empty()) write_json_atomic(args.out, report, 2);
+  if (!args.reliability_plot.empty()) write_reliability_plot(args.reliability_plot, report["flake_metrics"]["reliability"]);
   std::printf("%s\n", report.dump(2).c_str());
   return failures ? kSomeInputsFailed : kOk;
 }
@@ -97,6 +115,9 @@ Runner add_eval(CLI::App& app) {
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
   cmd->add_option("--out", args->out, "Also write the report to this JSON file");
+  cmd->add_option("--reliability", args->reliability_plot,
+                  "Also draw the score's reliability (share of true flakes per score bin against the diagonal) "
+                  "to this PNG");
   cmd->add_option("-j,--threads", args->threads, "Worker threads for --images (0 = all cores)");
   args->detector.add_to(*cmd);
   return [args] { return run(*args); };

@@ -55,6 +55,15 @@ struct TopKPrecision {
   int64_t images = 0;    // images counted
 };
 
+// Calibration: detections binned by score (ten equal bins over [0, 1]); per bin the mean score and the share that
+// matches a flake (class-agnostic greedy matching at iou_threshold, crowd matches left out). A calibrated score
+// puts every bin on the diagonal.
+struct ReliabilityBin {
+  double low = 0, high = 0;
+  int64_t detections = 0;
+  double mean_score = 0, true_share = 0;  // 0 for an empty bin
+};
+
 struct FlakeMetrics {
   FlakeMetricsParams params;
   EvalResult coco;  // the standard COCO numbers (stats, per-category AP) from the same evaluation
@@ -62,6 +71,7 @@ struct FlakeMetrics {
   std::vector<ClassMetrics> per_class;
   ConfusionMatrix confusion;
   TopKPrecision top_k;
+  std::vector<ReliabilityBin> reliability;
   nlohmann::json to_json() const;
 };
 
