@@ -1,8 +1,11 @@
 #include "classification_backend.hpp"
 
+#include "detection.hpp"
 #include "maskterial/classify/classifier_training.hpp"
 #include "maskterial/classify/gmm.hpp"
 #include "maskterial/core/embedded_models.hpp"
+#include "maskterial/pipeline/detector.hpp"
+#include "maskterial/score/score_fitting.hpp"
 #include "maskterial/util/error.hpp"
 #include "maskterial/util/files.hpp"
 
@@ -60,7 +63,9 @@ std::vector<std::pair<std::string, std::string>> builtin_classification_model_fi
 
 std::vector<std::string> train_classification_model(const std::string& type, const coco::Dataset& dataset,
                                                     const std::string& images_dir, const fs::path& out_dir,
-                                                    const TrainingProgress& progress) {
+                                                    const TrainingProgress& progress,
+                                                    const segment::SegmenterPtr& segmenter,
+                                                    const fs::path& segmenter_dir) {
   // GMM: contrast extraction is most of the time. Networks: the optimisation is; extraction is a sliver.
   const double extract_share = type == "gmm" ? 0.8 : 0.1;
   ClassifierTrainingOptions options = ClassifierTrainingOptions::defaults(type);
@@ -73,11 +78,27 @@ std::vector<std::string> train_classification_model(const std::string& type, con
   };
   progress(0.0, "extracting contrast");
   const ClassifierTrainingResult result = train_classifier({dataset, images_dir}, nullptr, options);
-  progress(0.95, "writing model");
+  progress(0.9, "writing model");
   result.classifier->save(out_dir.string());
-  progress(1.0, "trained");
   std::vector<std::string> warnings = result.report.errors;
   warnings.insert(warnings.end(), result.report.ignored_channels.begin(), result.report.ignored_channels.end());
+  if (segmenter) {
+    progress(0.92, "fitting the flake score");
+    const std::string shipped = score::find_flake_score("", segmenter_dir.string());
+    const score::FlakeScorePtr prior =
+        shipped.empty() ? nullptr : std::make_shared<const score::FlakeScoreModel>(score::FlakeScoreModel::load(shipped));
+    const Detector detector(result.classifier, DetectionSettings().detector, cv::Mat(), segmenter, prior);
+    score::ScoreFitReport report;
+    const score::FlakeScoreModel model = score::fit_flake_score(detector, {dataset, images_dir}, prior.get(), &report);
+    if (!model.empty())
+      model.save(out_dir / score::kFlakeScoreFile);
+    else
+      warnings.push_back("flake score: " + std::to_string(report.positives) + " true flakes among " +
+                         std::to_string(report.candidates) +
+                         " candidates on the training images, too few to fit; detections are ranked by the "
+                         "segmentation model's score");
+  }
+  progress(1.0, "trained");
   return warnings;
 }
 

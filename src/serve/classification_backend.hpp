@@ -14,6 +14,7 @@
 #include "maskterial/classify/pixel_classifier.hpp"
 #include "maskterial/coco/dataset.hpp"
 #include "maskterial/score/flake_score.hpp"
+#include "maskterial/segment/instance_segmenter.hpp"
 
 namespace maskterial::serve {
 
@@ -37,10 +38,15 @@ std::vector<std::pair<std::string, std::string>> builtin_classification_model_fi
 // to images_dir and writes its model directory into out_dir. progress(fraction in [0, 1], stage) is called as
 // training advances. Returns the problems with skipped images (training went on without them), then the images
 // used without some of their channels (saturated or dark), and why.
+// With a segmenter (detect's default one; segmenter_dir: where it lies, for the flake score shipped with it),
+// the flake score is then re-fitted on the pipeline's candidates on the training images and kept in out_dir,
+// as `train-classifier` does (score/score_fitting.hpp).
 using TrainingProgress = std::function<void(double fraction, const std::string& stage)>;
 std::vector<std::string> train_classification_model(const std::string& type, const coco::Dataset& dataset,
                                                     const std::string& images_dir,
                                                     const std::filesystem::path& out_dir,
-                                                    const TrainingProgress& progress);
+                                                    const TrainingProgress& progress,
+                                                    const segment::SegmenterPtr& segmenter = {},
+                                                    const std::filesystem::path& segmenter_dir = {});
 
 }  // namespace maskterial::serve

@@ -8,6 +8,7 @@
 #include <spdlog/spdlog.h>
 
 #include "classification_backend.hpp"
+#include "detection.hpp"
 #include "http_helpers.hpp"
 #include "segmentation_backend.hpp"
 #include "maskterial/classify/trainers.hpp"
@@ -261,7 +262,19 @@ void TrainingJobs::run(std::shared_ptr<Job> job, coco::Dataset dataset, fs::path
         finetune_segmentation_model(base, dataset, images_dir.string(), model_dir, images_dir / "run.checkpoint.pt",
                                     job->schedule);
       } else {
-        skipped = train_classification_model(job->type, dataset, images_dir.string(), model_dir, progress);
+        // The flake score is re-fitted with detect's default segmentation model, where there is one.
+        segment::SegmenterPtr scorer;
+        fs::path scorer_dir;
+        try {
+          const auto default_model = store_.segmentation_model(store_.default_segmentation_model());
+          scorer = default_model->at_threshold(DetectionSettings().score_threshold);
+          scorer_dir = default_model->dir();
+        } catch (const HttpError& e) {
+          skipped.push_back(std::string("flake score not fitted: ") + e.what());
+        }
+        const std::vector<std::string> warnings =
+            train_classification_model(job->type, dataset, images_dir.string(), model_dir, progress, scorer, scorer_dir);
+        skipped.insert(skipped.end(), warnings.begin(), warnings.end());
       }
     } catch (...) {
       fs::remove_all(model_dir);

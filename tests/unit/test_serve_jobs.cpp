@@ -69,6 +69,11 @@ TEST(ServeJobs, TrainsOneJobAtATimeWhileServingDetections) {
   const auto model = body_json(client.Get("/api/models/classification/graphene-lab"));
   EXPECT_EQ(model["status"], "ready");
   EXPECT_TRUE(fs::exists(options.models_dir / "classification" / "graphene-lab" / "model.json"));
+  // The flake score was re-fitted with the default segmentation model on the training images, as
+  // train-classifier does, and is kept with the model.
+  const fs::path score_file = options.models_dir / "classification" / "graphene-lab" / "flake_score.json";
+  ASSERT_TRUE(fs::exists(score_file)) << done.dump();
+  EXPECT_GT(read_json(score_file.string())["info"]["fitted_on"]["true_flakes"].get<int>(), 0);
   const auto r = predict(client, read_file(kImages + "/45ce9af7-5523-4aa2-9209-9639c3073766.jpg"), "g.jpg",
                          {text_part("classification_model", "graphene-lab")});
   ASSERT_EQ(status_of(r), 200) << error_of(r);
