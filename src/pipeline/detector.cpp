@@ -38,6 +38,18 @@ cv::Rect opening_crop(const ClassExtent& extent, int radius, const cv::Size& siz
          cv::Rect(cv::Point(0, 0), size);
 }
 
+// Pixels of each class id under a mask that lies at `origin` of the label map.
+std::array<int, 256> class_votes(const cv::Mat& mask, const cv::Mat& labels, cv::Point origin) {
+  std::array<int, 256> votes{};
+  for (int y = 0; y < mask.rows; ++y) {
+    const uint8_t* m = mask.ptr<uint8_t>(y);
+    const uint8_t* l = labels.ptr<uint8_t>(origin.y + y) + origin.x;
+    for (int x = 0; x < mask.cols; ++x)
+      if (m[x]) ++votes[l[x]];
+  }
+  return votes;
+}
+
 }  // namespace
 
 Detector::Detector(ClassifierPtr classifier, DetectorOptions options, cv::Mat flat_field,
@@ -326,13 +338,8 @@ void Detector::extract_segmented(const std::vector<segment::InstanceMask>& insta
     if (terraces.empty()) return add_flake(region, box, id, share, score);
     for (const Component& terrace : terraces) {
       const cv::Mat rendered = render_component(terrace, terrace.box);
-      std::array<int, 256> votes{};
-      for (int y = 0; y < terrace.box.height; ++y) {
-        const uint8_t* m = rendered.ptr<uint8_t>(y);
-        const uint8_t* l = labels.ptr<uint8_t>(terrace.box.y + y) + terrace.box.x;
-        for (int x = 0; x < terrace.box.width; ++x)
-          if (m[x] && l[x]) ++votes[l[x]];
-      }
+      std::array<int, 256> votes = class_votes(rendered, labels, terrace.box.tl());
+      votes[0] = 0;  // substrate pixels the opening left inside: not a class of the terrace
       const auto winner = std::max_element(votes.begin(), votes.end());
       if (*winner == 0) continue;
       const auto terrace_id = static_cast<uint8_t>(winner - votes.begin());
@@ -348,13 +355,7 @@ void Detector::extract_segmented(const std::vector<segment::InstanceMask>& insta
     const cv::Mat raw = instance.mask(box);
     const int pixels = box.area() > 0 ? cv::countNonZero(raw) : 0;
     if (pixels < options_.size_threshold) continue;
-    std::array<int, 256> votes{};
-    for (int y = 0; y < box.height; ++y) {
-      const uint8_t* m = raw.ptr<uint8_t>(y);
-      const uint8_t* l = labels.ptr<uint8_t>(box.y + y) + box.x;
-      for (int x = 0; x < box.width; ++x)
-        if (m[x]) ++votes[l[x]];
-    }
+    const std::array<int, 256> votes = class_votes(raw, labels, box.tl());
     // Unknown parts (unlike every class) rank below every known-class flake.
     const auto unknown_score =
         static_cast<float>(instance.score * options_.unconfirmed_score_factor * options_.unconfirmed_score_factor);

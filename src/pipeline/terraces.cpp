@@ -94,25 +94,15 @@ std::vector<Component> split_into_terraces(const cv::Mat& region, const cv::Rect
                                            const TerraceOptions& options) {
   const int pixels = cv::countNonZero(region);
   if (pixels < 2 * options.min_pixels) return {};
-  std::vector<int> channels;
-  for (int c = 0; c < 3; ++c)
-    if (usable[static_cast<size_t>(c)] && background[static_cast<size_t>(c)] > 0) channels.push_back(c);
-  if (channels.empty()) return {};
+  if (std::none_of(usable.begin(), usable.end(), [](bool use) { return use; })) return {};
 
-  // Contrast of the smoothed crop (JPEG noise and single-pixel dirt average out; steps stay steps).
+  // Contrast of the smoothed crop (JPEG noise and single-pixel dirt average out; steps stay steps). Channels
+  // that are not usable are held at 0, so they add nothing to any distance.
   cv::Mat smooth;
   cv::GaussianBlur(bgr8(box), smooth, cv::Size(5, 5), 1.2);
-  const int dims = static_cast<int>(channels.size());
-  cv::Mat contrast(box.size(), CV_32FC(dims));
-  for (int y = 0; y < box.height; ++y) {
-    const cv::Vec3b* in = smooth.ptr<cv::Vec3b>(y);
-    float* out = contrast.ptr<float>(y);
-    for (int x = 0; x < box.width; ++x)
-      for (int d = 0; d < dims; ++d) {
-        const auto c = static_cast<size_t>(channels[static_cast<size_t>(d)]);
-        out[x * dims + d] = static_cast<float>(in[x][c] / background[c] - 1.0);
-      }
-  }
+  cv::Mat contrast = contrast_image(smooth, background);
+  cv::multiply(contrast, cv::Scalar(usable[0], usable[1], usable[2]), contrast);
+  const int dims = contrast.channels();
 
   // Clusters are fitted away from the outline, where the blur of the edge passes through every contrast
   // between the flake's and the substrate's.

@@ -14,17 +14,6 @@ constexpr int kPad = kRingOuter + 2;
 
 float log_of(double v) { return static_cast<float>(std::log(std::max(v, 1e-6))); }
 
-// Contrast image (CV_32FC3, C = I / I_bg - 1) of a part of the image.
-cv::Mat contrast_of(const cv::Mat& bgr8, const Bgr& background) {
-  cv::Mat c;
-  bgr8.convertTo(c, CV_32FC3);
-  const cv::Scalar scale(1.0 / std::max(background[0], 1.0), 1.0 / std::max(background[1], 1.0),
-                         1.0 / std::max(background[2], 1.0));
-  cv::multiply(c, scale, c);
-  cv::subtract(c, cv::Scalar::all(1.0), c);
-  return c;
-}
-
 double norm3(const cv::Scalar& s) { return std::sqrt(s[0] * s[0] + s[1] * s[1] + s[2] * s[2]); }
 
 }  // namespace
@@ -110,7 +99,7 @@ std::vector<float> measure_evidence(const cv::Mat& bgr8, const Bgr& background, 
   e[6] = log_of(std::max(1.0, flake.aspect_ratio));
 
   // Optics inside: mean and spread of contrast on the eroded mask (edge pixels mix flake and substrate).
-  const cv::Mat contrast = contrast_of(bgr8(crop), background);
+  const cv::Mat contrast = contrast_image(bgr8(crop), background);
   cv::Mat core;
   cv::erode(mask, core, cv::Mat::ones(3, 3, CV_8U), cv::Point(-1, -1), 2);
   if (cv::countNonZero(core) < 10) core = mask;
