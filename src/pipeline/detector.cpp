@@ -66,6 +66,8 @@ Detector::Detector(ClassifierPtr classifier, DetectorOptions options, cv::Mat fl
     throw Error("detector: min class occupancy must be in [0, 1]");
   if (options_.distance_threshold < 0) throw Error("detector: distance threshold must not be negative");
   if (options_.size_threshold < 1) throw Error("detector: size threshold must be at least 1 px");
+  if (!(options_.max_clipped_share >= 0 && options_.max_clipped_share <= 1))
+    throw Error("detector: max clipped share must be in [0, 1]");
 }
 
 double Detector::threshold() const {
@@ -189,6 +191,10 @@ Detection Detector::detect(const cv::Mat& input, const std::string& name, Detect
     extract_2dmatgmm(labels, image, out.background_bgr, out);
   else
     extract_maskterial(labels, image, out.background_bgr, out);
+  if (options_.rules == ExtractionRules::MaskTerial)
+    out.flakes.erase(std::remove_if(out.flakes.begin(), out.flakes.end(),
+                                    [&](const Flake& f) { return f.clipped_share > options_.max_clipped_share; }),
+                     out.flakes.end());
   // The classes' distances over the channels the image measures (set_class used all three).
   if (channels != kAllChannels)
     for (Flake& f : out.flakes) f.uncertainty = uncertainty(f, channels);

@@ -1,6 +1,7 @@
 #include "maskterial/pipeline/flake_measure.hpp"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 
 #include <opencv2/imgproc.hpp>
@@ -77,6 +78,23 @@ double mean_entropy(const cv::Mat& bgr8, const cv::Mat& mask_roi, const cv::Rect
   return count ? sum / static_cast<double>(count) : 0.0;
 }
 
+double clipped_share(const FlakeSource& source, const cv::Mat& mask_roi, const cv::Rect& roi) {
+  std::array<bool, 3> watched{};
+  for (int c = 0; c < 3; ++c) watched[c] = source.background[c] < kSaturatedLevel;
+  int64_t inside = 0, clipped = 0;
+  for (int y = 0; y < roi.height; ++y) {
+    const uint8_t* m = mask_roi.ptr<uint8_t>(y);
+    const cv::Vec3b* p = source.bgr8.ptr<cv::Vec3b>(roi.y + y) + roi.x;
+    for (int x = 0; x < roi.width; ++x) {
+      if (!m[x]) continue;
+      ++inside;
+      clipped += (watched[0] && p[x][0] >= kSaturatedLevel) || (watched[1] && p[x][1] >= kSaturatedLevel) ||
+                 (watched[2] && p[x][2] >= kSaturatedLevel);
+    }
+  }
+  return inside ? static_cast<double>(clipped) / static_cast<double>(inside) : 0.0;
+}
+
 // Walks only the region's pixels in COCO's column-major order; the zeros around it become run lengths, so
 // no image-sized buffer is touched (a full-image encode per flake dominated detection time).
 coco::Rle encode_roi(const cv::Mat& mask_roi, const cv::Rect& roi, const cv::Size& image_size) {
@@ -121,6 +139,7 @@ Flake measure_flake(const FlakeSource& source, const cv::Mat& mask_roi, const cv
   for (int c = 0; c < 3; ++c)
     flake.mean_contrast_bgr[c] = source.background[c] > 0 ? mean_bgr[c] / source.background[c] - 1.0 : 0.0;
 
+  flake.clipped_share = clipped_share(source, mask_roi, roi);
   flake.entropy = mean_entropy(source.bgr8, mask_roi, roi, contour);
   flake.false_positive_probability = false_positive_probability(contour);
   flake.score = 1.0 - flake.false_positive_probability;

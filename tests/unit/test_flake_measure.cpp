@@ -88,3 +88,13 @@ TEST(FlakeMeasure, EncodeRoiEqualsFullImageEncode) {
     ASSERT_EQ(encode_roi(mask, roi, size), coco::encode(full)) << "trial " << trial;
   }
 }
+
+TEST(FlakeMeasure, ClippedShareCountsOnlyChannelsTheSubstrateLeavesBelowTheClip) {
+  cv::Mat image(40, 40, CV_8UC3, cv::Scalar(100, 100, 100));
+  image(cv::Rect(0, 0, 20, 10)).setTo(cv::Scalar(90, 255, 110));  // half the flake clipped in green
+  const cv::Mat mask(20, 20, CV_8U, cv::Scalar(255));
+  const cv::Rect roi(0, 0, 20, 20);
+  EXPECT_DOUBLE_EQ(clipped_share({image, Bgr{100, 100, 100}}, mask, roi), 0.5);
+  // A substrate already at the clip in green: the flake's green 255 says nothing about it.
+  EXPECT_DOUBLE_EQ(clipped_share({image, Bgr{100, 252, 100}}, mask, roi), 0.0);
+}

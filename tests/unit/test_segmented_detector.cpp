@@ -261,3 +261,33 @@ TEST(SegmentedDetector, StrayPixelsOfOtherClassesDoNotFragmentAFlake) {
       Detector(two_class_gmm(), options, {}, std::make_shared<KnownMasks>(masks)).detect(image, "scene");
   EXPECT_EQ(fragments.flakes.size(), 3u);
 }
+
+TEST(SegmentedDetector, AFlakeClippedAtTheCameraTopIsNotReported) {
+  // A bright crystal at (255, 253, 255) on a substrate the camera measures: a GMM class of that colour claims
+  // it, but its contrast is only a bound (thick crystal, brighter than the camera reads), so it is dropped.
+  const auto cov = nlohmann::ordered_json{{1e-4, 0, 0}, {0, 1e-4, 0}, {0, 0, 1e-4}};
+  const ClassifierPtr gmm = std::make_shared<GmmClassifier>(GmmClassifier::from_json(
+      nlohmann::ordered_json{
+          {"1", {{"contrast", {{"b", -0.1}, {"g", -0.2}, {"r", -0.15}}}, {"covariance_matrix", cov}}},
+          {"bright", {{"contrast", {{"b", 255 / 150.0 - 1}, {"g", 253 / 110.0 - 1}, {"r", 255 / 130.0 - 1}}},
+                      {"covariance_matrix", cov}}}},
+      "inline"));
+  cv::Mat image(kSize, CV_8UC3, kSubstrate);
+  image(cv::Rect(100, 120, 60, 40)).setTo(kClass1);
+  image(cv::Rect(250, 50, 40, 40)).setTo(cv::Scalar(255, 253, 255));
+  const std::vector<InstanceMask> masks{mask_of({cv::Rect(100, 120, 60, 40)}, 0.9f),
+                                        mask_of({cv::Rect(250, 50, 40, 40)}, 0.8f)};
+  const auto classes_found = [&](double max_clipped_share) {
+    DetectorOptions options;
+    options.max_clipped_share = max_clipped_share;
+    std::vector<std::string> names;
+    for (const Flake& f : Detector(gmm, options, {}, std::make_shared<KnownMasks>(masks)).detect(image, "s").flakes)
+      names.push_back(f.class_name);
+    return names;
+  };
+  EXPECT_EQ(classes_found(0.5), std::vector<std::string>{"1"});
+  EXPECT_EQ(classes_found(1.0), (std::vector<std::string>{"1", "bright"}));
+  EXPECT_THROW(Detector(gmm, [] { DetectorOptions o; o.max_clipped_share = 2; return o; }(), {},
+                        std::make_shared<KnownMasks>(masks)),
+               Error);
+}

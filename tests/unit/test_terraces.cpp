@@ -59,6 +59,14 @@ TEST(Terraces, UniformGradedOrBarelySteppedRegionsStayWhole) {
   EXPECT_EQ(terraces_of(image_with([](int x) { return x < 60 ? -0.10 : -0.12; })).size(), 0u) << "under min_step";
 }
 
+TEST(Terraces, AGradedTerraceCutByKMeansIsGroupedBack) {
+  // A wide wedge (-0.05 to -0.45) beside a small step of +0.10: two clusters cut the wedge rather than isolate
+  // the step, three cut the wedge in two halves with no gap between them; those halves are one terrace.
+  const auto terraces = terraces_of(image_with([](int x) { return x < 100 ? -0.05 - 0.004 * x : 0.10; }));
+  ASSERT_EQ(terraces.size(), 2u);
+  for (const Component& t : terraces) EXPECT_NEAR(t.box.width, t.box.x < kBox.x + 50 ? 100 : 20, 6) << t.box;
+}
+
 TEST(Terraces, OnlyUsableChannelsCount) {
   // The step lies only in blue; with blue saturated (unusable) the region is one contrast.
   cv::Mat image = image_with([](int) { return -0.1; });

@@ -30,6 +30,9 @@ struct Flake {
   double aspect_ratio = 0;
   std::array<double, 3> mean_contrast_bgr{};
   double entropy = 0;          // mean local Shannon entropy (bits) of the gray image inside the flake
+  // Share of the flake's pixels clipped at the camera's top (>= kSaturatedLevel) in a channel where the
+  // substrate is not: there the flake is brighter than the camera measures and its contrast only a bound.
+  double clipped_share = 0;
   double false_positive_probability = 0;
   std::string origin = kOriginClassifier;
   // What the flake score weighed (score/evidence.hpp, in evidence_names() order); empty without a scoring stage.

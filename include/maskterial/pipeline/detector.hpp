@@ -29,6 +29,10 @@ struct DetectorOptions {
   double distance_threshold = 0;  // pixels farther from every class are unknown; 0 = the classifier's default
   int size_threshold = 200;       // px
   double min_score = 0.0;         // flakes with score (1 - fp probability) below are dropped
+  // MaskTerial rules: a flake with more than this share of its pixels clipped where the substrate is not
+  // (Flake::clipped_share) is dropped: brighter than the camera measures, it is a thick crystal (or a reflex),
+  // never a thin flake, and its contrast, hence its class and score, cannot be measured.
+  double max_clipped_share = 0.5;
   // Also report regions unlike every trained class, substrate included, as flakes of class "unknown"
   // (only for classifiers with a background class: AMM, MLP). Unseen thicknesses and materials show up
   // there, next to bulk crystals and dirt. With a segmenter, also its masks that no class claims, ranked

@@ -35,6 +35,9 @@ struct FlakeSource {
 Flake measure_flake(const FlakeSource& source, const cv::Mat& mask_roi, const cv::Rect& roi,
                     const std::vector<cv::Point>& contour);
 
+// Flake::clipped_share of the mask (CV_8U at `roi` of source.bgr8).
+double clipped_share(const FlakeSource& source, const cv::Mat& mask_roi, const cv::Rect& roi);
+
 // COCO RLE of a mask given as a region of an otherwise empty image.
 coco::Rle encode_roi(const cv::Mat& mask_roi, const cv::Rect& roi, const cv::Size& image_size);
 
