@@ -335,13 +335,11 @@ void Detector::extract_segmented(const std::vector<segment::InstanceMask>& insta
   // most of its pixels have (`unknown_score` when that is unknown).
   TerraceOptions terrace_options;
   terrace_options.min_pixels = options_.size_threshold;
-  const auto add_region = [&](const cv::Mat& region, const cv::Rect& box, uint8_t id, double share, float score,
-                              float unknown_score) {
-    const std::vector<Component> terraces =
-        options_.split_by_contrast
-            ? split_into_terraces(region, box, image, background, channels, terrace_options)
-            : std::vector<Component>{};
-    if (terraces.empty()) return add_flake(region, box, id, share, score);
+  const auto terraces_of = [&](const cv::Mat& region, const cv::Rect& box) {
+    return options_.split_by_contrast ? split_into_terraces(region, box, image, background, channels, terrace_options)
+                                      : std::vector<Component>{};
+  };
+  const auto add_terraces = [&](const std::vector<Component>& terraces, float score, float unknown_score) {
     for (const Component& terrace : terraces) {
       const cv::Mat rendered = render_component(terrace, terrace.box);
       std::array<int, 256> votes = class_votes(rendered, labels, terrace.box.tl());
@@ -352,6 +350,12 @@ void Detector::extract_segmented(const std::vector<segment::InstanceMask>& insta
       add_flake(rendered, terrace.box, terrace_id, static_cast<double>(*winner) / terrace.area,
                 terrace_id == kUnknownClassId ? unknown_score : score);
     }
+  };
+  const auto add_region = [&](const cv::Mat& region, const cv::Rect& box, uint8_t id, double share, float score,
+                              float unknown_score) {
+    const std::vector<Component> terraces = terraces_of(region, box);
+    if (terraces.empty()) return add_flake(region, box, id, share, score);
+    add_terraces(terraces, score, unknown_score);
   };
 
   cv::Mat claimed = cv::Mat::zeros(labels.size(), CV_8U);  // split mode: pixels a better mask already gave out
@@ -422,7 +426,16 @@ void Detector::extract_segmented(const std::vector<segment::InstanceMask>& insta
   for (Flake& flake : unconfirmed.flakes) {
     flake.score *= options_.unconfirmed_score_factor;
     flake.false_positive_probability = 1.0 - flake.score;
-    out.flakes.push_back(std::move(flake));
+    // The classifier's region may join terraces of distinct contrast (a thin flake and the thicker one beside
+    // it, both within the class's reach) as the segmenter's masks do: split the same way.
+    const cv::Rect box(static_cast<int>(flake.bbox[0]), static_cast<int>(flake.bbox[1]),
+                       static_cast<int>(flake.bbox[2]), static_cast<int>(flake.bbox[3]));
+    const std::vector<Component> terraces =
+        options_.split_by_contrast ? terraces_of(coco::decode(flake.segmentation)(box) > 0, box) : std::vector<Component>{};
+    const size_t before = out.flakes.size();
+    add_terraces(terraces, static_cast<float>(flake.score), static_cast<float>(flake.score));
+    for (size_t i = before; i < out.flakes.size(); ++i) out.flakes[i].origin = kOriginClassifier;
+    if (out.flakes.size() == before) out.flakes.push_back(std::move(flake));
   }
 }
 

@@ -94,14 +94,23 @@ class OneMask : public segment::InstanceSegmenter {
   }
 };
 
+class NoMasks : public segment::InstanceSegmenter {
+ public:
+  std::vector<segment::InstanceMask> predict(const cv::Mat&) const override { return {}; }
+};
+
+ClassifierPtr one_broad_class(double variance = 4e-3) {
+  // One broad class covers both thicknesses (a class-agnostic "flake" class, as a lab's single label trains).
+  const auto cov = nlohmann::ordered_json{{variance, 0, 0}, {0, variance, 0}, {0, 0, variance}};
+  return std::make_shared<GmmClassifier>(GmmClassifier::from_json(
+      nlohmann::ordered_json{{"1", {{"contrast", {{"b", -0.12}, {"g", -0.12}, {"r", -0.12}}}, {"covariance_matrix", cov}}}},
+      "inline"));
+}
+
 }  // namespace
 
 TEST(Terraces, TheDetectorGivesOneFlakePerTerraceOfAOneClassMask) {
-  // One broad class covers both thicknesses (a class-agnostic "flake" class, as a lab's single label trains).
-  const auto cov = nlohmann::ordered_json{{4e-3, 0, 0}, {0, 4e-3, 0}, {0, 0, 4e-3}};
-  const auto classifier = std::make_shared<GmmClassifier>(GmmClassifier::from_json(
-      nlohmann::ordered_json{{"1", {{"contrast", {{"b", -0.12}, {"g", -0.12}, {"r", -0.12}}}, {"covariance_matrix", cov}}}},
-      "inline"));
+  const ClassifierPtr classifier = one_broad_class();
   const cv::Mat image = image_with([](int x) { return x < 70 ? -0.08 : -0.16; });
   DetectorOptions options;
   options.fill_from_classifier = false;
@@ -113,4 +122,19 @@ TEST(Terraces, TheDetectorGivesOneFlakePerTerraceOfAOneClassMask) {
   }
   options.split_by_contrast = false;
   EXPECT_EQ(Detector(classifier, options, {}, std::make_shared<OneMask>()).detect(image, "steps").flakes.size(), 1u);
+}
+
+TEST(Terraces, TheClassifiersOwnFlakesWhereNoMaskLiesAreSplitToo) {
+  // The segmenter misses the flake; the classifier's fill-in region holds both steps (and not the substrate).
+  const ClassifierPtr classifier = one_broad_class(1e-3);
+  const cv::Mat image = image_with([](int x) { return x < 70 ? -0.08 : -0.16; });
+  DetectorOptions options;
+  const Detection split = Detector(classifier, options, {}, std::make_shared<NoMasks>()).detect(image, "steps");
+  ASSERT_EQ(split.flakes.size(), 2u);
+  for (const Flake& f : split.flakes) {
+    EXPECT_EQ(f.origin, kOriginClassifier);
+    EXPECT_NEAR(f.area, (f.bbox[0] < kBox.x + 35 ? 70 : 50) * kBox.height, 0.12 * 70 * kBox.height);
+  }
+  options.split_by_contrast = false;
+  EXPECT_EQ(Detector(classifier, options, {}, std::make_shared<NoMasks>()).detect(image, "steps").flakes.size(), 1u);
 }
