@@ -217,7 +217,8 @@ void Detector::score_flakes(const cv::Mat& image, Detection& out) const {
     flake.score = flake_score_->probability(flake.evidence);
     flake.false_positive_probability = 1.0 - flake.score;
   }
-  if (!flake_score_ || flake_score_->empty()) return;
+  // Best first, with or without a score model (then the segmentation model's score, the fill-in's halved): a
+  // lab reviews the list and the overlay's #0 from the top.
   std::stable_sort(out.flakes.begin(), out.flakes.end(), [](const Flake& a, const Flake& b) { return a.score > b.score; });
 }
 
