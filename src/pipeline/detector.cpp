@@ -8,6 +8,7 @@
 #include <opencv2/imgproc.hpp>
 
 #include "maskterial/pipeline/components.hpp"
+#include "maskterial/pipeline/faint_regions.hpp"
 #include "maskterial/pipeline/flake_measure.hpp"
 #include "maskterial/pipeline/terraces.hpp"
 #include "maskterial/score/evidence.hpp"
@@ -68,6 +69,8 @@ Detector::Detector(ClassifierPtr classifier, DetectorOptions options, cv::Mat fl
   if (options_.size_threshold < 1) throw Error("detector: size threshold must be at least 1 px");
   if (!(options_.max_clipped_share >= 0 && options_.max_clipped_share <= 1))
     throw Error("detector: max clipped share must be in [0, 1]");
+  if (!(options_.faint_region_score >= 0 && options_.faint_region_score <= 1))
+    throw Error("detector: the faint regions' score must be in [0, 1]");
 }
 
 double Detector::threshold() const {
@@ -156,7 +159,8 @@ Detection Detector::detect(const cv::Mat& input, const std::string& name, Detect
   time.background_ms = ms_since(t);
 
   std::vector<segment::InstanceMask> instances;
-  cv::Mat covered;  // with a segmenter: where any of its masks lies
+  std::vector<Component> faint;  // with a segmenter: faint plateaus none of its masks covers
+  cv::Mat covered;  // with a segmenter: where any of its masks (or a faint plateau) lies
   const bool masks_only = segmenter_ && !options_.fill_from_classifier;
   if (segmenter_) {
     instances = segmenter_->predict(image);
@@ -165,6 +169,13 @@ Detection Detector::detect(const cv::Mat& input, const std::string& name, Detect
       if (instance.mask.size() != image.size() || instance.mask.type() != CV_8U)
         throw Error(name + ": the segmenter returned a mask that is not an 8-bit image of the image's size");
       cv::bitwise_or(covered, instance.mask, covered);
+    }
+    if (options_.find_faint_regions) {
+      faint = find_faint_regions(image, bg.colour, channels, covered);
+      for (const Component& region : faint) {
+        cv::Mat under = covered(region.box);
+        cv::bitwise_or(under, render_component(region, region.box), under);
+      }
     }
     time.segment_ms = ms_since(t);
   }
@@ -186,7 +197,7 @@ Detection Detector::detect(const cv::Mat& input, const std::string& name, Detect
   time.classify_ms = ms_since(t);
 
   if (segmenter_)
-    extract_segmented(instances, covered, labels, image, out.background_bgr, channels, out);
+    extract_segmented(instances, faint, covered, labels, image, out.background_bgr, channels, out);
   else if (options_.rules == ExtractionRules::TwoDMatGmm)
     extract_2dmatgmm(labels, image, out.background_bgr, out);
   else
@@ -212,6 +223,7 @@ Detection Detector::detect(const cv::Mat& input, const std::string& name, Detect
 
 void Detector::score_flakes(const cv::Mat& image, Detection& out) const {
   for (Flake& flake : out.flakes) {
+    if (flake.origin == kOriginFaint) continue;  // listed last whatever the model says (DetectorOptions)
     flake.evidence = score::measure_evidence(image, out.background_bgr, flake);
     if (!flake_score_ || flake_score_->empty()) continue;
     flake.score = flake_score_->probability(flake.evidence);
@@ -300,7 +312,8 @@ void Detector::extract_maskterial(const cv::Mat& labels, const cv::Mat& image, c
   }
 }
 
-void Detector::extract_segmented(const std::vector<segment::InstanceMask>& instances, const cv::Mat& covered,
+void Detector::extract_segmented(const std::vector<segment::InstanceMask>& instances,
+                                 const std::vector<Component>& faint_regions, const cv::Mat& covered,
                                  const cv::Mat& labels, const cv::Mat& image, const Bgr& background,
                                  const ChannelMask& channels, Detection& out) const {
   const FlakeSource source{image, background};
@@ -418,6 +431,21 @@ void Detector::extract_segmented(const std::vector<segment::InstanceMask>& insta
     // A mask no class claims: an unfamiliar flake (or a thick crystal, dirt); flagged, ranked last.
     if (out.flakes.size() == before && options_.report_unknown)
       add_flake(raw & (claimed(box) == 0), box, kUnknownClassId, 0.0, unknown_score);
+  }
+  // Faint plateaus: of the class holding most of their pixels (at least min_class_occupancy), else unknown.
+  const auto faint_score = static_cast<float>(options_.faint_region_score);
+  for (const Component& region : faint_regions) {
+    if (labels.empty()) break;
+    const cv::Mat rendered = render_component(region, region.box);
+    std::array<int, 256> votes = class_votes(rendered, labels, region.box.tl());
+    votes[0] = 0;
+    const auto winner = std::max_element(votes.begin(), votes.end());
+    const double share = static_cast<double>(*winner) / static_cast<double>(region.area);
+    const bool claimed_by_class = share >= options_.min_class_occupancy && winner != votes.begin() + kUnknownClassId;
+    const size_t before = out.flakes.size();
+    add_flake(rendered, region.box, claimed_by_class ? static_cast<uint8_t>(winner - votes.begin()) : kUnknownClassId,
+              claimed_by_class ? share : 0.0, faint_score);
+    for (size_t i = before; i < out.flakes.size(); ++i) out.flakes[i].origin = kOriginFaint;
   }
   if (!options_.fill_from_classifier || labels.empty()) return;
   cv::Mat rest = labels.clone();

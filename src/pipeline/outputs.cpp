@@ -71,8 +71,8 @@ nlohmann::json flake_to_json(const Flake& f) {
           {"false_positive_probability", round_to(f.false_positive_probability, 6)},
           {"segmentation", coco::to_json(f.segmentation)}};
   // What the flake score weighed (pipelines with a segmenter), for the scan store's re-ranking and for review.
+  if (!f.evidence.empty() || f.origin == kOriginFaint) j["origin"] = f.origin;
   if (!f.evidence.empty()) {
-    j["origin"] = f.origin;
     nlohmann::json evidence = nlohmann::json::object();
     const auto& names = score::evidence_names();
     for (size_t i = 0; i < names.size() && i < f.evidence.size(); ++i) evidence[names[i]] = round_to(f.evidence[i], 6);

@@ -30,6 +30,7 @@ nlohmann::json DetectionSettings::to_json(bool with_segmenter) const {
     j["score_threshold"] = score_threshold;
     j["majority_vote"] = !detector.split_by_class;
     j["terrace_split"] = detector.split_by_contrast;
+    j["faint_regions"] = detector.find_faint_regions;
     j["min_class_occupancy"] = detector.min_class_occupancy;
     j["known_classes_only"] = !detector.unknown_inside_masks;
   }

@@ -358,6 +358,7 @@ struct Server::Impl {
     d.min_class_occupancy = number_field(req, "min_class_occupancy", d.min_class_occupancy, 0, 1);
     d.split_by_class = !flag_field(req, "majority_vote");
     d.split_by_contrast = !flag_field(req, "no_terrace_split");
+    d.find_faint_regions = !flag_field(req, "no_faint_regions");
     d.unknown_inside_masks = !flag_field(req, "known_classes_only");
     return settings;
   }

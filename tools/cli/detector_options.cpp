@@ -71,6 +71,9 @@ void DetectorCliOptions::add_to(CLI::App& command, bool with_segmenter) {
   command.add_flag("--no-terrace-split{false}", detector.split_by_contrast,
                    "Segmenter: keep a region whose contrast falls into distinct terraces as one flake (default: one "
                    "flake per terrace, as layer-resolved annotations count them)");
+  command.add_flag("--no-faint-regions{false}", detector.find_faint_regions,
+                   "Segmenter: do not add large faint plateaus of contrast that no mask covers (default: they are "
+                   "listed last, of their class or \"unknown\")");
 }
 
 std::unique_ptr<Detector> DetectorCliOptions::build() const {
@@ -126,6 +129,7 @@ nlohmann::json DetectorCliOptions::provenance() const {
     settings["score_threshold"] = score_threshold;
     settings["majority_vote"] = !detector.split_by_class;
     settings["terrace_split"] = detector.split_by_contrast;
+    settings["faint_regions"] = detector.find_faint_regions;
     settings["min_class_occupancy"] = detector.min_class_occupancy;
     settings["known_classes_only"] = !detector.unknown_inside_masks;
   }

@@ -14,6 +14,7 @@ constexpr uint8_t kUnknownClassId = 255;
 // Flake::origin: what found the candidate.
 constexpr const char* kOriginSegmenter = "segmenter";    // a segmentation model's mask
 constexpr const char* kOriginClassifier = "classifier";  // the classifier's connected regions
+constexpr const char* kOriginFaint = "faint";            // a faint plateau of contrast (pipeline/faint_regions)
 
 struct Flake {
   int class_id = 0;            // the classifier's class id (ClassLabel::id; 0 = background, never output)

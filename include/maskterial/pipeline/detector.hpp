@@ -17,6 +17,7 @@
 
 #include "maskterial/classify/pixel_classifier.hpp"
 #include "maskterial/core/flake.hpp"
+#include "maskterial/pipeline/components.hpp"
 #include "maskterial/score/flake_score.hpp"
 #include "maskterial/segment/instance_segmenter.hpp"
 
@@ -55,6 +56,12 @@ struct DetectorOptions {
   // gives one flake per terrace: a flake's mono- and bilayer parts apart even when one classifier class
   // covers both, and a thin flake apart from the thicker crystal its mask leaked into.
   bool split_by_contrast = true;
+  // With a segmenter: large faint plateaus of contrast that no mask covers (pipeline/faint_regions.hpp) also
+  // become flakes, of the class most of their pixels have, else "unknown" (even for a GMM: the plateau itself
+  // shows something is there), with score faint_region_score, not re-scored: listed after every other
+  // candidate, never lost. (Scored among the others they pushed true flakes down: benchmark WSe2 0.72 -> 0.67.)
+  bool find_faint_regions = true;
+  double faint_region_score = 0.01;
   // With a segmenter: the classifier's own flakes (the classifier-only rules) where no segmenter mask lies also
   // become flakes, ranked below the segmenter's (score x unconfirmed_score_factor). A segmenter that misses a
   // flake the colour model sees then costs no recall; the segmenter's part is to find what the colour model
@@ -103,8 +110,8 @@ class Detector {
   void extract_maskterial(const cv::Mat& labels, const cv::Mat& image, const Bgr& background,
                           Detection& out) const;
   // covered: CV_8U, non-zero where any of the instances' masks lies.
-  void extract_segmented(const std::vector<segment::InstanceMask>& instances, const cv::Mat& covered,
-                         const cv::Mat& labels, const cv::Mat& image, const Bgr& background,
+  void extract_segmented(const std::vector<segment::InstanceMask>& instances,
+                         const std::vector<Component>& faint_regions, const cv::Mat& covered, const cv::Mat& labels, const cv::Mat& image, const Bgr& background,
                          const ChannelMask& channels, Detection& out) const;
   void finish_flake(Flake& flake, const ClassLabel& label, const cv::Mat& labels, const cv::Mat& mask,
                     const cv::Rect& roi) const;
