@@ -182,7 +182,7 @@ Detection Detector::detect(const cv::Mat& input, const std::string& name, Detect
 
   PixelClassification pixels;
   // With a segmenter and no fill-in only the pixels of its masks are classified.
-  if (!masks_only || !instances.empty())
+  if (!masks_only || !instances.empty() || !faint.empty())
     pixels = classifier_->classify(image, lut(out.background_bgr), threshold(), masks_only ? covered : cv::Mat(),
                                    channels);
   cv::Mat& labels = pixels.labels;

@@ -79,6 +79,8 @@ TEST(FaintRegions, TheDetectorReportsAFaintFlakeNoClassClaimsAsUnknownListedLast
   EXPECT_EQ(found.flakes[0].origin, kOriginFaint);
   EXPECT_NEAR(found.flakes[0].score, DetectorOptions{}.faint_region_score, 1e-6);
   EXPECT_TRUE(found.flakes[0].evidence.empty());  // not re-scored, not a training example of the score
+  options.fill_from_classifier = false;  // the segmenter's masks only: a plateau is still classified
+  EXPECT_EQ(Detector(gmm, options, {}, std::make_shared<NoMasks>()).detect(image, "faint").flakes.size(), 1u);
   options.find_faint_regions = false;
   EXPECT_TRUE(Detector(gmm, options, {}, std::make_shared<NoMasks>()).detect(image, "faint").flakes.empty());
 }
