@@ -304,4 +304,17 @@ cv::Mat contrast_image(const cv::Mat& bgr8, const Bgr& background) {
   return contrast;
 }
 
+cv::Mat contrast_image(const cv::Mat& bgr8, const Bgr& background, const ChannelMask& usable) {
+  cv::Mat contrast = contrast_image(bgr8, background);
+  cv::multiply(contrast, cv::Scalar(usable[0], usable[1], usable[2]), contrast);
+  return contrast;
+}
+
+cv::Mat contrast_norm(const cv::Mat& contrast) {
+  cv::Mat squared = contrast.mul(contrast), norm;
+  cv::transform(squared, norm, cv::Matx13f(1, 1, 1));
+  cv::sqrt(norm, norm);
+  return norm;
+}
+
 }  // namespace maskterial

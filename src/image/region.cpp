@@ -106,10 +106,7 @@ Region grow_region(const cv::Mat& bgr8, cv::Point seed, const RegionOptions& opt
 
   // Distance of every pixel's contrast to the seed's, against its tolerance.
   const cv::Scalar seed_scalar(region.seed_contrast[0], region.seed_contrast[1], region.seed_contrast[2]);
-  cv::Mat diff = smooth - seed_scalar, distance;
-  cv::Mat squared = diff.mul(diff);
-  cv::transform(squared, distance, cv::Matx13f(1, 1, 1));
-  cv::sqrt(distance, distance);
+  const cv::Mat distance = contrast_norm(smooth - seed_scalar);
   cv::Mat allowed(bgr8.size(), CV_32F, cv::Scalar(options.tolerance * seed_norm));
   if (!flake_probability.empty()) {
     cv::Mat guide;

@@ -435,7 +435,7 @@ void Detector::extract_segmented(const std::vector<segment::InstanceMask>& insta
   // Faint plateaus: of the class holding most of their pixels (at least min_class_occupancy), else unknown.
   const auto faint_score = static_cast<float>(options_.faint_region_score);
   for (const Component& region : faint_regions) {
-    if (labels.empty()) break;
+    if (labels.empty()) break;  // no classification: a --no-classifier-fill run with nothing found
     const cv::Mat rendered = render_component(region, region.box);
     std::array<int, 256> votes = class_votes(rendered, labels, region.box.tl());
     votes[0] = 0;

@@ -10,16 +10,6 @@ namespace {
 
 constexpr double kRange = 0.1;  // contrast range the smoothing sees
 
-// Euclidean norm over the channels of a CV_32FC3 image.
-cv::Mat norm_of(const cv::Mat& c3) {
-  cv::Mat squared;
-  cv::multiply(c3, c3, squared);
-  cv::Mat out;
-  cv::transform(squared, out, cv::Matx13f(1, 1, 1));
-  cv::sqrt(out, out);
-  return out;
-}
-
 }  // namespace
 
 std::vector<Component> find_faint_regions(const cv::Mat& bgr8, const Bgr& background, const ChannelMask& usable,
@@ -29,18 +19,17 @@ std::vector<Component> find_faint_regions(const cv::Mat& bgr8, const Bgr& backgr
   cv::Mat small;
   cv::resize(bgr8, small, cv::Size(), 1 / s, 1 / s, cv::INTER_AREA);
   if (small.rows < 8 || small.cols < 8) return {};
-  cv::Mat contrast = contrast_image(small, background);
-  cv::multiply(contrast, cv::Scalar(usable[0], usable[1], usable[2]), contrast);
+  const cv::Mat contrast = contrast_image(small, background, usable);
 
   // Edges kept, noise and texture flattened; contrasts beyond +-kRange are held there (they are not faint).
   cv::Mat clipped, smooth;
   cv::min(cv::max(contrast, -kRange), kRange, clipped);
   cv::bilateralFilter(clipped, smooth, options.smoothing_diameter, options.smoothing_contrast, options.smoothing_space);
-  const cv::Mat level = norm_of(smooth);
+  const cv::Mat level = contrast_norm(smooth);
   cv::Mat plateau = (level > options.plateau_contrast) & (level < options.max_contrast);
   cv::morphologyEx(plateau, plateau, cv::MORPH_OPEN, cv::Mat::ones(3, 3, CV_8U));
 
-  cv::Mat thick = norm_of(contrast) >= options.max_contrast;
+  const cv::Mat thick = contrast_norm(contrast) >= options.max_contrast;
   cv::Mat covered_small;
   if (!covered.empty()) cv::resize(covered, covered_small, small.size(), 0, 0, cv::INTER_AREA);
   const double min_small = options.min_pixels / (s * s);

@@ -130,8 +130,7 @@ std::vector<Component> split_into_terraces(const cv::Mat& region, const cv::Rect
   // that are not usable are held at 0, so they add nothing to any distance.
   cv::Mat smooth;
   cv::GaussianBlur(bgr8(box), smooth, cv::Size(5, 5), 1.2);
-  cv::Mat contrast = contrast_image(smooth, background);
-  cv::multiply(contrast, cv::Scalar(usable[0], usable[1], usable[2]), contrast);
+  const cv::Mat contrast = contrast_image(smooth, background, usable);
   const int dims = contrast.channels();
 
   // Clusters are fitted away from the outline, where the blur of the edge passes through every contrast

@@ -86,6 +86,10 @@ cv::Mat apply_flat_field(const cv::Mat& bgr8, const cv::Mat& flat_field, int max
 
 // CV_32FC3 contrast image, computed in float32 like the reference code.
 cv::Mat contrast_image(const cv::Mat& bgr8, const Bgr& background);
+// The same over the usable channels only: the others are held at 0, so they add nothing to any distance.
+cv::Mat contrast_image(const cv::Mat& bgr8, const Bgr& background, const ChannelMask& usable);
+// CV_32F: each pixel's Euclidean norm over the channels of a CV_32FC3 image (a contrast, or a difference of two).
+cv::Mat contrast_norm(const cv::Mat& contrast);
 
 // Per channel lookup: contrast of each 8-bit value; lets hot loops avoid the float image entirely.
 using ContrastLut = std::array<std::array<float, 256>, 3>;
