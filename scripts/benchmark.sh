@@ -5,11 +5,14 @@
 #   amm        detect --segmenter none --classifier AMM        (the classifier alone)
 #   default    detect --classifier AMM                         (what detect runs with no other option)
 #   finetuned  finetune (its defaults) on the k images, then detect --segmenter SEG --classifier AMM
+#   unlabelled as finetuned, with finetune --unlabelled over the set's images that no annotation file lists
+#              (never a test image; skipped on a set without such images)
 # The AMM comes from train-classifier --type amm on the same k images. Writes one CSV row per run (resumable:
 # rows already in the CSV are skipped) and a markdown table of mean ± standard deviation over the seeds.
 #
 # Usage: scripts/benchmark.sh [--sets "SET..."] [--k "1 3 5"] [--seeds "1 2 3"] [--no-finetune]
-#                             [--pipelines "amm default finetuned"] [--csv FILE] [--doc FILE] [--work DIR]
+#                             [--pipelines "amm default finetuned unlabelled"] [--csv FILE] [--doc FILE]
+#                             [--work DIR]
 #                             [--doc-only]   (only rewrite the doc's tables from the CSV)
 # (or the variables SETS, KS, SEEDS, FINETUNE=0, PIPELINES, CSV, DOC, WORK; flags win). A SET is
 #   NAME                          a set in DATA's layout (default ../shared/data/maskterial-demo): images/NAME/
@@ -49,11 +52,13 @@ mkdir -p "$WORK"
 WORK=$(realpath "$WORK")
 CSV=${CSV:-$WORK/benchmark.csv}
 DOC=${DOC:-$WORK/benchmark.md}
-PIPELINES=${PIPELINES:-"amm default finetuned"}
-(( FINETUNE )) || PIPELINES=${PIPELINES//finetuned/}
+PIPELINES=${PIPELINES:-"amm default finetuned unlabelled"}
+(( FINETUNE )) || { PIPELINES=${PIPELINES//finetuned/}; PIPELINES=${PIPELINES//unlabelled/}; }
 read -ra pipes <<< "$PIPELINES"; PIPELINES="${pipes[*]}"
 for pipeline in "${pipes[@]}"; do
-  case $pipeline in amm|default|finetuned) ;; *) echo "benchmark.sh: no pipeline '$pipeline' (amm, default, finetuned)" >&2; exit 2 ;; esac
+  case $pipeline in amm|default|finetuned|unlabelled) ;;
+    *) echo "benchmark.sh: no pipeline '$pipeline' (amm, default, finetuned, unlabelled)" >&2; exit 2 ;;
+  esac
 done
 COMMIT=$(git describe --always --dirty 2>/dev/null || echo unknown)
 # What the models in WORK depend on: the code and the shipped models, as committed plus uncommitted changes.
@@ -99,6 +104,13 @@ prepare_set() {  # prepare_set SPEC : SET_NAME, IMAGES_OF[SET_NAME], and WORK/SE
   fi
   IMAGES_OF[$SET_NAME]=$(realpath "$images")
   jq --argjson min "$MIN_AREA" '.annotations |= map(select((.area // $min) >= $min))' "$raw" > "$WORK/$SET_NAME/all.json"
+  # The set's unannotated images (links), for finetune --unlabelled.
+  local name; rm -rf "$WORK/$SET_NAME/unlabelled"; mkdir -p "$WORK/$SET_NAME/unlabelled"
+  while IFS= read -r name; do
+    ln -sfn "$(realpath "$images/$name")" "$WORK/$SET_NAME/unlabelled/$name"
+  done < <(comm -23 <(find "$images" -maxdepth 1 -type f \( -iname '*.jpg' -o -iname '*.jpeg' -o -iname '*.png' \
+             -o -iname '*.tif' -o -iname '*.tiff' -o -iname '*.bmp' -o -iname '*.webp' \) -printf '%f\n' | sort) \
+                      <(image_names "$WORK/$SET_NAME/all.json"))
 }
 
 shuffled() {  # shuffled SEED NAME... : the names in an order the seed picks, the same on every machine
@@ -135,19 +147,24 @@ train_amm() {  # train_amm RUN SEED : RUN/classifier
     mv "$1/classifier.seconds.tmp" "$1/classifier.seconds"
 }
 
-finetune() {  # finetune RUN SEED : RUN/segmenter
-  [ -f "$1/segmenter.seconds" ] && return
-  rm -rf "$1/segmenter" "$1/segmenter.checkpoint.pt"
-  timed "$1/segmenter.seconds.tmp" "$1/segmenter.log" mt finetune -q --images "$1/train/images" \
-    --annotations "$1/train/coco.json" --out "$1/segmenter" --seed "$2" --threads "$THREADS" --checkpoint-every 0 &&
-    mv "$1/segmenter.seconds.tmp" "$1/segmenter.seconds"
+finetune() {  # finetune RUN SEED PIPELINE [UNLABELLED_DIR] : RUN/segmenter (finetuned) or RUN/segmenter_unlabelled
+  local seg extra=()
+  seg="$1/$(segmenter_of "$3")"
+  [ -f "$seg.seconds" ] && return
+  [ -n "${4:-}" ] && extra=(--unlabelled "$4")
+  rm -rf "$seg" "$seg.checkpoint.pt"
+  timed "$seg.seconds.tmp" "$seg.log" mt finetune -q --images "$1/train/images" \
+    --annotations "$1/train/coco.json" --out "$seg" --seed "$2" --threads "$THREADS" --checkpoint-every 0 "${extra[@]}" &&
+    mv "$seg.seconds.tmp" "$seg.seconds"
 }
+segmenter_of() { [ "$1" = unlabelled ] && echo segmenter_unlabelled || echo segmenter; }
+fine_tuned() { [ "$1" = finetuned ] || [ "$1" = unlabelled ]; }
 
 score() {  # score RUN PIPELINE : detect on the test images, then "AP50,recall,P5" of the class-agnostic evaluation
   local run=$1 pipeline=$2 out="$1/detect_$2" segmenter=()
   case $pipeline in
     amm) segmenter=(--segmenter none) ;;
-    finetuned) segmenter=(--segmenter "$run/segmenter") ;;
+    finetuned|unlabelled) segmenter=(--segmenter "$run/$(segmenter_of "$pipeline")") ;;
   esac
   rm -rf "$out"
   timed "$out.seconds" "$out.log" mt detect -q --no-overlays -j "$THREADS" --classifier "$run/classifier" \
@@ -235,7 +252,10 @@ for spec in $SETS; do
       continue
     fi
     for seed in $SEEDS; do
-      for pipeline in $PIPELINES; do PLAN+=("$SET_NAME|$k|$seed|$pipeline"); done
+      for pipeline in $PIPELINES; do
+        if [ "$pipeline" = unlabelled ] && [ -z "$(ls -A "$WORK/$SET_NAME/unlabelled")" ]; then continue; fi
+        PLAN+=("$SET_NAME|$k|$seed|$pipeline")
+      done
     done
   done
 done
@@ -252,13 +272,15 @@ for entry in "${PLAN[@]}"; do
   mapfile -t order < <(seed_order "$seed" "$all")
   coco_subset "$all" "${IMAGES_OF[$set]}" "$run/train" "${order[@]:0:$k}"
   coco_subset "$all" "${IMAGES_OF[$set]}" "$run/test" "${order[@]:$k}"
-  [ "$pipeline" = finetuned ] && [ ! -f "$run/segmenter.seconds" ] && progress "$set k=$k seed=$seed: fine-tuning on $k image(s)"
-  if ! train_amm "$run" "$seed" || { [ "$pipeline" = finetuned ] && ! finetune "$run" "$seed"; } ||
+  seg="$run/$(segmenter_of "$pipeline")"
+  fine_tuned "$pipeline" && [ ! -f "$seg.seconds" ] && progress "$set k=$k seed=$seed: fine-tuning on $k image(s) ($pipeline)"
+  unlabelled=; [ "$pipeline" = unlabelled ] && unlabelled="$WORK/$set/unlabelled"
+  if ! train_amm "$run" "$seed" || { fine_tuned "$pipeline" && ! finetune "$run" "$seed" "$pipeline" "$unlabelled"; } ||
      ! metrics=$(score "$run" "$pipeline"); then
     failures=$((failures + 1)); continue
   fi
   train=$(cat "$run/classifier.seconds")
-  [ "$pipeline" = finetuned ] && train=$(awk -v a="$train" -v b="$(cat "$run/segmenter.seconds")" 'BEGIN { print a + b }')
+  fine_tuned "$pipeline" && train=$(awk -v a="$train" -v b="$(cat "$seg.seconds")" 'BEGIN { print a + b }')
   detect=$(cat "$run/detect_$pipeline.seconds")
   echo "$key,$(( ${#order[@]} - k )),$(jq '.annotations | length' "$run/test/coco.json"),$metrics,$train,$detect,$COMMIT" \
     >> "$CSV"

@@ -15,6 +15,7 @@ namespace {
 // Separate random streams for generation and augmentation of the same index.
 constexpr uint64_t kAugmentStream = 0x6a09e667f3bcc909ULL;
 constexpr uint64_t kOrderStream = 0xbb67ae8584caa73bULL;
+constexpr uint64_t kMixStream = 0xa54ff53a5f1d36f1ULL;
 
 }  // namespace
 
@@ -82,6 +83,23 @@ TrainingSample CocoSource::sample(uint64_t seed, uint64_t index) const {
 nlohmann::json CocoSource::describe() const {
   return {{"type", "coco"}, {"images", names_}, {"instances", instances_}, {"size", {size_.width, size_.height}},
           {"augment", augment_.to_json()}};
+}
+
+MixedSource::MixedSource(std::shared_ptr<const SampleSource> first, std::shared_ptr<const SampleSource> second,
+                         double share)
+    : first_(std::move(first)), second_(std::move(second)), share_(share) {
+  if (!first_ || !second_) throw Error("mixed training data needs two sources");
+  if (first_->size() != second_->size()) throw Error("mixed training data: the two sources make samples of different sizes");
+  if (!(share >= 0 && share <= 1)) throw Error("mixed training data: the share must be in [0, 1]");
+}
+
+TrainingSample MixedSource::sample(uint64_t seed, uint64_t index) const {
+  synth::Random coin(synth::image_seed(seed ^ kMixStream, index));
+  return coin.chance(share_) ? second_->sample(seed, index) : first_->sample(seed, index);
+}
+
+nlohmann::json MixedSource::describe() const {
+  return {{"type", "mixed"}, {"first", first_->describe()}, {"second", second_->describe()}, {"second_share", share_}};
 }
 
 int64_t TrainingBatch::instances() const {

@@ -45,7 +45,10 @@ void finetune_segmentation_model(const fs::path& base, const coco::Dataset& data
   run.trainer.log_every = static_cast<int>(std::clamp<int64_t>(run.trainer.iterations / 100, 1, 10));
   run.trainer.show_progress = false;
   run.trainer.validate();
-  type.finetune(base.string(), segment::FinetuneData{dataset, images_dir}, run);
+  segment::FinetuneData data;
+  data.dataset = dataset;
+  data.images_dir = images_dir;
+  type.finetune(base.string(), data, run);
 }
 
 }  // namespace maskterial::serve

@@ -27,7 +27,10 @@ cv::Mat remove_flakes(const cv::Mat& bgr8, double threshold) {
   cv::split(cv::abs(contrast), channels);
   cv::Mat foreground = cv::max(cv::max(channels[0], channels[1]), channels[2]) > threshold;
   cv::dilate(foreground, foreground, cv::getStructuringElement(cv::MORPH_ELLIPSE, {9, 9}));
+  return paint_out(bgr8, background, foreground);
+}
 
+cv::Mat paint_out(const cv::Mat& bgr8, const Bgr& background, const cv::Mat& foreground) {
   // Illumination without the flakes: substrate pixels averaged over coarse cells (flake pixels take the
   // global substrate colour so a cell full of flake still has a value), then blurred and scaled back up.
   cv::Mat substrate;

@@ -68,6 +68,8 @@ void for_each_field(Config& c, Visit&& visit) {
   visit("saturation_probability", c.saturation_probability);
   visit("saturation_overshoot_min", c.saturation_overshoot_min);
   visit("saturation_overshoot_max", c.saturation_overshoot_max);
+  visit("flake_contrasts", c.flake_contrasts);
+  visit("flake_contrast_jitter", c.flake_contrast_jitter);
 }
 
 void require(bool ok, const std::string& what) {
@@ -82,6 +84,10 @@ SynthConfig SynthConfig::without_scan_junk() const {
   c.saturation_probability = c.residue_texture = 0;
   c.max_bright_dirt = c.max_dirt_blobs = 0;
   return c;
+}
+
+int SynthConfig::flake_classes() const {
+  return flake_contrasts.empty() ? max_layers : static_cast<int>(flake_contrasts.size());
 }
 
 nlohmann::json SynthConfig::to_json() const {
@@ -153,6 +159,11 @@ void SynthConfig::validate() const {
   require(saturation_overshoot_min >= 1 && saturation_overshoot_max >= saturation_overshoot_min &&
               saturation_overshoot_max <= 4,
           "need 1 <= saturation_overshoot_min <= saturation_overshoot_max <= 4");
+  require(flake_contrasts.size() <= 100, "at most 100 flake_contrasts");
+  for (const Bgr& c : flake_contrasts)
+    require(c[0] > -1 && c[1] > -1 && c[2] > -1 && c[0] < 4 && c[1] < 4 && c[2] < 4,
+            "flake_contrasts must lie in (-1, 4): a flake cannot be darker than black");
+  require(flake_contrast_jitter >= 0 && flake_contrast_jitter < 1, "flake_contrast_jitter must be in [0, 1)");
   require(oxide_nm > 0 && oxide_jitter_nm >= 0 && oxide_jitter_nm < oxide_nm, "need oxide_nm > oxide_jitter_nm >= 0");
 }
 

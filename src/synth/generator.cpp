@@ -54,6 +54,11 @@ ImageOptics image_optics(const SynthConfig& config, const optics::Spectra& spect
     o.setup.oxide_nm = config.oxide_nm + random.uniform(-config.oxide_jitter_nm, config.oxide_jitter_nm);
   }
   o.layer_factor.push_back({1, 1, 1});
+  if (!config.flake_contrasts.empty()) {
+    const double scale = 1 + random.uniform(-config.flake_contrast_jitter, config.flake_contrast_jitter);
+    for (const Bgr& c : config.flake_contrasts) o.layer_factor.push_back({1 + c[0] * scale, 1 + c[1] * scale, 1 + c[2] * scale});
+    return o;
+  }
   for (int layers = 1; layers <= config.max_layers; ++layers) {
     const Bgr c = optics::film_contrast(o.setup, {{o.index, layers * o.layer_nm}});
     o.layer_factor.push_back({1 + c[0], 1 + c[1], 1 + c[2]});
@@ -127,7 +132,7 @@ void draw_crystal(Canvas& canvas, Random& random, Random& junk, const SynthConfi
   if (labelled) canvas.paint(roi, mask, body, layers);
   else canvas.junk_kinds[junk_id - 1] = paint_thick_crystal(canvas, junk, config, roi, mask, body, junk_id);
   for (int t = 0; t < terraces; ++t) {
-    const int step_layers = labelled ? std::min(config.max_layers, layers + random.integer(1, 3))
+    const int step_layers = labelled ? std::min(config.flake_classes(), layers + random.integer(1, 3))
                                      : static_cast<int>(layers * random.uniform(1.2, 2.5));
     if (step_layers == layers) break;
     const double angle = random.uniform(0, 2 * M_PI);
@@ -257,7 +262,7 @@ SynthSample Generator::generate(uint64_t seed, uint64_t index) const {
   const int flakes = random.integer(cfg.min_flakes, cfg.max_flakes);
   for (int i = 0; i < flakes; ++i) {
     Crystal flake{random_centre(), random.log_uniform(cfg.min_flake_px, cfg.max_flake_px) / 2,
-                  random.integer(1, cfg.max_layers), random.chance(cfg.terrace_probability) ? random.integer(1, 2) : 0};
+                  random.integer(1, cfg.flake_classes()), random.chance(cfg.terrace_probability) ? random.integer(1, 2) : 0};
     if (!thick.empty() && random.chance(cfg.attached_flake_share)) {
       const Crystal& host = thick[static_cast<size_t>(random.integer(0, static_cast<int>(thick.size()) - 1))];
       const double angle = random.uniform(0, 2 * M_PI);

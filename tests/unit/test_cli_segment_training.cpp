@@ -167,6 +167,20 @@ TEST(CliSegmentTraining, DetectAndFinetuneDefaultToTheShippedModels) {
   const nlohmann::json training = segment::DenseSegmenter::load((dir / "tuned").string())->training();
   EXPECT_EQ(training["base"], std::string(MASKTERIAL_SOURCE_DIR) + "/models/segmenter/pretrained");
   EXPECT_EQ(training["frozen"], nlohmann::json({"encoder"}));
+
+  // --unlabelled: this microscope's unannotated scans carry synthetic flakes of the annotated contrasts.
+  fs::create_directories(one / "unlabelled");
+  fs::copy_file(kShared + "/maskterial-demo/images/WSe2/b8a84165-19ce-4f49-8b7a-9c9f152aa6cf.jpg", one / "unlabelled" / "b.jpg");
+  r = run_cli("finetune --images " + (one / "images").string() + " --annotations " + (one / "coco.json").string() +
+              " --unlabelled " + (one / "unlabelled").string() + " --out " + (dir / "tuned_unlabelled").string() +
+              " --iterations 1 --batch-size 1 --size 64 --threads 1 -q");
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_NE(r.output.find("unlabelled scans: 1 substrates"), std::string::npos) << r.output;
+  const nlohmann::json mixed = segment::DenseSegmenter::load((dir / "tuned_unlabelled").string())->training()["data"];
+  EXPECT_EQ(mixed["type"], "mixed");
+  EXPECT_EQ(mixed["second_share"], 0.5);
+  EXPECT_EQ(run_cli("finetune --images " + (one / "images").string() + " --annotations " + (one / "coco.json").string() +
+                    " --unlabelled " + (one / "nowhere").string() + " --out " + (dir / "x").string()).code, 2);
 }
 
 // The README's first command: the default pipeline finds flakes on both bundled images, where the classifier

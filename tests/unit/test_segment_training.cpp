@@ -13,6 +13,7 @@
 
 #include "maskterial/coco/rle.hpp"
 #include "maskterial/segment/augment.hpp"
+#include "maskterial/segment/finetuning_data.hpp"
 #include "maskterial/segment/mask2former/criterion.hpp"
 #include "maskterial/segment/mask2former/hungarian.hpp"
 #include "maskterial/segment/lr_schedule.hpp"
@@ -441,6 +442,82 @@ TEST(SegmentTrainingData, CocoSourceReadsImagesAndReportsBadOnes) {
   dataset.annotations[0].segmentation = coco::encode(cv::Mat::ones(10, 10, CV_8U));
   EXPECT_THROW(CocoSource(dataset, dir.string(), {64, 64}, plain), Error);
   EXPECT_THROW(CocoSource(coco::Dataset{}, dir.string(), {64, 64}, plain), Error);
+}
+
+// finetune --unlabelled: the annotated flakes' contrasts are measured, and that share of the samples shows
+// synthetic flakes of them on the unlabelled scans' substrates (flakes painted out), the rest the annotated images.
+TEST(SegmentTrainingData, UnlabelledScansAddSyntheticFlakesOfTheMeasuredContrasts) {
+  const fs::path dir = fs::temp_directory_path() / "maskterial_seg_unlabelled";
+  fs::remove_all(dir);
+  fs::create_directories(dir / "unlabelled");
+  fs::create_directories(dir / "empty");
+  const cv::Scalar substrate(150, 120, 130);
+  cv::Mat image(200, 240, CV_8UC3, substrate);
+  cv::Mat flake = cv::Mat::zeros(image.size(), CV_8U), speck = flake.clone();
+  cv::rectangle(flake, cv::Rect(40, 50, 60, 50), 1, cv::FILLED);
+  cv::rectangle(speck, cv::Rect(180, 150, 3, 3), 1, cv::FILLED);  // under 20 pixels: left out
+  image.setTo(cv::Scalar(120, 90, 117), flake);                    // C = (-0.2, -0.25, -0.1)
+  image.setTo(cv::Scalar(20, 20, 20), speck);
+  cv::imwrite((dir / "a.png").string(), image);
+  cv::Mat scan(220, 260, CV_8UC3, cv::Scalar(60, 200, 90));  // another colour: tells the two sources apart
+  cv::circle(scan, {100, 100}, 30, cv::Scalar(30, 100, 45), cv::FILLED);
+  cv::imwrite((dir / "unlabelled" / "scan.png").string(), scan);
+
+  FinetuneData data;
+  data.dataset.images = {{1, "a.png", 240, 200}};
+  data.dataset.categories = {{1, "1L", ""}};
+  for (const cv::Mat& m : {flake, speck}) {
+    coco::Annotation a;
+    a.id = static_cast<int64_t>(data.dataset.annotations.size() + 1), a.image_id = 1, a.category_id = 1;
+    a.segmentation = coco::encode(m);
+    data.dataset.annotations.push_back(a);
+  }
+  data.images_dir = dir.string();
+  const std::vector<Bgr> contrasts = annotated_flake_contrasts(data.dataset, data.images_dir);
+  ASSERT_EQ(contrasts.size(), 1u);
+  EXPECT_NEAR(contrasts[0][0], -0.2, 0.01);
+  EXPECT_NEAR(contrasts[0][1], -0.25, 0.01);
+  EXPECT_NEAR(contrasts[0][2], -0.1, 0.01);
+
+  // A scan's look-alike flake is painted out; a thick crystal and a thin strip of the same contrast (a halo) stay.
+  cv::Mat other(200, 240, CV_8UC3, substrate);
+  other(cv::Rect(20, 20, 50, 40)).setTo(cv::Scalar(121, 91, 116));   // like the annotated flake
+  other(cv::Rect(120, 20, 50, 40)).setTo(cv::Scalar(40, 30, 35));    // thick
+  other(cv::Rect(120, 120, 80, 2)).setTo(cv::Scalar(120, 90, 117));  // halo strip
+  const cv::Mat cleaned = unlabelled_substrate(other, contrasts);
+  const auto colour_at = [&](int x, int y) { return cv::Scalar(cleaned.at<cv::Vec3b>(y, x)); };
+  EXPECT_LT(cv::norm(colour_at(45, 40) - substrate), 4);
+  EXPECT_EQ(colour_at(145, 40), cv::Scalar(40, 30, 35));
+  EXPECT_EQ(colour_at(160, 120), cv::Scalar(120, 90, 117));
+  EXPECT_THROW(unlabelled_substrate(cv::Mat::zeros(64, 64, CV_8UC3), contrasts), Error);  // black: no substrate
+
+  AugmentOptions plain = AugmentOptions::finetuning();
+  plain.resize_probability = 0;
+  EXPECT_EQ(finetuning_source(data, {64, 64}, plain).samples->describe()["type"], "coco");
+  data.unlabelled_dirs = {(dir / "unlabelled").string()};
+  const FinetuningSource source = finetuning_source(data, {64, 64}, plain);
+  ASSERT_TRUE(source.unlabelled);
+  const auto mixed = source.samples;
+  EXPECT_EQ(mixed->describe()["type"], "mixed");
+  EXPECT_EQ(mixed->describe()["second"]["generator"]["flake_contrasts"].size(), 1u);
+  int synthetic = 0;
+  for (uint64_t i = 0; i < 40; ++i) {
+    const TrainingSample s = mixed->sample(7, i);
+    const bool on_scan = cv::mean(s.image)[1] > 150;  // green 200 on the scan's substrate, 120 on the annotated image
+    synthetic += on_scan;
+    EXPECT_EQ(cv::norm(s.image, mixed->sample(7, i).image, cv::NORM_INF), 0);  // a pure function of (seed, index)
+    for (int64_t label : s.labels) EXPECT_EQ(label, 0);
+  }
+  EXPECT_GT(synthetic, 8);
+  EXPECT_LT(synthetic, 32);
+  data.unlabelled_share = 0;
+  for (uint64_t i = 0; i < 10; ++i) EXPECT_LT(cv::mean(finetuning_source(data, {64, 64}, plain).samples->sample(7, i).image)[1], 150);
+  data.unlabelled_dirs = {(dir / "empty").string()};
+  EXPECT_THROW(finetuning_source(data, {64, 64}, plain), Error);  // no scan to draw on
+  const auto coco_source = std::make_shared<CocoSource>(data.dataset, data.images_dir, cv::Size(64, 64), plain);
+  const auto other_size = std::make_shared<CocoSource>(data.dataset, data.images_dir, cv::Size(96, 96), plain);
+  EXPECT_THROW(MixedSource(coco_source, other_size, 0.5), Error);
+  EXPECT_THROW(MixedSource(coco_source, coco_source, 1.5), Error);
 }
 
 TEST(SegmentTrainer, LossGoesDownOnSyntheticData) {

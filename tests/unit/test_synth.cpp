@@ -213,6 +213,47 @@ TEST(Synth, WritesACocoDatasetThatReadsBack) {
   }
 }
 
+// finetune --unlabelled: the labelled flakes take the measured contrasts given (class n = entry n), jittered
+// per image by at most flake_contrast_jitter, instead of the optics'.
+TEST(Synth, FlakesTakeTheMeasuredContrastsWhenGiven) {
+  SynthConfig config = small_config(384).without_scan_junk();
+  config.vignetting_max = config.illumination_gradient_max = config.unevenness_max = 0;
+  config.noise_sigma_min = config.noise_sigma_max = 1e-3;
+  config.blur_sigma_min = config.blur_sigma_max = 0.3;
+  config.jpeg_probability = config.residue_probability = config.bulk_probability = 0;
+  config.max_dirt = config.max_bulk_fragments = 0;
+  config.white_balance_jitter = 0;
+  config.min_flake_px = 60;
+  config.flake_contrasts = {{-0.05, -0.12, -0.08}, {-0.3, -0.4, -0.2}};
+  config.flake_contrast_jitter = 0.1;
+  EXPECT_EQ(config.flake_classes(), 2);
+  const Generator generator(config);
+  size_t checked = 0;
+  for (uint64_t i = 0; i < 6; ++i) {
+    const SynthSample s = generator.generate(4, i);
+    const Bgr background = estimate_background(s.image);
+    const auto masks = s.instance_masks();
+    for (size_t k = 0; k < masks.size(); ++k) {
+      ASSERT_GE(s.classes[k], 1);
+      ASSERT_LE(s.classes[k], 2);
+      cv::Mat inner;
+      cv::erode(masks[k], inner, cv::Mat(), {-1, -1}, 2);
+      if (cv::countNonZero(inner) < 50) continue;
+      const cv::Scalar mean = cv::mean(s.image, inner);
+      const Bgr& given = config.flake_contrasts[static_cast<size_t>(s.classes[k] - 1)];
+      for (int c = 0; c < 3; ++c)
+        EXPECT_NEAR(mean[c] / background[c] - 1, given[c], 0.1 * std::abs(given[c]) + 0.01 + 0.5 / background[c])
+            << "class " << s.classes[k];
+      ++checked;
+    }
+  }
+  EXPECT_GT(checked, 3u);
+  const SynthConfig back = SynthConfig::from_json(config.to_json(), "cfg.json");
+  EXPECT_EQ(back.to_json(), config.to_json());
+  EXPECT_THROW(SynthConfig::from_json({{"flake_contrasts", {{-1.2, 0, 0}}}}, "cfg.json"), Error);  // darker than black
+  EXPECT_THROW(SynthConfig::from_json({{"flake_contrast_jitter", 1.5}}, "cfg.json"), Error);
+}
+
 TEST(Synth, ConfigJsonRoundTripAndErrors) {
   SynthConfig config;
   config.material = "wse2";

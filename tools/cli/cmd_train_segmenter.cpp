@@ -133,6 +133,8 @@ int run_pretrain(const PretrainArgs& args) {
 struct FinetuneArgs {
   TrainingArgs training;
   std::string images, annotations, instance_masks, base, preset;
+  std::vector<std::string> unlabelled;
+  double unlabelled_share = segment::FinetuneData{}.unlabelled_share;
   bool freeze_pixel_decoder = false, train_all = false;
 };
 
@@ -165,7 +167,7 @@ int run_finetune(const FinetuneArgs& args) {
   const segment::FinetuneData data{args.annotations.empty()
                                        ? coco::read_instance_mask_folder(args.images, args.instance_masks)
                                        : coco::read_dataset(args.annotations),
-                                   args.images};
+                                   args.images, args.unlabelled, args.unlabelled_share};
   if (!base.empty()) {
     kind.finetune(base, data, run);
   } else if (type == "dense") {
@@ -228,6 +230,13 @@ Runner add_finetune(CLI::App& app) {
   cmd->add_flag("--freeze-pixel-decoder", args->freeze_pixel_decoder, "mask2former: also keep the pixel decoder fixed");
   cmd->add_flag("--train-all", args->train_all, "Train every part (default: the encoder / backbone stays as pretrained)")
       ->excludes("--freeze-pixel-decoder");
+  cmd->add_option("--unlabelled", args->unlabelled,
+                  "Folders of this microscope's unannotated scans: synthetic flakes with the annotated flakes' contrasts "
+                  "are drawn on their substrates (docs/finetune_unlabelled.md)")
+      ->check(CLI::ExistingDirectory);
+  cmd->add_option("--unlabelled-share", args->unlabelled_share, "Share of the training samples drawn on the unlabelled scans")
+      ->capture_default_str()
+      ->check(CLI::Range(0.0, 1.0));
   return [args] { return run_finetune(*args); };
 }
 

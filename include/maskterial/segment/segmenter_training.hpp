@@ -49,6 +49,10 @@ void write_trained_model(const SegmenterTrainingRun& run, const nlohmann::json& 
 struct FinetuneData {
   coco::Dataset dataset;
   std::string images_dir;  // file names are relative to it
+  // The lab's unannotated scans (finetune --unlabelled): synthetic flakes with the annotated flakes' contrasts are
+  // drawn on their substrates for `unlabelled_share` of the samples (segment/finetuning_data.hpp).
+  std::vector<std::string> unlabelled_dirs;
+  double unlabelled_share = 0.5;
 };
 
 }  // namespace maskterial::segment

@@ -67,6 +67,21 @@ class CocoSource : public SampleSource {
   AugmentOptions augment_;
 };
 
+// Two sources in one: sample k comes from `second` with probability `share` (decided by seed and k, so a run
+// stays a pure function of them), else from `first`. Both must make samples of the same size.
+class MixedSource : public SampleSource {
+ public:
+  MixedSource(std::shared_ptr<const SampleSource> first, std::shared_ptr<const SampleSource> second, double share);
+
+  TrainingSample sample(uint64_t seed, uint64_t index) const override;
+  cv::Size size() const override { return first_->size(); }
+  nlohmann::json describe() const override;
+
+ private:
+  std::shared_ptr<const SampleSource> first_, second_;
+  double share_;
+};
+
 // A batch as the network and the criterion take it.
 struct TrainingBatch {
   torch::Tensor images;                  // float [B, 3, H, W], BGR, 0..255

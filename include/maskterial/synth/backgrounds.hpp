@@ -14,6 +14,9 @@ namespace maskterial::synth {
 // A real image made flake-free: pixels whose contrast against the substrate exceeds `threshold` in any
 // channel (grown by a few pixels) are replaced by the smooth illumination of their surroundings.
 cv::Mat remove_flakes(const cv::Mat& bgr8, double threshold = 0.05);
+// The image with the `foreground` pixels (CV_8U, nonzero) replaced by the smooth illumination of the substrate
+// (colour `background`) around them.
+cv::Mat paint_out(const cv::Mat& bgr8, const Bgr& background, const cv::Mat& foreground);
 
 class BackgroundLibrary {
  public:

@@ -93,6 +93,14 @@ struct SynthConfig {
   double saturation_overshoot_min = 1.0;
   double saturation_overshoot_max = 1.5;
 
+  // Measured flake contrasts (BGR, C = I / I_bg - 1), weakest first. When given, thin flakes take these instead
+  // of the optics' layer contrasts (class n = entry n; a terrace steps to a stronger entry), each scaled by
+  // 1 +- flake_contrast_jitter per image: the flakes a lab has annotated, drawn anew (finetune --unlabelled).
+  std::vector<Bgr> flake_contrasts;
+  double flake_contrast_jitter = 0.1;
+  // Classes of the labelled flakes: the measured contrasts' count, else max_layers.
+  int flake_classes() const;
+
   // This config with the junk above (edge_blur_probability .. saturation_overshoot_max) switched off: the images
   // the generator made before it, exactly.
   SynthConfig without_scan_junk() const;

@@ -9,6 +9,7 @@
 #include "maskterial/coco/rle.hpp"
 #include "maskterial/image/io.hpp"
 #include "maskterial/segment/dense/dense_instances.hpp"
+#include "maskterial/segment/finetuning_data.hpp"
 #include "maskterial/synth/dataset_writer.hpp"
 #include "maskterial/util/error.hpp"
 
@@ -36,7 +37,7 @@ double iou(const cv::Mat& a, const cv::Mat& b) {
   return either > 0 ? both / either : 0;
 }
 
-// Calibration images: synthetic ones the pretraining never drew (another seed), or the fine-tuning images.
+// Calibration images: synthetic ones the training never drew (another seed), or the fine-tuning images.
 std::vector<AnnotatedImage> synthetic_images(const synth::Generator& generator, uint64_t seed, int count) {
   std::vector<AnnotatedImage> images(static_cast<size_t>(count));
   synth::parallel_for(images.size(), 0, [&](size_t i) {
@@ -181,8 +182,10 @@ std::shared_ptr<DenseSegmenter> finetune_dense(const std::string& base, const De
   provenance["frozen"] = frozen;
   AugmentOptions augment = AugmentOptions::finetuning();
   augment.scale = network->options().inference_scale;
-  const CocoSource data(finetune.dataset, finetune.images_dir, {run.size, run.size}, augment);
-  return train_dense(network, data, run, provenance, dataset_images(finetune));
+  const FinetuningSource data = finetuning_source(finetune, {run.size, run.size}, augment);
+  return train_dense(network, *data.samples, run, provenance,
+                     data.unlabelled ? synthetic_images(*data.unlabelled, ~run.trainer.seed, kCalibrationImages)
+                                     : dataset_images(finetune));
 }
 
 }  // namespace maskterial::segment

@@ -2,6 +2,7 @@
 
 #include <filesystem>
 
+#include "maskterial/segment/finetuning_data.hpp"
 #include "maskterial/util/error.hpp"
 
 namespace fs = std::filesystem;
@@ -69,8 +70,8 @@ std::shared_ptr<Segmenter> finetune_segmenter(const std::string& base, const Seg
   provenance["frozen"] = frozen;
   AugmentOptions augment = AugmentOptions::finetuning();
   augment.scale = model->options().inference_scale;
-  const CocoSource data(finetune.dataset, finetune.images_dir, {run.size, run.size}, augment);
-  return train_mask2former(model, data, run, provenance);
+  const auto data = finetuning_source(finetune, {run.size, run.size}, augment);
+  return train_mask2former(model, *data.samples, run, provenance);
 }
 
 }  // namespace maskterial::segment
