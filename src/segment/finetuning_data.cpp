@@ -12,6 +12,7 @@
 #include "maskterial/synth/backgrounds.hpp"
 #include "maskterial/util/error.hpp"
 #include "maskterial/util/files.hpp"
+#include "maskterial/util/progress.hpp"
 
 namespace fs = std::filesystem;
 
@@ -34,7 +35,14 @@ cv::Mat flakes_like(const cv::Mat& bgr8, const BackgroundEstimate& background, c
   cv::Mat contrast = contrast_image(bgr8, background.colour, background.measured());
   cv::GaussianBlur(contrast, contrast, {0, 0}, 1.5);
   cv::Mat like = cv::Mat::zeros(bgr8.size(), CV_8U);
-  for (const Bgr& c : contrasts) {
+  // Flakes of one class have nearly one contrast: one pass per distinct contrast (within 0.01) is enough.
+  std::vector<Bgr> distinct;
+  for (const Bgr& c : contrasts)
+    if (std::none_of(distinct.begin(), distinct.end(), [&](const Bgr& d) {
+          return std::abs(c[0] - d[0]) < 0.01 && std::abs(c[1] - d[1]) < 0.01 && std::abs(c[2] - d[2]) < 0.01;
+        }))
+      distinct.push_back(c);
+  for (const Bgr& c : distinct) {
     const double radius = std::max(0.03, 0.25 * std::sqrt(c[0] * c[0] + c[1] * c[1] + c[2] * c[2]));
     cv::Mat difference = contrast - cv::Scalar(c[0], c[1], c[2]);
     like |= contrast_norm(difference) < radius;
@@ -94,7 +102,7 @@ std::vector<Bgr> annotated_flake_contrasts(const coco::Dataset& dataset, const s
 namespace {
 
 std::shared_ptr<synth::BackgroundLibrary> unlabelled_substrates(const std::vector<std::string>& dirs,
-                                                                const std::vector<Bgr>& contrasts) {
+                                                                const std::vector<Bgr>& contrasts, bool show_progress) {
   std::vector<std::string> paths = list_images(dirs);
   if (paths.size() > kMaxScans) {
     spdlog::info("--unlabelled: {} scans, {} of them spread over the list are used", paths.size(), kMaxScans);
@@ -103,7 +111,9 @@ std::shared_ptr<synth::BackgroundLibrary> unlabelled_substrates(const std::vecto
     paths = std::move(spread);
   }
   std::vector<cv::Mat> substrates;
+  ProgressBar bar(paths.size(), "unlabelled scans", show_progress);
   for (const std::string& path : paths) {
+    bar.advance(1, fs::path(path).filename().string());
     try {
       const cv::Mat bgr8 = load_image(path);  // its errors name the file
       try {
@@ -115,6 +125,7 @@ std::shared_ptr<synth::BackgroundLibrary> unlabelled_substrates(const std::vecto
       spdlog::warn("--unlabelled: {} (not used)", e.what());
     }
   }
+  bar.finish();
   if (substrates.empty())
     throw Error("--unlabelled: no usable scan in " + dirs.front() + (dirs.size() > 1 ? " and the other folders" : ""));
   return std::make_shared<synth::BackgroundLibrary>(std::move(substrates));
@@ -122,7 +133,8 @@ std::shared_ptr<synth::BackgroundLibrary> unlabelled_substrates(const std::vecto
 
 }  // namespace
 
-FinetuningSource finetuning_source(const FinetuneData& data, cv::Size size, const AugmentOptions& augment) {
+FinetuningSource finetuning_source(const FinetuneData& data, cv::Size size, const AugmentOptions& augment,
+                                   bool show_progress) {
   auto annotated = std::make_shared<CocoSource>(data.dataset, data.images_dir, size, augment);
   if (data.unlabelled_dirs.empty()) return {annotated, nullptr};
 
@@ -137,7 +149,7 @@ FinetuningSource finetuning_source(const FinetuneData& data, cv::Size size, cons
     config.flake_contrasts = std::move(spread);
   }
   config.real_background_share = 1.0;
-  auto backgrounds = unlabelled_substrates(data.unlabelled_dirs, config.flake_contrasts);
+  auto backgrounds = unlabelled_substrates(data.unlabelled_dirs, config.flake_contrasts, show_progress);
   spdlog::info("unlabelled scans: {} substrates, {} annotated flake contrasts, {:.0f} % of the samples synthetic",
                backgrounds->size(), config.flake_contrasts.size(), 100 * data.unlabelled_share);
   auto generator = std::make_shared<synth::Generator>(config, backgrounds);

@@ -37,7 +37,9 @@ struct FinetuningSource {
 
 // The annotated images (CocoSource), mixed with data.unlabelled_share of synthetic samples when
 // data.unlabelled_dirs is given. `augment` is the fine-tuning augmentation with the model's scale. Throws Error
-// when the unlabelled folders hold no usable scan or the annotations no measurable flake.
-FinetuningSource finetuning_source(const FinetuneData& data, cv::Size size, const AugmentOptions& augment);
+// when the unlabelled folders hold no usable scan or the annotations no measurable flake. show_progress: a bar
+// while the scans are read and cleaned.
+FinetuningSource finetuning_source(const FinetuneData& data, cv::Size size, const AugmentOptions& augment,
+                                   bool show_progress = false);
 
 }  // namespace maskterial::segment

@@ -182,7 +182,7 @@ std::shared_ptr<DenseSegmenter> finetune_dense(const std::string& base, const De
   provenance["frozen"] = frozen;
   AugmentOptions augment = AugmentOptions::finetuning();
   augment.scale = network->options().inference_scale;
-  const FinetuningSource data = finetuning_source(finetune, {run.size, run.size}, augment);
+  const FinetuningSource data = finetuning_source(finetune, {run.size, run.size}, augment, run.trainer.show_progress);
   return train_dense(network, *data.samples, run, provenance,
                      data.unlabelled ? synthetic_images(*data.unlabelled, ~run.trainer.seed, kCalibrationImages)
                                      : dataset_images(finetune));

@@ -70,7 +70,7 @@ std::shared_ptr<Segmenter> finetune_segmenter(const std::string& base, const Seg
   provenance["frozen"] = frozen;
   AugmentOptions augment = AugmentOptions::finetuning();
   augment.scale = model->options().inference_scale;
-  const auto data = finetuning_source(finetune, {run.size, run.size}, augment);
+  const auto data = finetuning_source(finetune, {run.size, run.size}, augment, run.trainer.show_progress);
   return train_mask2former(model, *data.samples, run, provenance);
 }
 
