@@ -33,7 +33,8 @@ segment::SegmenterPtr SegmentationModel::at_threshold(double score_threshold) co
 }
 
 void finetune_segmentation_model(const fs::path& base, const coco::Dataset& dataset, const std::string& images_dir,
-                                 const fs::path& out_dir, const fs::path& checkpoint, const FinetuneSchedule& schedule) {
+                                 const fs::path& out_dir, const fs::path& checkpoint, const FinetuneSchedule& schedule,
+                                 const fs::path& unlabelled_dir) {
   const segment::SegmenterTrainer& type = segment::segmenter_trainer(segment::segmenter_type_of(base.string()));
   segment::SegmenterTrainingRun run;
   run.out_dir = out_dir.string();
@@ -48,6 +49,7 @@ void finetune_segmentation_model(const fs::path& base, const coco::Dataset& data
   segment::FinetuneData data;
   data.dataset = dataset;
   data.images_dir = images_dir;
+  if (!unlabelled_dir.empty()) data.unlabelled_dirs = {unlabelled_dir.string()};
   type.finetune(base.string(), data, run);
 }
 

@@ -44,9 +44,11 @@ struct FinetuneSchedule {
 // Fine-tunes the segmentation model directory `base` with its type's recipe (segment/registry.hpp) on a COCO
 // dataset whose file names are relative to images_dir, writing the model directory out_dir; the run's
 // checkpoint goes to `checkpoint`. Progress and loss are reported through progress bars (util/progress.hpp),
-// which are cancellation points too. Throws Error.
+// which are cancellation points too. unlabelled_dir: the lab's unannotated scans (finetune --unlabelled), or
+// empty. Throws Error.
 void finetune_segmentation_model(const std::filesystem::path& base, const coco::Dataset& dataset,
                                  const std::string& images_dir, const std::filesystem::path& out_dir,
-                                 const std::filesystem::path& checkpoint, const FinetuneSchedule& schedule);
+                                 const std::filesystem::path& checkpoint, const FinetuneSchedule& schedule,
+                                 const std::filesystem::path& unlabelled_dir = {});
 
 }  // namespace maskterial::serve

@@ -459,6 +459,7 @@ struct Server::Impl {
     upload.iterations = count_field(req, "iterations", 1, 100000);
     upload.batch_size = static_cast<int>(count_field(req, "batch_size", 1, 64));
     upload.crop_size = static_cast<int>(count_field(req, "crop_size", 64, 2048));
+    upload.unlabelled = flag_field(req, "unlabelled");
     if (!req.has_file("annotations")) throw HttpError(400, "no annotations: the form needs a COCO JSON file 'annotations'");
     upload.annotations = std::move(req.files.find("annotations")->second.content);
     const auto [first, last] = req.files.equal_range("images");

@@ -29,6 +29,8 @@ constexpr size_t kMaxLossPoints = 1000;
 
 std::string base_name(const std::string& path) { return fs::path(path).filename().string(); }
 
+constexpr const char* kUnlabelledFolder = "unlabelled";  // inside a segmenter job's staging folder
+
 // Messages name the server's temporary folder; the client knows its files by name only.
 std::string without_folder(std::string message, const fs::path& folder) {
   const std::string prefix = folder.string() + "/";
@@ -124,6 +126,7 @@ struct TrainingJobs::Job {
   std::chrono::steady_clock::time_point start = std::chrono::steady_clock::now();
   double seconds = 0;
   size_t images = 0;
+  size_t unlabelled_images = 0;  // segmenter jobs: unannotated scans in images_dir/unlabelled
   std::vector<std::string> warnings;
   std::string error;
   nlohmann::json result;  // description of the installed model
@@ -153,6 +156,8 @@ nlohmann::json TrainingJobs::start(TrainingUpload upload) {
   }
   try {
     check_training_type(upload.type);
+    if (upload.unlabelled && upload.type != kSegmenterJob)
+      throw HttpError(400, "form field 'unlabelled' applies to segmenter jobs only");
     auto job = std::make_shared<Job>();
     if (upload.type == kSegmenterJob) {
       job->kind = ModelKind::Segmentation;
@@ -192,8 +197,15 @@ nlohmann::json TrainingJobs::start(TrainingUpload upload) {
       image.file_name = base_name(image.file_name);
       listed.insert(image.file_name);
     }
+    std::set<std::string> unlabelled;
     for (const auto& [name, size] : uploaded)
-      if (!listed.count(name)) job->warnings.push_back(name + ": not listed in the annotations; left out");
+      if (listed.count(name)) continue;
+      else if (upload.unlabelled) unlabelled.insert(name);
+      else job->warnings.push_back(name + ": not listed in the annotations; left out");
+    if (upload.unlabelled && unlabelled.empty())
+      throw HttpError(400, "form field 'unlabelled': every uploaded image is listed in the annotations; upload the "
+                           "unannotated scans too");
+    job->unlabelled_images = unlabelled.size();
     if (dataset.images.empty()) throw HttpError(400, "none of the uploaded images is listed in the annotations");
     if (dataset.annotations.empty()) throw HttpError(400, "annotations: none of them is on an uploaded image");
     job->images = dataset.images.size();
@@ -202,6 +214,7 @@ nlohmann::json TrainingJobs::start(TrainingUpload upload) {
     try {
       for (const auto& [name, content] : upload.images)
         if (listed.count(name)) write_file_atomic((images_dir / name).string(), content);
+        else if (unlabelled.count(name)) write_file_atomic((images_dir / kUnlabelledFolder / name).string(), content);
     } catch (...) {
       fs::remove_all(images_dir);
       throw;
@@ -260,7 +273,7 @@ void TrainingJobs::run(std::shared_ptr<Job> job, coco::Dataset dataset, fs::path
         progress(0.0, "fine-tuning");
         const fs::path base = store_.segmentation_model(job->base)->dir();
         finetune_segmentation_model(base, dataset, images_dir.string(), model_dir, images_dir / "run.checkpoint.pt",
-                                    job->schedule);
+                                    job->schedule, job->unlabelled_images ? images_dir / kUnlabelledFolder : fs::path());
       } else {
         // The flake score is re-fitted with detect's default segmentation model, where there is one.
         segment::SegmenterPtr scorer;
@@ -318,6 +331,7 @@ nlohmann::json TrainingJobs::to_json(const Job& job) const {
                       {"stage", job.stage},           {"images", job.images},        {"created", job.created},
                       {"seconds", seconds},           {"warnings", job.warnings},    {"loss", loss}};
   if (!job.base.empty()) j["base"] = job.base;
+  if (job.unlabelled_images) j["unlabelled_images"] = job.unlabelled_images;
   if (!job.finished.empty()) j["finished"] = job.finished;
   if (!job.error.empty()) j["error"] = job.error;
   if (!job.result.is_null()) j["result"] = job.result;

@@ -73,7 +73,7 @@ TEST(Cli, DetectCompatReproducesReferenceAndWritesAllOutputs) {
 
 TEST(Cli, OverlaysOnlyForImagesWithFlakesAndAsPngOnRequest) {
   const std::string demo = kShared + "/2dmatgmm-demo";
-  if (!fs::exists(demo)) GTEST_SKIP() << "shared data not found";
+  REQUIRE_SHARED_DATA(fs::exists(demo), "shared data not found");
   std::string with_flakes;
   const auto reference = read_json(demo + "/reference_gmm_detections.json");
   for (const auto& [name, expected] : reference.items())

@@ -146,7 +146,7 @@ TEST(ServeJobs, BadTrainingUploadsAreRefusedAndFailuresReported) {
 
 // Running jobs are cancelled on request (DELETE /api/jobs/{id}) and when the server stops, within seconds.
 TEST(ServeJobs, JobsAreCancelledOnRequestAndOnShutdown) {
-  if (!fs::exists(kMasks)) GTEST_SKIP() << "shared data not found";
+  REQUIRE_SHARED_DATA(fs::exists(kMasks), "shared data not found");
   const ScratchDir scratch("mt_serve_cancel");
   ServerOptions options;
   options.models_dir = scratch.path();
@@ -189,7 +189,7 @@ TEST(ServeJobs, JobsAreCancelledOnRequestAndOnShutdown) {
 // A segmentation model fine-tuned by a job (a few iterations of the tiny test model) is installed, used by
 // predict, and reports its loss.
 TEST(ServeJobs, FineTunesASegmentationModel) {
-  if (!fs::exists(kMasks)) GTEST_SKIP() << "shared data not found";
+  REQUIRE_SHARED_DATA(fs::exists(kMasks), "shared data not found");
   const ScratchDir scratch("mt_serve_finetune");
   segment::Segmenter(segment::Mask2Former(test_models::tiny_segmenter_options())).save((scratch.path() / "tiny").string());
   ServerOptions options;
@@ -220,4 +220,26 @@ TEST(ServeJobs, FineTunesASegmentationModel) {
   EXPECT_EQ(status_of(client.Post("/api/jobs", bad)), 404);
   bad.back() = text_part("iterations", "2.5");
   EXPECT_EQ(status_of(client.Post("/api/jobs", bad)), 400);
+
+  // unlabelled: an uploaded image the annotations do not list is an unannotated scan of the microscope
+  // (finetune --unlabelled), not left out.
+  auto with_scans = training_form("tuned_scans", 1);
+  for (const auto& [field, value] : std::vector<std::pair<std::string, std::string>>{
+           {"type", "segmenter"}, {"iterations", "2"}, {"batch_size", "1"}, {"crop_size", "128"}, {"unlabelled", "yes"}})
+    with_scans.push_back(text_part(field, value));
+  with_scans.push_back(file_part("images", read_file(kGrapheneImages + "/1fb9a0c6-da4a-4727-b9c0-473ddd7d0fd9.jpg"), "scan.jpg"));
+  const auto scans = client.Post("/api/jobs", with_scans);
+  ASSERT_EQ(status_of(scans), 202) << error_of(scans);
+  EXPECT_EQ(body_json(scans)["unlabelled_images"], 1);
+  const auto scans_done = wait_for(client, body_json(scans)["id"]);
+  ASSERT_EQ(scans_done["state"], "succeeded") << scans_done.dump();
+  EXPECT_TRUE(scans_done["warnings"].empty()) << scans_done.dump();
+  const nlohmann::json tuned = read_json((options.models_dir / "segmentation" / "tuned_scans" / "model.json").string());
+  EXPECT_EQ(tuned["training"]["data"]["type"], "mixed") << tuned["training"].dump();
+  auto no_scans = training_form("y", 1);  // every image listed: nothing to use
+  no_scans.push_back(text_part("type", "segmenter"));
+  no_scans.push_back(text_part("unlabelled", "1"));
+  EXPECT_EQ(status_of(client.Post("/api/jobs", no_scans)), 400);
+  no_scans[no_scans.size() - 2] = text_part("type", "amm");  // a classifier job has no use for scans
+  EXPECT_EQ(status_of(client.Post("/api/jobs", no_scans)), 400);
 }

@@ -36,6 +36,9 @@ struct TrainingUpload {
   int64_t iterations = 0;
   int batch_size = 0;
   int crop_size = 0;
+  // Segmenter jobs: uploaded images that the annotations do not list are the lab's unannotated scans, drawn
+  // on with synthetic flakes of the annotated contrasts (finetune --unlabelled), instead of being left out.
+  bool unlabelled = false;
 };
 
 class TrainingJobs {
