@@ -23,6 +23,15 @@ constexpr int kMinFlakePixels = 20;
 // Scans kept in memory as substrates (each a full image): enough to show a microscope's range of exposures.
 constexpr size_t kMaxScans = 200;
 
+// At most `count` of the items, spread evenly over them (all when there are fewer).
+template <class T>
+std::vector<T> spread_evenly(std::vector<T> items, size_t count) {
+  if (items.size() <= count) return items;
+  std::vector<T> spread;
+  for (size_t i = 0; i < count; ++i) spread.push_back(items[i * items.size() / count]);
+  return spread;
+}
+
 double median(std::vector<float>& values) {
   const auto middle = values.begin() + static_cast<std::ptrdiff_t>(values.size() / 2);
   std::nth_element(values.begin(), middle, values.end());
@@ -50,6 +59,33 @@ cv::Mat flakes_like(const cv::Mat& bgr8, const BackgroundEstimate& background, c
   cv::morphologyEx(like, like, cv::MORPH_OPEN, cv::getStructuringElement(cv::MORPH_ELLIPSE, {5, 5}));
   cv::dilate(like, like, cv::getStructuringElement(cv::MORPH_ELLIPSE, {9, 9}));
   return like;
+}
+
+std::shared_ptr<synth::BackgroundLibrary> unlabelled_substrates(const std::vector<std::string>& dirs,
+                                                                const std::vector<Bgr>& contrasts, bool show_progress) {
+  std::vector<std::string> paths = list_images(dirs);
+  if (paths.size() > kMaxScans)
+    spdlog::info("--unlabelled: {} scans, {} of them spread over the list are used", paths.size(), kMaxScans);
+  paths = spread_evenly(std::move(paths), kMaxScans);
+  std::vector<cv::Mat> substrates;
+  ProgressBar bar(paths.size(), "unlabelled scans", show_progress);
+  for (const std::string& path : paths) {
+    bar.advance(1, fs::path(path).filename().string());
+    try {
+      const cv::Mat bgr8 = load_image(path);  // its errors name the file
+      try {
+        substrates.push_back(unlabelled_substrate(bgr8, contrasts));
+      } catch (const Error& e) {
+        throw file_error(path, e.what());
+      }
+    } catch (const Error& e) {
+      spdlog::warn("--unlabelled: {} (not used)", e.what());
+    }
+  }
+  bar.finish();
+  if (substrates.empty())
+    throw Error("--unlabelled: no usable scan in " + dirs.front() + (dirs.size() > 1 ? " and the other folders" : ""));
+  return std::make_shared<synth::BackgroundLibrary>(std::move(substrates));
 }
 
 }  // namespace
@@ -99,55 +135,18 @@ std::vector<Bgr> annotated_flake_contrasts(const coco::Dataset& dataset, const s
   return contrasts;
 }
 
-namespace {
-
-std::shared_ptr<synth::BackgroundLibrary> unlabelled_substrates(const std::vector<std::string>& dirs,
-                                                                const std::vector<Bgr>& contrasts, bool show_progress) {
-  std::vector<std::string> paths = list_images(dirs);
-  if (paths.size() > kMaxScans) {
-    spdlog::info("--unlabelled: {} scans, {} of them spread over the list are used", paths.size(), kMaxScans);
-    std::vector<std::string> spread;
-    for (size_t i = 0; i < kMaxScans; ++i) spread.push_back(paths[i * paths.size() / kMaxScans]);
-    paths = std::move(spread);
-  }
-  std::vector<cv::Mat> substrates;
-  ProgressBar bar(paths.size(), "unlabelled scans", show_progress);
-  for (const std::string& path : paths) {
-    bar.advance(1, fs::path(path).filename().string());
-    try {
-      const cv::Mat bgr8 = load_image(path);  // its errors name the file
-      try {
-        substrates.push_back(unlabelled_substrate(bgr8, contrasts));
-      } catch (const Error& e) {
-        throw file_error(path, e.what());
-      }
-    } catch (const Error& e) {
-      spdlog::warn("--unlabelled: {} (not used)", e.what());
-    }
-  }
-  bar.finish();
-  if (substrates.empty())
-    throw Error("--unlabelled: no usable scan in " + dirs.front() + (dirs.size() > 1 ? " and the other folders" : ""));
-  return std::make_shared<synth::BackgroundLibrary>(std::move(substrates));
-}
-
-}  // namespace
-
 FinetuningSource finetuning_source(const FinetuneData& data, cv::Size size, const AugmentOptions& augment,
                                    bool show_progress) {
   auto annotated = std::make_shared<CocoSource>(data.dataset, data.images_dir, size, augment);
   if (data.unlabelled_dirs.empty()) return {annotated, nullptr};
 
   synth::SynthConfig config = SyntheticSource::generator_config(size, augment.scale);
-  config.flake_contrasts = annotated_flake_contrasts(data.dataset, data.images_dir);
+  // The generator takes a limited number: an even spread over the range, weakest to strongest.
+  config.flake_contrasts = spread_evenly(annotated_flake_contrasts(data.dataset, data.images_dir),
+                                         synth::SynthConfig::kMaxFlakeContrasts);
   if (config.flake_contrasts.empty())
     throw Error("--unlabelled: no annotated flake of at least " + std::to_string(kMinFlakePixels) +
                 " pixels whose contrast can be measured, so there is nothing to draw on the unlabelled scans");
-  if (config.flake_contrasts.size() > 100) {  // the generator's limit: an even spread over the range
-    std::vector<Bgr> spread;
-    for (size_t i = 0; i < 100; ++i) spread.push_back(config.flake_contrasts[i * config.flake_contrasts.size() / 100]);
-    config.flake_contrasts = std::move(spread);
-  }
   config.real_background_share = 1.0;
   auto backgrounds = unlabelled_substrates(data.unlabelled_dirs, config.flake_contrasts, show_progress);
   spdlog::info("unlabelled scans: {} substrates, {} annotated flake contrasts, {:.0f} % of the samples synthetic",

@@ -159,7 +159,7 @@ void SynthConfig::validate() const {
   require(saturation_overshoot_min >= 1 && saturation_overshoot_max >= saturation_overshoot_min &&
               saturation_overshoot_max <= 4,
           "need 1 <= saturation_overshoot_min <= saturation_overshoot_max <= 4");
-  require(flake_contrasts.size() <= 100, "at most 100 flake_contrasts");
+  require(flake_contrasts.size() <= kMaxFlakeContrasts, "at most " + std::to_string(kMaxFlakeContrasts) + " flake_contrasts");
   for (const Bgr& c : flake_contrasts)
     require(c[0] > -1 && c[1] > -1 && c[2] > -1 && c[0] < 4 && c[1] < 4 && c[2] < 4,
             "flake_contrasts must lie in (-1, 4): a flake cannot be darker than black");

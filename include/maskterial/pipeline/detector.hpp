@@ -111,8 +111,9 @@ class Detector {
                           Detection& out) const;
   // covered: CV_8U, non-zero where any of the instances' masks lies.
   void extract_segmented(const std::vector<segment::InstanceMask>& instances,
-                         const std::vector<Component>& faint_regions, const cv::Mat& covered, const cv::Mat& labels, const cv::Mat& image, const Bgr& background,
-                         const ChannelMask& channels, Detection& out) const;
+                         const std::vector<Component>& faint_regions, const cv::Mat& covered, const cv::Mat& labels,
+                         const cv::Mat& image, const Bgr& background, const ChannelMask& channels,
+                         Detection& out) const;
   void finish_flake(Flake& flake, const ClassLabel& label, const cv::Mat& labels, const cv::Mat& mask,
                     const cv::Rect& roi) const;
   // The scoring stage: evidence of each candidate, then its flake score.

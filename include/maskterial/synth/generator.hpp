@@ -97,6 +97,7 @@ struct SynthConfig {
   // of the optics' layer contrasts (class n = entry n; a terrace steps to a stronger entry), each scaled by
   // 1 +- flake_contrast_jitter per image: the flakes a lab has annotated, drawn anew (finetune --unlabelled).
   std::vector<Bgr> flake_contrasts;
+  static constexpr size_t kMaxFlakeContrasts = 100;
   double flake_contrast_jitter = 0.1;
   // Classes of the labelled flakes: the measured contrasts' count, else max_layers.
   int flake_classes() const;
