@@ -22,13 +22,16 @@ struct ImageOptics {
   optics::OpticalSetup setup;
   optics::IndexFunction index;
   double layer_nm = 0;
-  std::vector<Bgr> layer_factor;  // [n] = 1 + C of n layers, n = 0..max_layers
+  std::vector<Bgr> layer_factor;     // [n] = 1 + C of n layers, n = 0..max_layers
+  std::vector<Bgr> measured_factor;  // [n - 1] = 1 + C of labelled class n, from SynthConfig::flake_contrasts
 
   Bgr factor_of(int layers) const {
     if (layers < static_cast<int>(layer_factor.size())) return layer_factor[layers];
     const Bgr c = optics::film_contrast(setup, {{index, layers * layer_nm}});
     return {1 + c[0], 1 + c[1], 1 + c[2]};
   }
+  // A labelled flake's: the measured contrasts when given (thick crystals keep the optics').
+  Bgr flake_factor(int n) const { return measured_factor.empty() ? factor_of(n) : measured_factor[static_cast<size_t>(n - 1)]; }
 };
 
 ImageOptics image_optics(const SynthConfig& config, const optics::Spectra& spectra, Random& random) {
@@ -53,12 +56,12 @@ ImageOptics image_optics(const SynthConfig& config, const optics::Spectra& spect
     o.layer_nm = material.layer_nm;
     o.setup.oxide_nm = config.oxide_nm + random.uniform(-config.oxide_jitter_nm, config.oxide_jitter_nm);
   }
-  o.layer_factor.push_back({1, 1, 1});
   if (!config.flake_contrasts.empty()) {
     const double scale = 1 + random.uniform(-config.flake_contrast_jitter, config.flake_contrast_jitter);
-    for (const Bgr& c : config.flake_contrasts) o.layer_factor.push_back({1 + c[0] * scale, 1 + c[1] * scale, 1 + c[2] * scale});
-    return o;
+    for (const Bgr& c : config.flake_contrasts)
+      o.measured_factor.push_back({1 + c[0] * scale, 1 + c[1] * scale, 1 + c[2] * scale});
   }
+  o.layer_factor.push_back({1, 1, 1});
   for (int layers = 1; layers <= config.max_layers; ++layers) {
     const Bgr c = optics::film_contrast(o.setup, {{o.index, layers * o.layer_nm}});
     o.layer_factor.push_back({1 + c[0], 1 + c[1], 1 + c[2]});
@@ -126,7 +129,8 @@ void draw_crystal(Canvas& canvas, Random& random, Random& junk, const SynthConfi
   const cv::Mat mask = polygon_mask(outline, roi);
   const int junk_id = labelled ? 0 : canvas.add_junk(JunkKind::thick_crystal);
   if (!labelled && random.chance(config.halo_probability)) draw_halo(canvas, random, config, outline, roi, junk_id);
-  const Bgr optical = optics.factor_of(layers);
+  const auto factor = [&](int n) { return labelled ? optics.flake_factor(n) : optics.factor_of(n); };
+  const Bgr optical = factor(layers);
   const Bgr body = labelled ? optical : thick_crystal_factor(junk, config, optical);
   const bool tinted = body != optical;
   if (labelled) canvas.paint(roi, mask, body, layers);
@@ -146,7 +150,7 @@ void draw_crystal(Canvas& canvas, Random& random, Random& junk, const SynthConfi
       const double darker_or_brighter = junk.uniform(0.75, 1.25);
       for (double& f : step_factor) f *= darker_or_brighter;
     } else {
-      step_factor = optics.factor_of(step_layers);
+      step_factor = factor(step_layers);
     }
     canvas.paint(roi, step_mask, step_factor, labelled ? step_layers : 0, junk_id);
     layers = step_layers;

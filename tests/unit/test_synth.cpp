@@ -248,6 +248,19 @@ TEST(Synth, FlakesTakeTheMeasuredContrastsWhenGiven) {
   EXPECT_THROW(SynthConfig::from_json({{"flake_contrast_jitter", 1.5}}, "cfg.json"), Error);
 }
 
+// Measured contrasts are the labelled flakes' only: thick crystals (30 layers and more) keep the optics' colour
+// however many contrasts are given, so 40 copies of one contrast make the same images as a single copy.
+TEST(Synth, MeasuredContrastsLeaveThickCrystalsToTheOptics) {
+  SynthConfig one = small_config(256);
+  one.max_bulk_fragments = 15;
+  one.flake_contrasts = {{-0.2, -0.25, -0.1}};
+  SynthConfig many = one;
+  many.flake_contrasts.assign(40, one.flake_contrasts.front());
+  many.terrace_probability = one.terrace_probability = 0;  // a terrace steps to another entry: none here
+  const Generator a(one), b(many);
+  for (uint64_t i = 0; i < 6; ++i) EXPECT_TRUE(same(a.generate(2, i).image, b.generate(2, i).image)) << "image " << i;
+}
+
 TEST(Synth, ConfigJsonRoundTripAndErrors) {
   SynthConfig config;
   config.material = "wse2";
