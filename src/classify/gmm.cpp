@@ -85,6 +85,14 @@ GmmClassifier GmmClassifier::from_json(const nlohmann::ordered_json& json, const
         throw Error(where + ": contrast needs keys b, g, r");
       c.mean[i] = number_at(contrast.at(keys[i]), where + ".contrast." + keys[i]);
     }
+    if (entry.contains("measured_channels")) {
+      const auto& measured = entry.at("measured_channels");
+      for (int i = 0; i < 3; ++i) {
+        if (!measured.is_object() || !measured.contains(keys[i]) || !measured.at(keys[i]).is_boolean())
+          throw Error(where + ": measured_channels needs keys b, g, r with true or false");
+        c.measured[i] = measured.at(keys[i]).get<bool>();
+      }
+    }
     const auto& cov = entry.at("covariance_matrix");
     if (!cov.is_array() || cov.size() != 3) throw Error(where + ": covariance_matrix must be 3x3");
     for (int i = 0; i < 3; ++i) {
@@ -107,6 +115,8 @@ nlohmann::ordered_json GmmClassifier::to_json() const {
   for (const auto& c : classes_) {
     out[c.name] = {{"contrast", {{"b", c.mean[0]}, {"g", c.mean[1]}, {"r", c.mean[2]}}},
                    {"covariance_matrix", c.covariance}};
+    if (c.measured != kAllChannels)
+      out[c.name]["measured_channels"] = {{"b", c.measured[0]}, {"g", c.measured[1]}, {"r", c.measured[2]}};
   }
   return out;
 }
@@ -130,7 +140,8 @@ void GmmClassifier::save(const std::string& dir) const {
 std::vector<GmmClassifier::Mat3> GmmClassifier::inverse_choleskies(const ChannelMask& channels) const {
   std::vector<Mat3> out;
   for (const auto& c : classes_) {
-    if (channels == kAllChannels) {
+    const ChannelMask used = comparison_channels(channels, c.measured);
+    if (used == kAllChannels) {
       out.push_back(c.inverse_cholesky);
       continue;
     }
@@ -139,12 +150,12 @@ std::vector<GmmClassifier::Mat3> GmmClassifier::inverse_choleskies(const Channel
     Mat3 marginal = c.covariance;
     for (int i = 0; i < 3; ++i)
       for (int j = 0; j < 3; ++j)
-        if (!channels[i] || !channels[j]) marginal[i][j] = i == j ? 1.0 : 0.0;
+        if (!used[i] || !used[j]) marginal[i][j] = i == j ? 1.0 : 0.0;
     Mat3 inverse{};
     if (!inverse_cholesky(marginal, inverse))
       throw Error("GMM class \"" + c.name + "\": marginal covariance is not positive definite");
     for (int i = 0; i < 3; ++i)
-      if (!channels[i]) inverse[i][i] = 0.0;
+      if (!used[i]) inverse[i][i] = 0.0;
     out.push_back(inverse);
   }
   return out;
@@ -177,7 +188,8 @@ double GmmClassifier::flake_uncertainty(const std::array<double, 3>& mean_contra
 
 double GmmClassifier::distance(const std::array<double, 3>& x, size_t k, const ChannelMask& channels) const {
   const auto& c = classes_.at(k);
-  return mahalanobis(channels == kAllChannels ? c.inverse_cholesky : inverse_choleskies(channels).at(k), c.mean, x);
+  const bool every_channel = channels == kAllChannels && c.measured == kAllChannels;
+  return mahalanobis(every_channel ? c.inverse_cholesky : inverse_choleskies(channels).at(k), c.mean, x);
 }
 
 namespace {

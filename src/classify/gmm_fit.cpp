@@ -55,7 +55,12 @@ GmmClassifier fit_gmm(const ContrastSamples& samples) {
     if (samples.labels[i] != 0) by_class[samples.labels[i]].push_back(&samples.contrasts[i]);
   if (by_class.empty()) throw Error("GMM fit: no samples of any class other than background (0)");
   std::vector<GaussianClass> classes;
-  for (const auto& [label, points] : by_class) classes.push_back(fit_gaussian(std::to_string(label), points));
+  for (const auto& [label, points] : by_class) {
+    classes.push_back(fit_gaussian(std::to_string(label), points));
+    const auto coverage = samples.channel_coverage.find(label);
+    if (coverage != samples.channel_coverage.end())
+      classes.back().measured = measured_channels(coverage->second);
+  }
   return GmmClassifier(std::move(classes));
 }
 

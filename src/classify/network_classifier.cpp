@@ -1,5 +1,6 @@
 #include "maskterial/classify/network_classifier.hpp"
 
+#include <algorithm>
 #include <filesystem>
 #include <limits>
 
@@ -104,6 +105,18 @@ NetworkClassifier::NetworkClassifier(Head head, FCResNet net, Standardisation st
       for (int c = 0; c < 3; ++c) class_contrast_means_[i][c] = means[i][c].get<float>();
     }
   }
+  class_channels_.assign(output_ids_.size(), kAllChannels);
+  const nlohmann::json coverage = training_.is_object()
+                                      ? training_.value("class_channel_coverage", nlohmann::json())
+                                      : nlohmann::json();
+  if (!coverage.is_null()) {
+    const std::string expected = "classifier: class_channel_coverage must hold one (B, G, R) triple per network output";
+    if (!coverage.is_array() || coverage.size() != output_ids_.size()) throw Error(expected);
+    for (size_t i = 0; i < coverage.size(); ++i) {
+      if (!coverage[i].is_array() || coverage[i].size() != 3) throw Error(expected);
+      class_channels_[i] = measured_channels(coverage[i].get<std::array<double, 3>>());
+    }
+  }
   net_->eval();
   if (head_ == Head::Gda) {
     if (!loc_.defined() || !cov_.defined() || loc_.sizes() != torch::IntArrayRef({k, e}) ||
@@ -137,16 +150,21 @@ torch::Tensor NetworkClassifier::embed(const torch::Tensor& contrasts) const {
 
 torch::Tensor NetworkClassifier::output_distances(const torch::Tensor& contrasts, const ChannelMask& channels) const {
   torch::NoGradGuard no_grad;
-  if (channels != kAllChannels) {
-    std::vector<torch::Tensor> columns;
-    for (size_t k = 0; k < output_ids_.size(); ++k) {
-      torch::Tensor filled = contrasts.clone();
-      for (int c = 0; c < 3; ++c)
-        if (!channels[c]) filled.select(1, c).fill_(class_contrast_means_[k][c]);
-      columns.push_back(output_distances(filled).select(1, static_cast<int64_t>(k)));
-    }
-    return torch::stack(columns, 1);
+  std::vector<ChannelMask> used(output_ids_.size());
+  for (size_t k = 0; k < used.size(); ++k) used[k] = comparison_channels(channels, class_channels_[k]);
+  if (std::all_of(used.begin(), used.end(), [](const ChannelMask& m) { return m == kAllChannels; }))
+    return distances_on_all_channels(contrasts);
+  std::vector<torch::Tensor> columns;
+  for (size_t k = 0; k < output_ids_.size(); ++k) {
+    torch::Tensor filled = contrasts.clone();
+    for (int c = 0; c < 3; ++c)
+      if (!used[k][c]) filled.select(1, c).fill_(class_contrast_means_[k][c]);
+    columns.push_back(distances_on_all_channels(filled).select(1, static_cast<int64_t>(k)));
   }
+  return torch::stack(columns, 1);
+}
+
+torch::Tensor NetworkClassifier::distances_on_all_channels(const torch::Tensor& contrasts) const {
   if (head_ == Head::Softmax) {
     const auto mean = torch::tensor(torch::ArrayRef<float>(standardisation_.mean.data(), 3));
     const auto std = torch::tensor(torch::ArrayRef<float>(standardisation_.std.data(), 3));

@@ -222,10 +222,17 @@ std::shared_ptr<NetworkClassifier> train_network(NetworkClassifier::Head head, c
       for (int i = 0; i < 3; ++i) sum[i] += x[i];
     class_means.push_back({sum[0] / c.size(), sum[1] / c.size(), sum[2] / c.size()});
   }
+  // Which channels the training data measured for each class: the others were imputed (impute_unmeasured).
+  nlohmann::json coverage = nlohmann::json::array();
+  for (uint8_t id : output_ids) {
+    const auto it = train.channel_coverage.find(id);
+    coverage.push_back(it == train.channel_coverage.end() ? std::array<double, 3>{1, 1, 1} : it->second);
+  }
   nlohmann::json training = {{"config", options.to_config(data_options)},
                              {"curves", curves.to_json()},
                              {"train_samples", train.size()},
                              {"class_contrast_means", class_means},
+                             {"class_channel_coverage", coverage},
                              {"seconds", seconds}};
   if (curves_out) *curves_out = curves;
   return std::make_shared<NetworkClassifier>(head, net, standardisation, output_ids, loc, cov, training);

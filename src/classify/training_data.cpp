@@ -31,14 +31,19 @@ ContrastLut training_contrast_lut(const Bgr& background) {
 }
 
 // The lut of one image: NaN for values whose contrast is not measured, in an ignored channel everywhere and in
-// a measured one where the pixel is clipped (0 or 255: the contrast there is only a bound).
-ContrastLut training_contrast_lut(const BackgroundEstimate& background) {
+// a measured one where the pixel is clipped (0 or 255: the contrast there is only a bound). `flakes`: the lut
+// for annotated pixels, also NaN in the clip band (>= 250) of a channel taken against the clip level, where a
+// flake pixel is no darker than the clip and its contrast unknown; the substrate there is the clip level itself,
+// so a background pixel keeps its contrast (about 0).
+ContrastLut training_contrast_lut(const BackgroundEstimate& background, bool flakes) {
   ContrastLut lut = training_contrast_lut(background.colour);
   const ChannelMask usable = background.usable();
   const ChannelMask measured = background.measured();
+  constexpr float kNaN = std::numeric_limits<float>::quiet_NaN();
   for (int c = 0; c < 3; ++c) {
-    if (!usable[c]) lut[c].fill(std::numeric_limits<float>::quiet_NaN());
-    if (measured[c]) lut[c][0] = lut[c][255] = std::numeric_limits<float>::quiet_NaN();
+    if (!usable[c]) lut[c].fill(kNaN);
+    if (measured[c]) lut[c][0] = lut[c][255] = kNaN;
+    if (flakes && usable[c] && !measured[c]) std::fill(lut[c].begin() + kSaturatedLevel, lut[c].end(), kNaN);
   }
   return lut;
 }
@@ -195,6 +200,7 @@ std::vector<size_t> sample_without_replacement(size_t n, size_t m, std::mt19937_
 
 ContrastSamples subset(const ContrastSamples& samples, const std::vector<size_t>& indices) {
   ContrastSamples out;
+  out.channel_coverage = samples.channel_coverage;
   out.contrasts.reserve(indices.size());
   out.labels.reserve(indices.size());
   for (size_t i : indices) out.add(samples.contrasts[i], samples.labels[i]);
@@ -302,6 +308,24 @@ void warn_vanished_classes(const TrainingReport& report) {
 }  // namespace
 
 void ContrastSamples::append(const ContrastSamples& other) {
+  if (!channel_coverage.empty() || !other.channel_coverage.empty()) {
+    const auto mine = class_counts(), theirs = other.class_counts();
+    auto coverage = [](const ContrastSamples& s, int64_t label) {
+      const auto it = s.channel_coverage.find(label);
+      return it == s.channel_coverage.end() ? std::array<double, 3>{1, 1, 1} : it->second;
+    };
+    std::map<int64_t, std::array<double, 3>> merged;
+    for (const auto* counts : {&mine, &theirs})
+      for (const auto& entry : *counts) {
+        const int64_t label = entry.first;
+        const auto a = mine.find(label), b = theirs.find(label);
+        const double na = a == mine.end() ? 0.0 : static_cast<double>(a->second);
+        const double nb = b == theirs.end() ? 0.0 : static_cast<double>(b->second);
+        for (int c = 0; c < 3; ++c)
+          merged[label][c] = (na * coverage(*this, label)[c] + nb * coverage(other, label)[c]) / (na + nb);
+      }
+    channel_coverage = std::move(merged);
+  }
   contrasts.insert(contrasts.end(), other.contrasts.begin(), other.contrasts.end());
   labels.insert(labels.end(), other.labels.begin(), other.labels.end());
 }
@@ -328,11 +352,13 @@ ContrastSamples extract_image_samples(const cv::Mat& bgr8, const std::vector<con
   const BackgroundEstimate background = measure_background(bgr8, options.background_rule);
   if (background_out) *background_out = background;
   if (!background.any_usable()) throw Error("the substrate colour cannot be measured: " + background.explain());
-  const ContrastLut lut = training_contrast_lut(background);
+  const ContrastLut flake_lut = training_contrast_lut(background, true);
   cv::Mat annotated = cv::Mat::zeros(bgr8.size(), CV_8U);
   ContrastSamples samples;
-  for (const auto* annotation : annotations) add_annotation_samples(bgr8, *annotation, lut, options, annotated, samples);
-  add_background_samples(bgr8, annotated, lut, options.background_samples_per_image, rng, samples);
+  for (const auto* annotation : annotations)
+    add_annotation_samples(bgr8, *annotation, flake_lut, options, annotated, samples);
+  add_background_samples(bgr8, annotated, training_contrast_lut(background, false), options.background_samples_per_image,
+                         rng, samples);
   return samples;
 }
 
@@ -345,6 +371,14 @@ void impute_unmeasured(ContrastSamples& samples) {
         sum += samples.contrasts[i][c];
         ++count;
       }
+  const auto counts = samples.class_counts();
+  samples.channel_coverage.clear();
+  for (const auto& [label, channels] : sums)
+    for (int c = 0; c < 3; ++c)
+      samples.channel_coverage[label][c] =
+          static_cast<double>(channels[c].second) / static_cast<double>(counts.at(label));
+  for (const auto& [label, count] : counts)  // a class that measured nothing at all
+    if (!sums.count(label)) samples.channel_coverage[label] = {0, 0, 0};
   for (size_t i = 0; i < samples.size(); ++i)
     for (int c = 0; c < 3; ++c)
       if (std::isnan(samples.contrasts[i][c])) {

@@ -9,6 +9,7 @@
 #include <opencv2/imgcodecs.hpp>
 
 #include "maskterial/classify/gmm.hpp"
+#include "maskterial/classify/gmm_fit.hpp"
 #include "maskterial/classify/network_training.hpp"
 #include "maskterial/classify/training_data.hpp"
 #include "maskterial/coco/dataset.hpp"
@@ -250,6 +251,65 @@ TEST(Overexposure, TrainingKeepsAnImageWithSaturatedChannelsAndSaysWhy) {
   fs::remove_all(dir);
 }
 
+// Saturated throughout the substrate, a channel is taken against the clip level; a flake pixel still in the clip
+// band there is no darker than the clip, so its contrast is unknown, not 0. The substrate is the clip level:
+// its samples keep their contrast (0), or the background class would measure nothing at all.
+TEST(Overexposure, ClipLevelTrainingKeepsOnlyPixelsDarkerThanTheClip) {
+  cv::Mat image(160, 200, CV_8UC3, cv::Scalar(200, 200, 200));
+  const cv::Rect thin(20, 20, 60, 60), thick(110, 60, 60, 60);
+  image(thin).setTo(cv::Scalar(180, 140, 110));  // contrast (-0.1, -0.3, -0.45)
+  image(thick).setTo(cv::Scalar(140, 120, 100));
+  const cv::Mat bright = overexposed(image);  // substrate 320 -> 255; thin's blue 288 -> 255
+  ASSERT_TRUE(measure_background(bright, BackgroundRule::training()).against_clip_level());
+  std::mt19937_64 rng(1);
+  const coco::Annotation a = annotation(image.size(), thin, 1, 1, 1);
+  const ContrastSamples samples = extract_image_samples(bright, {&a}, {}, rng);
+  size_t flake_samples = 0, substrate_samples = 0;
+  for (size_t i = 0; i < samples.size(); ++i) {
+    const Contrast& c = samples.contrasts[i];
+    if (samples.labels[i] == 1) {
+      ++flake_samples;
+      EXPECT_TRUE(std::isnan(c[0]));
+      EXPECT_NEAR(c[1], 224.0 / 255 - 1, 0.01);
+    } else if (c[0] == 0.0f) {
+      ++substrate_samples;
+      EXPECT_EQ(c, (Contrast{0, 0, 0}));
+    }
+  }
+  EXPECT_GT(flake_samples, 0u);
+  EXPECT_GT(substrate_samples, samples.size() / 2);
+}
+
+// A channel most of a class's training samples did not measure was imputed with one mean: its spread says
+// nothing, and judging a flake on it would call every properly exposed flake of that class unknown.
+TEST(Overexposure, AmmJudgesAClassOnlyOnTheChannelsItsTrainingMeasured) {
+  std::mt19937_64 rng(3);
+  std::normal_distribution<float> noise(0.0f, 0.012f);
+  ContrastSamples train;
+  for (int i = 0; i < 2000; ++i) train.add({noise(rng), noise(rng), noise(rng)}, 0);
+  // Class 1's blue: the imputed mean on all but a few samples.
+  for (int i = 0; i < 2000; ++i)
+    train.add({kMonolayer[0] + (i % 20 == 0 ? noise(rng) : 0.0f), kMonolayer[1] + noise(rng), kMonolayer[2] + noise(rng)}, 1);
+  train.channel_coverage = {{0, {1, 1, 1}}, {1, {0.05, 1, 1}}};
+  NetworkTrainingOptions options = NetworkTrainingOptions::defaults(NetworkClassifier::Head::Gda);
+  options.iterations = 150;
+  options.batch_size = 2000;
+  options.show_progress = false;
+  const auto amm = train_network(NetworkClassifier::Head::Gda, train, nullptr, options, {});
+  ContrastSamples unrecorded = train;
+  unrecorded.channel_coverage.clear();
+  const auto naive = train_network(NetworkClassifier::Head::Gda, unrecorded, nullptr, options, {});
+  const fs::path dir = fs::temp_directory_path() / "mt_overexposure_coverage";
+  fs::remove_all(dir);
+  amm->save(dir.string());
+  const auto loaded = NetworkClassifier::load(dir.string());
+  // A monolayer whose blue is measured 0.08 stronger than the few blue samples training had.
+  const std::vector<std::array<float, 3>> probe{{kMonolayer[0] - 0.08f, kMonolayer[1], kMonolayer[2]}};
+  EXPECT_EQ(naive->classify_contrasts(probe, 10.0), (std::vector<uint8_t>{0}));
+  for (const auto& model : {amm, loaded}) EXPECT_EQ(model->classify_contrasts(probe, 10.0), (std::vector<uint8_t>{1}));
+  fs::remove_all(dir);
+}
+
 TEST(Overexposure, AmmComparesAnIgnoredChannelWithEachClasssMean) {
   std::mt19937_64 rng(2);
   std::normal_distribution<float> noise(0.0f, 0.012f);
@@ -272,6 +332,36 @@ TEST(Overexposure, AmmComparesAnIgnoredChannelWithEachClasssMean) {
     EXPECT_LT(model->flake_uncertainty({0.9, kMonolayer[1], -0.9}, 1, {false, true, false}), 3.0);
   }
   fs::remove_all(dir);
+}
+
+TEST(Overexposure, ClassesAreJudgedOnTheChannelsTheyMeasuredAndNeverOnNone) {
+  EXPECT_EQ(measured_channels({0.05, 0.9, 1.0}), (ChannelMask{false, true, true}));
+  EXPECT_EQ(measured_channels({0.1, 0.3, 0.2}), (ChannelMask{false, true, false}));  // the best one, never none
+  EXPECT_EQ(comparison_channels({true, true, false}, {false, true, true}), (ChannelMask{false, true, false}));
+  EXPECT_EQ(comparison_channels({true, false, false}, {false, true, true}), (ChannelMask{true, false, false}));
+}
+
+// The GMM fit marginalises a class over what its samples barely measured, and its parameter file says so
+// (beside 2DMatGMM's keys, only then).
+TEST(Overexposure, GmmLeavesOutTheChannelsAClassBarelyMeasured) {
+  std::mt19937_64 rng(4);
+  std::normal_distribution<float> noise(0.0f, 0.012f);
+  ContrastSamples train;
+  for (int i = 0; i < 2000; ++i)
+    train.add({kMonolayer[0] + (i % 20 == 0 ? noise(rng) : 0.0f), kMonolayer[1] + noise(rng), kMonolayer[2] + noise(rng)}, 1);
+  for (int i = 0; i < 2000; ++i) train.add({kBilayer[0] + noise(rng), kBilayer[1] + noise(rng), kBilayer[2] + noise(rng)}, 2);
+  const std::array<double, 3> probe{kMonolayer[0] - 0.08, kMonolayer[1], kMonolayer[2]};
+  EXPECT_GT(fit_gmm(train).distance(probe, 0), 5.0);
+  train.channel_coverage = {{1, {0.05, 1, 1}}, {2, {1, 1, 1}}};
+  const GmmClassifier gmm = fit_gmm(train);
+  const auto json = gmm.to_json();
+  EXPECT_EQ(json["1"]["measured_channels"], nlohmann::ordered_json({{"b", false}, {"g", true}, {"r", true}}));
+  EXPECT_FALSE(json["2"].contains("measured_channels"));
+  for (const GmmClassifier& model : {gmm, GmmClassifier::from_json(json, "gmm.json")}) {
+    EXPECT_LT(model.distance(probe, 0), 3.0);
+    EXPECT_EQ(model.classify_contrasts({{float(probe[0]), float(probe[1]), float(probe[2])}}, 5.0),
+              (std::vector<uint8_t>{1}));
+  }
 }
 
 // The acceptance's overexposed GrapheneH split: each image x1.6, clipped at 255, JPEG 95; an AMM trained on the

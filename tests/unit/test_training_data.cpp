@@ -1,6 +1,8 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <limits>
+#include <random>
 #include <set>
 
 #include <unistd.h>
@@ -286,4 +288,28 @@ TEST_F(TrainingDataFolder, SemanticMaskFolderEntryPoint) {
   const auto data = prepare_training_data_from_masks(dir_.string(), masks.string(), options);
   EXPECT_EQ(data.report.images_used, 3u);
   EXPECT_EQ(data.samples.class_counts(), (std::map<int64_t, size_t>{{0, 800}, {2, 800}}));
+}
+
+TEST(TrainingData, ImputationRecordsWhichChannelsEachClassMeasured) {
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  ContrastSamples s;
+  s.add({0, 0, 0}, 0);
+  s.add({0, 0, 0}, 0);
+  s.add({-0.1f, -0.2f, nan}, 1);
+  s.add({nan, -0.2f, nan}, 1);
+  s.add({nan, -0.3f, nan}, 1);
+  s.add({nan, -0.3f, -0.4f}, 1);
+  impute_unmeasured(s);
+  EXPECT_EQ(s.channel_coverage.at(0), (std::array<double, 3>{1, 1, 1}));
+  EXPECT_EQ(s.channel_coverage.at(1), (std::array<double, 3>{0.25, 1, 0.25}));
+  EXPECT_FLOAT_EQ(s.contrasts[3][0], -0.1f);
+  // Resampling keeps it; appending weighs each side by its class counts (a side without any measured all).
+  std::mt19937_64 rng(1);
+  ContrastSamples resampled = resample_classes(s, 8, rng);
+  EXPECT_EQ(resampled.channel_coverage, s.channel_coverage);
+  ContrastSamples more;
+  for (int i = 0; i < 4; ++i) more.add({-0.1f, -0.2f, -0.4f}, 1);
+  s.append(more);
+  EXPECT_EQ(s.channel_coverage.at(1), (std::array<double, 3>{0.625, 1, 0.625}));
+  EXPECT_EQ(s.channel_coverage.at(0), (std::array<double, 3>{1, 1, 1}));
 }

@@ -20,6 +20,9 @@ struct GaussianClass {
   std::array<double, 3> mean{};           // contrast B, G, R
   std::array<std::array<double, 3>, 3> covariance{};
   std::array<std::array<double, 3>, 3> inverse_cholesky{};  // L^-1 with covariance = L L^T
+  // The channels its training data measured (measured_channels); the Gaussian is marginalised over the
+  // others. Stored as "measured_channels" beside 2DMatGMM's keys only when some channel is left out.
+  ChannelMask measured = kAllChannels;
 };
 
 class GmmClassifier : public PixelClassifier {
@@ -57,8 +60,9 @@ class GmmClassifier : public PixelClassifier {
 
  private:
   using Mat3 = std::array<std::array<double, 3>, 3>;
-  // Per class L^-1 of the covariance marginalised over the ignored channels, embedded in 3x3 with zero rows
-  // and columns for them (the classes' own inverse_cholesky when every channel is used).
+  // Per class L^-1 of the covariance marginalised over the ignored channels and those the class did not
+  // measure, embedded in 3x3 with zero rows and columns for them (the class's own inverse_cholesky when every
+  // channel is used).
   std::vector<Mat3> inverse_choleskies(const ChannelMask& channels) const;
 
   std::vector<GaussianClass> classes_;

@@ -58,7 +58,8 @@ class NetworkClassifier : public PixelClassifier {
 
   // Distance of every contrast (N×3, float32) to every network output (N×K): Mahalanobis distances in the
   // embedding (Gda) or 1 - softmax probabilities (Softmax). Ignored channels: column k is computed with them set
-  // to output k's mean training contrast, one network pass per output.
+  // to output k's mean training contrast, one network pass per output; so are the channels output k's training
+  // data barely measured (class_channels_).
   torch::Tensor output_distances(const torch::Tensor& contrasts, const ChannelMask& channels = kAllChannels) const;
   torch::Tensor embed(const torch::Tensor& contrasts) const;  // standardise + embed, N×E
 
@@ -76,10 +77,14 @@ class NetworkClassifier : public PixelClassifier {
   torch::Tensor loc_, cov_;
   // Mahalanobis distances for all classes in one product: ‖L_k⁻¹(e − μ_k)‖ = ‖e·W_k − b_k‖ with W = L⁻ᵀ.
   torch::Tensor whiten_weight_, whiten_bias_;
+  torch::Tensor distances_on_all_channels(const torch::Tensor& contrasts) const;  // output_distances' core
   nlohmann::json training_;
   // Mean training contrast (B, G, R) of each network output, from training_["class_contrast_means"] (zeros for
   // models that do not record it): what an ignored channel is taken to be for that class.
   std::vector<std::array<float, 3>> class_contrast_means_;
+  // The channels each output is judged on: those that at least kMinChannelCoverage of its training samples
+  // measured (training_["class_channel_coverage"]; all for models that do not record it).
+  std::vector<ChannelMask> class_channels_;
 };
 
 }  // namespace maskterial

@@ -26,13 +26,16 @@ using Contrast = std::array<float, 3>;  // B, G, R; float32 as the reference sto
 struct ContrastSamples {
   std::vector<Contrast> contrasts;
   std::vector<int64_t> labels;
+  // Per class, the share of its samples that measured each channel (B, G, R) before impute_unmeasured filled
+  // the others in; a class absent here measured every channel. Kept by resampling and denoising.
+  std::map<int64_t, std::array<double, 3>> channel_coverage;
 
   size_t size() const { return labels.size(); }
   void add(const Contrast& c, int64_t label) {
     contrasts.push_back(c);
     labels.push_back(label);
   }
-  void append(const ContrastSamples& other);
+  void append(const ContrastSamples& other);  // coverage merged, weighted by each side's class counts
   std::map<int64_t, size_t> class_counts() const;
 };
 
@@ -79,7 +82,8 @@ uint64_t uniform_index(std::mt19937_64& rng, uint64_t n);
 
 // Samples of one 8-bit BGR image: eroded annotation pixels with their category ids, then
 // background_samples_per_image pixels that lie in no annotation. A channel the image cannot measure
-// (BackgroundEstimate::usable), or one clipped at 0 or 255 at that pixel, is NaN in the sample. Throws Error
+// (BackgroundEstimate::usable), one clipped at 0 or 255 at that pixel, and on an annotated pixel one taken
+// against the clip level that is still in the clip band (>= 250), is NaN in the sample. Throws Error
 // (saying which channels are saturated or dark and what to do) if no channel is usable, or if an annotation's
 // size differs from the image's. background: receives the estimate.
 ContrastSamples extract_image_samples(const cv::Mat& bgr8, const std::vector<const coco::Annotation*>& annotations,
@@ -88,7 +92,8 @@ ContrastSamples extract_image_samples(const cv::Mat& bgr8, const std::vector<con
 
 // Replaces each NaN channel of a sample by its class's mean over the samples that measured it (0 when none
 // did): for a Gaussian class this keeps the class's mean in that channel, so an image that measures only
-// some channels trains the others with the class as the rest of the data knows it.
+// some channels trains the others with the class as the rest of the data knows it. Records channel_coverage:
+// a channel few samples measured has, after imputation, a spread that says nothing (NetworkClassifier).
 void impute_unmeasured(ContrastSamples& samples);
 
 // Exactly `per_class` samples of each class: with replacement if the class is smaller, without otherwise.
