@@ -13,6 +13,7 @@
 #include <opencv2/imgproc.hpp>
 #include <spdlog/spdlog.h>
 
+#include "maskterial/classify/pixel_classifier.hpp"
 #include "maskterial/coco/rle.hpp"
 #include "maskterial/image/io.hpp"
 #include "maskterial/util/cancellation.hpp"
@@ -134,6 +135,28 @@ std::optional<ContrastSamples> samples_of_image(const std::string& path,
   }
 }
 
+// A layer class whose training samples mostly could not measure a channel is judged without it (measured_channels):
+// say so, since a flake of that class is then told apart on fewer colours.
+void report_unmeasured_class_channels(const ContrastSamples& samples, TrainingReport& report) {
+  for (const auto& [label, coverage] : samples.channel_coverage) {
+    const ChannelMask used = measured_channels(coverage);
+    if (label == 0 || used == kAllChannels) continue;
+    ChannelMask left_out{};
+    std::vector<std::string> percent;
+    for (int c = 0; c < 3; ++c) {
+      left_out[c] = !used[c];
+      if (left_out[c]) percent.push_back(std::to_string(static_cast<int>(std::lround(100 * coverage[c]))));
+    }
+    const bool same = std::all_of(percent.begin(), percent.end(), [&](const std::string& p) { return p == percent[0]; });
+    const std::string shares = same ? percent[0] : percent[0] + " and " + percent.back();
+    const std::string message = "class " + std::to_string(label) + ": judged on " + channel_list(used) + " only; " +
+                                channel_list(left_out) + " measured on " + shares +
+                                " % of its training pixels (the rest saturated, clipped or dark)";
+    spdlog::warn("training data: {}", message);
+    report.unmeasured_class_channels.push_back(message);
+  }
+}
+
 // Extraction over a whole dataset, images in dataset order (the rng stream depends on it).
 ContrastSamples collect_samples(const coco::Dataset& dataset, const std::string& images_dir,
                                 const TrainingDataOptions& options, std::mt19937_64& rng, TrainingReport& report) {
@@ -163,6 +186,7 @@ ContrastSamples collect_samples(const coco::Dataset& dataset, const std::string&
     throw Error("no usable training image among " + std::to_string(dataset.images.size()) +
                 (report.errors.empty() ? std::string() : " (first problem: " + report.errors.front() + ")"));
   impute_unmeasured(samples);
+  report_unmeasured_class_channels(samples, report);
   return samples;
 }
 

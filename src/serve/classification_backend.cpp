@@ -82,6 +82,8 @@ std::vector<std::string> train_classification_model(const std::string& type, con
   result.classifier->save(out_dir.string());
   std::vector<std::string> warnings = result.report.errors;
   warnings.insert(warnings.end(), result.report.ignored_channels.begin(), result.report.ignored_channels.end());
+  warnings.insert(warnings.end(), result.report.unmeasured_class_channels.begin(),
+                  result.report.unmeasured_class_channels.end());
   if (segmenter) {
     progress(0.92, "fitting the flake score");
     const std::string shipped = score::find_flake_score("", segmenter_dir.string());

@@ -310,6 +310,33 @@ TEST(Overexposure, AmmJudgesAClassOnlyOnTheChannelsItsTrainingMeasured) {
   fs::remove_all(dir);
 }
 
+// Two of three images with blue and red saturated: the classes measured only green on most of their pixels, and
+// training says that they will be judged on green alone.
+TEST(Overexposure, TrainingSaysWhichChannelsAClassWillBeJudgedWithout) {
+  const fs::path dir = fs::temp_directory_path() / "mt_overexposure_class_channels";
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  cv::imwrite((dir / "normal.png").string(), scan());
+  cv::imwrite((dir / "bright.png").string(), overexposed(scan()));
+  coco::Dataset dataset;
+  dataset.images = {{1, "normal.png", 200, 160}, {2, "bright.png", 200, 160}, {3, "bright.png", 200, 160}};
+  dataset.categories = {{1, "1", ""}, {2, "2", ""}};
+  int64_t id = 0;
+  for (int64_t image : {1, 2, 3}) {
+    dataset.annotations.push_back(annotation({200, 160}, kMonolayerBox, ++id, image, 1));
+    dataset.annotations.push_back(annotation({200, 160}, kBilayerBox, ++id, image, 2));
+  }
+  TrainingDataOptions options;
+  options.show_progress = false;
+  const TrainingData data = prepare_training_data(dataset, dir.string(), options);
+  EXPECT_NEAR(data.samples.channel_coverage.at(1)[0], 1.0 / 3, 0.01);
+  ASSERT_EQ(data.report.unmeasured_class_channels.size(), 2u);
+  EXPECT_EQ(data.report.unmeasured_class_channels[0],
+            "class 1: judged on green only; blue and red measured on 33 % of its training pixels (the rest saturated, "
+            "clipped or dark)");
+  fs::remove_all(dir);
+}
+
 TEST(Overexposure, AmmComparesAnIgnoredChannelWithEachClasssMean) {
   std::mt19937_64 rng(2);
   std::normal_distribution<float> noise(0.0f, 0.012f);

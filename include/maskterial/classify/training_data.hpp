@@ -68,6 +68,8 @@ struct TrainingReport {
   size_t images_used = 0;
   std::vector<std::string> errors;  // "<file>: <problem>" for each image that was skipped
   std::vector<std::string> ignored_channels;  // "<file>: <which channels and why>" for each image used in part
+  // "class <id>: ..." for each layer class the classifiers will judge without some channel, and why.
+  std::vector<std::string> unmeasured_class_channels;
   std::vector<TrainingStep> steps;
   double total_seconds = 0;
 };
