@@ -76,6 +76,25 @@ coco::Annotation annotation(const cv::Size& size, const cv::Rect& box, int64_t i
   return a;
 }
 
+// A fresh folder with scan() as normal.png and its x1.6 copy as bright.png; a dataset of the normal image and
+// `bright_copies` entries of the bright one, each with the monolayer (class 1) and the bilayer (class 2).
+coco::Dataset normal_and_bright_scans(const fs::path& dir, int bright_copies) {
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  cv::imwrite((dir / "normal.png").string(), scan());
+  cv::imwrite((dir / "bright.png").string(), overexposed(scan()));
+  coco::Dataset dataset;
+  dataset.images = {{1, "normal.png", 200, 160}};
+  for (int i = 0; i < bright_copies; ++i) dataset.images.push_back({2 + i, "bright.png", 200, 160});
+  dataset.categories = {{1, "1", ""}, {2, "2", ""}};
+  int64_t id = 0;
+  for (const auto& image : dataset.images) {
+    dataset.annotations.push_back(annotation({200, 160}, kMonolayerBox, ++id, image.id, 1));
+    dataset.annotations.push_back(annotation({200, 160}, kBilayerBox, ++id, image.id, 2));
+  }
+  return dataset;
+}
+
 }  // namespace
 
 TEST(Overexposure, BackgroundNamesTheSaturatedChannelsAndMeasuresTheOthers) {
@@ -204,18 +223,7 @@ TEST(Overexposure, DetectorFindsTheFlakesOnGreenAlone) {
 
 TEST(Overexposure, TrainingKeepsAnImageWithSaturatedChannelsAndSaysWhy) {
   const fs::path dir = fs::temp_directory_path() / "mt_overexposure_training";
-  fs::remove_all(dir);
-  fs::create_directories(dir);
-  cv::imwrite((dir / "normal.png").string(), scan());
-  cv::imwrite((dir / "bright.png").string(), overexposed(scan()));
-  coco::Dataset dataset;
-  dataset.images = {{1, "normal.png", 200, 160}, {2, "bright.png", 200, 160}};
-  dataset.categories = {{1, "1", ""}, {2, "2", ""}};
-  int64_t id = 0;
-  for (int64_t image : {1, 2}) {
-    dataset.annotations.push_back(annotation({200, 160}, kMonolayerBox, ++id, image, 1));
-    dataset.annotations.push_back(annotation({200, 160}, kBilayerBox, ++id, image, 2));
-  }
+  const coco::Dataset dataset = normal_and_bright_scans(dir, 1);
 
   std::mt19937_64 rng(1);
   const cv::Mat bright = overexposed(scan());
@@ -314,18 +322,7 @@ TEST(Overexposure, AmmJudgesAClassOnlyOnTheChannelsItsTrainingMeasured) {
 // training says that they will be judged on green alone.
 TEST(Overexposure, TrainingSaysWhichChannelsAClassWillBeJudgedWithout) {
   const fs::path dir = fs::temp_directory_path() / "mt_overexposure_class_channels";
-  fs::remove_all(dir);
-  fs::create_directories(dir);
-  cv::imwrite((dir / "normal.png").string(), scan());
-  cv::imwrite((dir / "bright.png").string(), overexposed(scan()));
-  coco::Dataset dataset;
-  dataset.images = {{1, "normal.png", 200, 160}, {2, "bright.png", 200, 160}, {3, "bright.png", 200, 160}};
-  dataset.categories = {{1, "1", ""}, {2, "2", ""}};
-  int64_t id = 0;
-  for (int64_t image : {1, 2, 3}) {
-    dataset.annotations.push_back(annotation({200, 160}, kMonolayerBox, ++id, image, 1));
-    dataset.annotations.push_back(annotation({200, 160}, kBilayerBox, ++id, image, 2));
-  }
+  const coco::Dataset dataset = normal_and_bright_scans(dir, 2);
   TrainingDataOptions options;
   options.show_progress = false;
   const TrainingData data = prepare_training_data(dataset, dir.string(), options);
