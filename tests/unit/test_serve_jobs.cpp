@@ -85,6 +85,25 @@ TEST(ServeJobs, TrainsOneJobAtATimeWhileServingDetections) {
   EXPECT_NE(error_of(again).find("exists"), std::string::npos);
 }
 
+// Overexposed uploads train like train-classifier: no image dropped, and the job says which channels each image
+// and each class could not measure.
+TEST(ServeJobs, OverexposedUploadsTrainAndSayWhichChannelsWereLeftOut) {
+  REQUIRE_SHARED_DATA(fs::exists(kMasks), "shared data not found");
+  const ScratchDir scratch("mt_serve_overexposed_job");
+  ServerOptions options;
+  options.models_dir = scratch.path();
+  LiveServer server(options);
+  auto client = server.client();
+  const auto started = client.Post("/api/jobs", training_form("bright-lab", 1, 1.6));
+  ASSERT_EQ(status_of(started), 202) << error_of(started);
+  const auto done = wait_for(client, body_json(started)["id"]);
+  ASSERT_EQ(done["state"], "succeeded") << done.dump();
+  const std::string warnings = done["warnings"].dump();
+  EXPECT_NE(warnings.find("blue is saturated (255)"), std::string::npos) << warnings;
+  EXPECT_NE(warnings.find("class 1: judged on green and red only"), std::string::npos) << warnings;
+  EXPECT_EQ(warnings.find("skipping"), std::string::npos) << warnings;
+}
+
 TEST(ServeJobs, BadTrainingUploadsAreRefusedAndFailuresReported) {
   REQUIRE_SHARED_DATA(fs::exists(kMasks), "shared data not found");
   const ScratchDir scratch("mt_serve_bad_jobs");
