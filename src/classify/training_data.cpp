@@ -488,6 +488,20 @@ ContrastSamples keep_dbscan_core(const ContrastSamples& samples, double eps, siz
 
 namespace {
 
+// Training needs pixels of at least one annotated flake; say why there are none in a physicist's words.
+void require_flake_samples(const ContrastSamples& samples, const coco::Dataset& dataset,
+                           const TrainingDataOptions& options) {
+  for (int64_t label : samples.labels)
+    if (label != 0) return;
+  if (dataset.annotations.empty()) throw Error("the annotations hold no flake to train on");
+  throw Error("no annotated flake is large enough to train on: none of the " +
+              std::to_string(dataset.annotations.size()) + " annotation(s) keeps " +
+              std::to_string(options.min_mask_pixels) + " pixels once its edge is trimmed (" +
+              std::to_string(options.erode_iterations) +
+              " pixels all round); annotate larger flakes, or scan at a higher magnification (the models expect "
+              "about 0.38 um per pixel, a 20x objective)");
+}
+
 // Shared by training and evaluation data: extraction, then `refine` (the steps that differ), timed.
 template <typename Refine>
 TrainingData prepare(const coco::Dataset& dataset, const std::string& images_dir,
@@ -509,6 +523,7 @@ TrainingData prepare(const coco::Dataset& dataset, const std::string& images_dir
 TrainingData prepare_training_data(const coco::Dataset& dataset, const std::string& images_dir,
                                    const TrainingDataOptions& options) {
   return prepare(dataset, images_dir, options, [&](ContrastSamples& s, TrainingReport& report, std::mt19937_64& rng) {
+    require_flake_samples(s, dataset, options);
     if (options.samples_per_class > 0)
       run_step(report, "resample", s, [&] { s = resample_classes(s, options.samples_per_class, rng); });
     if (options.knn_neighbors > 0)

@@ -313,3 +313,31 @@ TEST(TrainingData, ImputationRecordsWhichChannelsEachClassMeasured) {
   EXPECT_EQ(s.channel_coverage.at(1), (std::array<double, 3>{0.625, 1, 0.625}));
   EXPECT_EQ(s.channel_coverage.at(0), (std::array<double, 3>{1, 1, 1}));
 }
+
+TEST(TrainingData, TooSmallFlakesAreRefusedInWords) {
+  const auto dir = std::filesystem::temp_directory_path() / "mt_training_small_flakes";
+  std::filesystem::create_directories(dir);
+  cv::Mat image(120, 160, CV_8UC3, cv::Scalar(170, 110, 165));
+  image(cv::Rect(40, 40, 12, 12)).setTo(cv::Scalar(150, 90, 140));
+  cv::imwrite((dir / "small.png").string(), image);
+  coco::Dataset dataset;
+  dataset.images = {{1, "small.png", 160, 120}};
+  dataset.categories = {{1, "1", ""}};
+  cv::Mat mask = cv::Mat::zeros(120, 160, CV_8U);
+  mask(cv::Rect(40, 40, 12, 12)) = 1;
+  coco::Annotation a;
+  a.id = 1;
+  a.image_id = 1;
+  a.category_id = 1;
+  a.segmentation = coco::encode(mask);
+  dataset.annotations = {a};
+  TrainingDataOptions options;
+  options.show_progress = false;
+  try {
+    prepare_training_data(dataset, dir.string(), options);
+    FAIL() << "a 144-pixel flake trained";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("none of the 1 annotation(s) keeps 200 pixels"), std::string::npos) << e.what();
+  }
+  std::filesystem::remove_all(dir);
+}
