@@ -23,6 +23,12 @@ const std::string kImages = kGrapheneImages;
 const std::string kMasks = kGrapheneMasks;
 const std::string kExample = std::string(MASKTERIAL_SOURCE_DIR) + "/examples/images/graphene_1.jpg";
 
+ServerOptions models_in(const ScratchDir& scratch) {
+  ServerOptions options;
+  options.models_dir = scratch.path();
+  return options;
+}
+
 nlohmann::json wait_for(httplib::Client& client, const std::string& id) {
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::minutes(3);
   for (;;) {
@@ -38,8 +44,7 @@ nlohmann::json wait_for(httplib::Client& client, const std::string& id) {
 TEST(ServeJobs, TrainsOneJobAtATimeWhileServingDetections) {
   REQUIRE_SHARED_DATA(fs::exists(kMasks), "shared data not found");
   const ScratchDir scratch("mt_serve_jobs");
-  ServerOptions options;
-  options.models_dir = scratch.path();
+  const ServerOptions options = models_in(scratch);
   LiveServer server(options);
   auto client = server.client();
 
@@ -90,9 +95,7 @@ TEST(ServeJobs, TrainsOneJobAtATimeWhileServingDetections) {
 TEST(ServeJobs, OverexposedUploadsTrainAndSayWhichChannelsWereLeftOut) {
   REQUIRE_SHARED_DATA(fs::exists(kMasks), "shared data not found");
   const ScratchDir scratch("mt_serve_overexposed_job");
-  ServerOptions options;
-  options.models_dir = scratch.path();
-  LiveServer server(options);
+  LiveServer server(models_in(scratch));
   auto client = server.client();
   const auto started = client.Post("/api/jobs", training_form("bright-lab", 1, 1.6));
   ASSERT_EQ(status_of(started), 202) << error_of(started);
@@ -107,8 +110,7 @@ TEST(ServeJobs, OverexposedUploadsTrainAndSayWhichChannelsWereLeftOut) {
 TEST(ServeJobs, BadTrainingUploadsAreRefusedAndFailuresReported) {
   REQUIRE_SHARED_DATA(fs::exists(kMasks), "shared data not found");
   const ScratchDir scratch("mt_serve_bad_jobs");
-  ServerOptions options;
-  options.models_dir = scratch.path();
+  const ServerOptions options = models_in(scratch);
   LiveServer server(options);
   auto client = server.client();
   const auto refused = [&](httplib::MultipartFormDataItems form, int status, const std::string& words) {
@@ -167,8 +169,7 @@ TEST(ServeJobs, BadTrainingUploadsAreRefusedAndFailuresReported) {
 TEST(ServeJobs, JobsAreCancelledOnRequestAndOnShutdown) {
   REQUIRE_SHARED_DATA(fs::exists(kMasks), "shared data not found");
   const ScratchDir scratch("mt_serve_cancel");
-  ServerOptions options;
-  options.models_dir = scratch.path();
+  const ServerOptions options = models_in(scratch);
   auto server = std::make_unique<LiveServer>(options);
   auto client = server->client();
   const auto start_amm = [&](const std::string& name) {
