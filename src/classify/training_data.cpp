@@ -186,7 +186,6 @@ ContrastSamples collect_samples(const coco::Dataset& dataset, const std::string&
     throw Error("no usable training image among " + std::to_string(dataset.images.size()) +
                 (report.errors.empty() ? std::string() : " (first problem: " + report.errors.front() + ")"));
   impute_unmeasured(samples);
-  report_unmeasured_class_channels(samples, report);
   return samples;
 }
 
@@ -524,6 +523,7 @@ TrainingData prepare_training_data(const coco::Dataset& dataset, const std::stri
                                    const TrainingDataOptions& options) {
   return prepare(dataset, images_dir, options, [&](ContrastSamples& s, TrainingReport& report, std::mt19937_64& rng) {
     require_flake_samples(s, dataset, options);
+    report_unmeasured_class_channels(s, report);
     if (options.samples_per_class > 0)
       run_step(report, "resample", s, [&] { s = resample_classes(s, options.samples_per_class, rng); });
     if (options.knn_neighbors > 0)
