@@ -1,6 +1,5 @@
 #include "maskterial/classify/pixel_classifier.hpp"
 
-#include <algorithm>
 #include <filesystem>
 
 #include "maskterial/classify/gmm.hpp"
@@ -18,19 +17,6 @@ const ClassLabel* PixelClassifier::find_class(uint8_t id) const {
   for (const auto& c : classes())
     if (c.id == id) return &c;
   return nullptr;
-}
-
-ChannelMask measured_channels(const std::array<double, 3>& coverage) {
-  ChannelMask out{};
-  for (int c = 0; c < 3; ++c) out[c] = coverage[c] >= kMinChannelCoverage;
-  if (out == ChannelMask{}) out[std::max_element(coverage.begin(), coverage.end()) - coverage.begin()] = true;
-  return out;
-}
-
-ChannelMask comparison_channels(const ChannelMask& image, const ChannelMask& class_measured) {
-  ChannelMask out{};
-  for (int c = 0; c < 3; ++c) out[c] = image[c] && class_measured[c];
-  return out == ChannelMask{} ? image : out;
 }
 
 int64_t category_label(const ClassLabel& label) {

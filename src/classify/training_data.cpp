@@ -13,7 +13,6 @@
 #include <opencv2/imgproc.hpp>
 #include <spdlog/spdlog.h>
 
-#include "maskterial/classify/pixel_classifier.hpp"
 #include "maskterial/coco/rle.hpp"
 #include "maskterial/image/io.hpp"
 #include "maskterial/util/cancellation.hpp"

@@ -134,6 +134,19 @@ std::string channel_list(const ChannelMask& channels) {
   return names.empty() ? "no channel" : joined(names);
 }
 
+ChannelMask measured_channels(const std::array<double, 3>& coverage) {
+  ChannelMask out{};
+  for (int c = 0; c < 3; ++c) out[c] = coverage[c] >= kMinChannelCoverage;
+  if (out == ChannelMask{}) out[std::max_element(coverage.begin(), coverage.end()) - coverage.begin()] = true;
+  return out;
+}
+
+ChannelMask comparison_channels(const ChannelMask& image, const ChannelMask& class_measured) {
+  ChannelMask out{};
+  for (int c = 0; c < 3; ++c) out[c] = image[c] && class_measured[c];
+  return out == ChannelMask{} ? image : out;
+}
+
 ChannelMask BackgroundEstimate::measured() const {
   ChannelMask out{};
   for (int c = 0; c < 3; ++c) out[c] = state[c] == ChannelState::Measured;

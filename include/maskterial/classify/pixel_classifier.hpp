@@ -16,16 +16,6 @@
 
 namespace maskterial {
 
-// A class is judged only on the channels that at least this share of its training samples measured
-// (ContrastSamples::channel_coverage): the others were imputed with one mean on most samples, so their spread
-// is far too narrow and would call every properly exposed flake of the class unknown.
-inline constexpr double kMinChannelCoverage = 0.5;
-// The channels a class is judged on: those with kMinChannelCoverage, or the best measured one if none has.
-ChannelMask measured_channels(const std::array<double, 3>& coverage);
-// What a pixel of an image is compared with a class on: the image's usable channels that the class measured,
-// or all the image's usable channels when the two share none.
-ChannelMask comparison_channels(const ChannelMask& image, const ChannelMask& class_measured);
-
 struct ClassLabel {
   uint8_t id = 0;    // value in the class map; 0 is reserved for background / unknown
   std::string name;  // e.g. "1" for monolayer

@@ -31,6 +31,16 @@ using ChannelMask = std::array<bool, 3>;
 inline constexpr ChannelMask kAllChannels{true, true, true};
 std::string channel_list(const ChannelMask& channels);  // "blue and red", "green", ...
 
+// A class is judged only on the channels that at least this share of its training samples measured
+// (ContrastSamples::channel_coverage): the others were imputed with one mean on most samples, so their spread
+// is far too narrow and would call every properly exposed flake of the class unknown.
+inline constexpr double kMinChannelCoverage = 0.5;
+// The channels a class is judged on: those with kMinChannelCoverage, or the best measured one if none has.
+ChannelMask measured_channels(const std::array<double, 3>& coverage);
+// What a pixel of an image is compared with a class on: the image's usable channels that the class measured,
+// or all the image's usable channels when the two share none.
+ChannelMask comparison_channels(const ChannelMask& image, const ChannelMask& class_measured);
+
 // What the substrate of one channel looks like. An overexposed scan (bright lamp, pink oxide) pins the
 // substrate at 255 in some channels: the true substrate level, and so every contrast, is unknown there.
 enum class ChannelState {
